@@ -1,0 +1,1 @@
+"""Benchmarks that print JSON; each compares against its reference in the same run."""

@@ -1,0 +1,78 @@
+"""The ``otswarm`` command line: one entry point, one module per sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from runtime import __version__
+from runtime.errors import OtswarmError
+
+# sub-command -> module under runtime.commands (see runtime/commands/__init__.py)
+COMMANDS = {
+    "broker": "runtime.commands.broker",
+}
+
+# sub-commands of the design that are not built yet -> the issue that builds them
+NOT_BUILT = {
+    "demo": ("the main job: a swarm of agent processes on this machine", 8),
+    "agent": ("run one agent on a board from a TOML config", 8),
+    "doctor": ("report what this board has: meters, serial, LiteRT, broker", 8),
+    "train": ("train policies offline (trainer extra)", 9),
+    "export": ("export a trained policy to int8 TFLite (trainer extra)", 9),
+    "profile": ("power and energy report of a run or a live agent", 7),
+    "bench": ("benchmarks against the reference implementations", 3),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otswarm",
+        description="Energy-aware runtime for edge-board swarms coordinated by optimal transport.",
+    )
+    parser.add_argument("--version", action="version", version=f"otswarm {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    for name, (text, issue) in NOT_BUILT.items():
+        command = sub.add_parser(name, help=f"{text} [not built yet]", add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
+        command.set_defaults(run=_not_built(name, issue))
+    return parser
+
+
+def _not_built(name: str, issue: int):
+    def run(args: argparse.Namespace) -> int:
+        print(f"otswarm {name}: not built yet (issue #{issue})", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except OtswarmError as exc:
+        print(f"otswarm {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The link to the swarm: MQTT transport, in-process bus, embedded broker."""

@@ -1,0 +1,1 @@
+"""Numba-compiled optimal transport kernels (the hot path)."""
