@@ -33,6 +33,8 @@ class AgentSection:
     tick_period_s: float = 1.0
     log_file: Path | None = None
     log_level: str = "info"
+    record_file: Path | None = None
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,123 @@
+"""The demo's run: broker, warm kernels, one simulated MCU and one agent process per
+board, a scripted harvest drop mid-run, progress, then the report.
+
+Timeline of a run of ``duration_s`` seconds (after the agents are started):
+
+- ``0``: agents start ticking as soon as they are up (a few seconds to import);
+- ``drop_at * duration_s``: every simulated harvester loses ``1 - drop_factor``
+  of its power (clouds roll in), which the agents' drift monitors must notice;
+- ``duration_s``: every agent gets SIGTERM, flushes its ledger, publishes offline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from runtime.demo.boards import start_simulated_boards
+from runtime.demo.configs import write_agent_config
+from runtime.demo.follow import RecordFollower
+from runtime.demo.processes import AgentProcess
+from runtime.demo.progress import DemoProgress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What ``otswarm demo`` was asked for."""
+
+    agents: int = 8
+    duration_s: float = 45.0
+    broker_url: str | None = None
+    out_dir: Path = Path("out/demo")
+    tick_period_s: float = 1.0
+    drop_at: float = 0.5  # fraction of the run at which harvest drops
+    drop_factor: float = 0.15  # harvest keeps this fraction of its power after the drop
+    stop_timeout_s: float = 10.0
+
+
+@dataclass
+class DemoRun:
+    """What the run left behind, for the report."""
+
+    settings: DemoSettings
+    broker_url: str
+    started_at: float
+    ended_at: float
+    drop_t: float | None
+    processes: list[AgentProcess]
+
+
+def agent_ids(n: int) -> list[str]:
+    return [f"agent-{i:02d}" for i in range(n)]
+
+
+def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
+    """Run the swarm for ``settings.duration_s`` seconds and return what happened."""
+    out = settings.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        url = settings.broker_url or _start_broker(stack, console)
+        _warm_kernels(console)
+        ids = agent_ids(settings.agents)
+        boards = start_simulated_boards(len(ids), stack)
+        processes = []
+        for index, (agent_id, board) in enumerate(zip(ids, boards)):
+            folder = out / agent_id
+            config = write_agent_config(
+                folder, agent_id, index, board.device, url, settings.tick_period_s
+            )
+            processes.append(AgentProcess(agent_id, config, folder / "stdout.log"))
+        for process in processes:
+            process.start()
+        stack.callback(_stop_all, processes, settings.stop_timeout_s)
+        console.print(f"started {len(processes)} agent processes against {url}; output in {out}")
+        followers = [RecordFollower(out / p.agent_id / "run.jsonl") for p in processes]
+        started_at = time.time()
+        drop_t = None
+        with DemoProgress(settings.duration_s, support, console) as progress:
+            while (elapsed := time.time() - started_at) < settings.duration_s:
+                if drop_t is None and elapsed >= settings.drop_at * settings.duration_s:
+                    for board in boards:
+                        board.drop_harvest(settings.drop_factor)
+                    drop_t = time.time()
+                    log.info("harvest dropped to %.0f%%", 100 * settings.drop_factor)
+                alive = sum(p.alive for p in processes)
+                progress.update(elapsed, followers, alive)
+                time.sleep(0.5)
+            progress.update(settings.duration_s, followers, sum(p.alive for p in processes))
+        _stop_all(processes, settings.stop_timeout_s)
+        return DemoRun(settings, url, started_at, time.time(), drop_t, processes)
+
+
+def _start_broker(stack: contextlib.ExitStack, console: Console) -> str:
+    from runtime.link.broker import EmbeddedBroker
+
+    broker = stack.enter_context(EmbeddedBroker())
+    console.print(f"embedded {broker.kind} broker on {broker.url}")
+    return broker.url
+
+
+def _warm_kernels(console: Console) -> None:
+    """Compile (or load from cache) the OT kernels once here, so N agents do not all compile."""
+    import runtime.ot
+
+    began = time.perf_counter()
+    with console.status("warming the Numba cache of the OT kernels"):
+        runtime.ot.warmup()
+    console.print(f"OT kernels ready in {time.perf_counter() - began:.1f} s")
+
+
+def _stop_all(processes: list[AgentProcess], timeout_s: float) -> None:
+    """SIGTERM every live agent, then wait for all (SIGKILL after ``timeout_s``)."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        process.wait(deadline - time.monotonic())
