@@ -58,6 +58,7 @@ class BridgeSection:
     device: str | None = None
     baudrate: int = 115200
     command_timeout_s: float = 0.5
+    clock: str = "local"
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[link].url: must start with mqtt:// or mqtts://",
         ),
         (config.link.heartbeat_s > 0, "[link].heartbeat_s: must be > 0"),
+        (
+            config.bridge.clock in ("local", "mcu"),
+            "[bridge].clock: use local (board clock) or mcu (the MCU's time of day)",
+        ),
         (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
         (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
         (

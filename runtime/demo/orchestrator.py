@@ -68,7 +68,7 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
         ids = agent_ids(settings.agents)
         boards = start_simulated_boards(len(ids), stack)
         processes = []
-        for index, (agent_id, board) in enumerate(zip(ids, boards)):
+        for index, (agent_id, board) in enumerate(zip(ids, boards, strict=True)):
             folder = out / agent_id
             config = write_agent_config(
                 folder, agent_id, index, board.device, url, settings.tick_period_s

@@ -52,7 +52,7 @@ def swarm_figure(report: dict, records: Mapping[str, list[dict]], path: Path) ->
         drift_ax.plot(t, [line["drift_w1"] for line in lines], linewidth=1, label=agent)
         stale = [(line["t"] - t0, line["drift_w1"]) for line in lines if line["stale_policy"]]
         if stale:
-            drift_ax.scatter(*zip(*stale), marker="x", color="black", zorder=3)
+            drift_ax.scatter(*zip(*stale, strict=True), marker="x", color="black", zorder=3)
     soc_ax.set_ylabel("battery state of charge")
     soc_ax.set_title("Battery of every agent")
     soc_ax.set_xlabel("time since start (s)")
@@ -82,7 +82,7 @@ def energy_figure(report: dict, path: Path) -> Path:
     for component in components:
         widths = [report["agents"][a]["energy_j"].get(component, 0.0) for a in agents]
         ax.barh(agents, widths, left=left, label=component)
-        left = [x + w for x, w in zip(left, widths)]
+        left = [x + w for x, w in zip(left, widths, strict=True)]
     ax.set_xlabel("energy (J)")
     ax.set_title("Where each agent's joules went (ledger, by component)")
     ax.invert_yaxis()

@@ -1,0 +1,72 @@
+"""Sense: what the board measures right now, as the quantities the policy needs.
+
+A :class:`Reading` is what the rest of the tick works from. It comes from the
+microcontroller's telemetry over the serial bridge (:class:`BridgeSense`). The
+time of day is the board's local clock, or the MCU's clock when that is a
+(simulated) time of day (``[bridge].clock = "mcu"``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from runtime.agent.errors import TelemetryError
+
+_MS_PER_HOUR = 3_600_000.0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One sample of the board. Units: state of charge 0..1, watts, hours, duty 0..1."""
+
+    battery_soc: float
+    harvest_w: float
+    load_w: float
+    duty: float
+    hour_of_day: float
+
+    def quantities(self, received_w: float) -> dict[str, float]:
+        """The inputs of :func:`runtime.policy.build_observation`."""
+        return {
+            "battery_soc": self.battery_soc,
+            "harvest_w": self.harvest_w,
+            "load_w": self.load_w,
+            "hour_of_day": self.hour_of_day,
+            "duty": self.duty,
+            "received_w": received_w,
+        }
+
+
+def local_hour(t: float | None = None) -> float:
+    """Hours since local midnight at Unix time ``t`` (now by default)."""
+    tm = time.localtime(t)
+    return tm.tm_hour + tm.tm_min / 60.0 + tm.tm_sec / 3600.0
+
+
+class BridgeSense:
+    """Readings from the MCU's latest telemetry frame (``bridge``: a BridgeLink)."""
+
+    def __init__(self, bridge, clock: str = "local", wait_s: float = 2.0) -> None:
+        if clock not in ("local", "mcu"):
+            raise TelemetryError(f"clock must be 'local' or 'mcu', got {clock!r}")
+        self.bridge = bridge
+        self.clock = clock
+        self.wait_s = wait_s
+
+    def read(self) -> Reading:
+        telemetry = self.bridge.latest_telemetry() or self.bridge.wait_telemetry(self.wait_s)
+        values = {
+            "battery_soc": telemetry.soc,
+            "harvest_w": telemetry.harvest_w,
+            "load_w": telemetry.power_w,
+            "duty": telemetry.duty,
+        }
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise TelemetryError(f"{self.bridge.port}: telemetry field {name} is {value}")
+        hour = (
+            (telemetry.mcu_time_ms / _MS_PER_HOUR) % 24.0 if self.clock == "mcu" else local_hour()
+        )
+        return Reading(hour_of_day=hour, **values)
