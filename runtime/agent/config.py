@@ -59,6 +59,7 @@ class BridgeSection:
     baudrate: int = 115200
     command_timeout_s: float = 0.5
     clock: str = "local"
+    mcu_boot_hour: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class EnergySection:
     """Where the ledger lives and which board profile prices the components."""
 
     ledger_dir: Path = Path("/var/lib/otswarm")
-    profile: str = "generic-x86"
+    profile: str = "x86-dev"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A :class:`Reading` is what the rest of the tick works from. It comes from the
 microcontroller's telemetry over the serial bridge (:class:`BridgeSense`). The
-time of day is the board's local clock, or the MCU's clock when that is a
-(simulated) time of day (``[bridge].clock = "mcu"``).
+time of day is the board's local clock, or the MCU's clock since boot plus the
+hour it booted at (``[bridge].clock = "mcu"``; the simulator keeps a day).
 """
 
 from __future__ import annotations
@@ -48,11 +48,14 @@ def local_hour(t: float | None = None) -> float:
 class BridgeSense:
     """Readings from the MCU's latest telemetry frame (``bridge``: a BridgeLink)."""
 
-    def __init__(self, bridge, clock: str = "local", wait_s: float = 2.0) -> None:
+    def __init__(
+        self, bridge, clock: str = "local", mcu_boot_hour: float = 0.0, wait_s: float = 2.0
+    ) -> None:
         if clock not in ("local", "mcu"):
             raise TelemetryError(f"clock must be 'local' or 'mcu', got {clock!r}")
         self.bridge = bridge
         self.clock = clock
+        self.mcu_boot_hour = mcu_boot_hour
         self.wait_s = wait_s
 
     def read(self) -> Reading:
@@ -66,7 +69,8 @@ class BridgeSense:
         for name, value in values.items():
             if not math.isfinite(value):
                 raise TelemetryError(f"{self.bridge.port}: telemetry field {name} is {value}")
-        hour = (
-            (telemetry.mcu_time_ms / _MS_PER_HOUR) % 24.0 if self.clock == "mcu" else local_hour()
-        )
+        if self.clock == "mcu":
+            hour = (self.mcu_boot_hour + telemetry.mcu_time_ms / _MS_PER_HOUR) % 24.0
+        else:
+            hour = local_hour()
         return Reading(hour_of_day=hour, **values)

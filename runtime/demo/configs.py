@@ -31,8 +31,10 @@ def write_agent_config(
     device: str,
     broker_url: str,
     tick_period_s: float,
+    boot_hour: float,
 ) -> Path:
-    """``folder/agent.toml`` for one demo agent; its ledger, record and log go in ``folder``."""
+    """``folder/agent.toml`` for one demo agent; its record and log go in ``folder``, its
+    ledger next to the other agents' in ``folder``'s parent (the run folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
         "agent": {
@@ -44,9 +46,9 @@ def write_agent_config(
             "seed": index,
         },
         "link": {"url": broker_url, "heartbeat_s": max(tick_period_s, 0.5)},
-        "bridge": {"device": device},
+        "bridge": {"device": device, "clock": "mcu", "mcu_boot_hour": boot_hour},
         "policy": {"model": "harvest"},
-        "energy": {"ledger_dir": folder, "profile": "raspberry-pi-4"},
+        "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
         "coordination": {"alignment_step": 0.5},
     }
     path = folder / "agent.toml"

@@ -5,7 +5,8 @@ Timeline of a run of ``duration_s`` seconds (after the agents are started):
 
 - ``0``: agents start ticking as soon as they are up (a few seconds to import);
 - ``drop_at * duration_s``: every simulated harvester loses ``1 - drop_factor``
-  of its power (clouds roll in), which the agents' drift monitors must notice;
+  of its power (scripted in the simulators' board time: clouds roll in), which
+  the agents' drift monitors must notice;
 - ``duration_s``: every agent gets SIGTERM, flushes its ledger, publishes offline.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runtime.demo.boards import start_simulated_boards
+from runtime.demo.boards import BOOT_HOUR, board_configs, start_simulated_boards
 from runtime.demo.configs import write_agent_config
 from runtime.demo.follow import RecordFollower
 from runtime.demo.processes import AgentProcess
@@ -39,6 +40,7 @@ class DemoSettings:
     tick_period_s: float = 1.0
     drop_at: float = 0.5  # fraction of the run at which harvest drops
     drop_factor: float = 0.15  # harvest keeps this fraction of its power after the drop
+    acceleration: float = 480.0  # board seconds per wall second: 45 s = 08:00 to 14:00
     stop_timeout_s: float = 10.0
 
 
@@ -66,12 +68,15 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
         url = settings.broker_url or _start_broker(stack, console)
         _warm_kernels(console)
         ids = agent_ids(settings.agents)
-        boards = start_simulated_boards(len(ids), stack)
+        drop_after_s = settings.drop_at * settings.duration_s
+        configs = board_configs(len(ids), settings.acceleration, drop_after_s, settings.drop_factor)
+        boards = start_simulated_boards(configs, stack)
+        started_at = time.time()
         processes = []
         for index, (agent_id, board) in enumerate(zip(ids, boards, strict=True)):
             folder = out / agent_id
             config = write_agent_config(
-                folder, agent_id, index, board.device, url, settings.tick_period_s
+                folder, agent_id, index, board.device, url, settings.tick_period_s, BOOT_HOUR
             )
             processes.append(AgentProcess(agent_id, config, folder / "stdout.log"))
         for process in processes:
@@ -79,21 +84,14 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
         stack.callback(_stop_all, processes, settings.stop_timeout_s)
         console.print(f"started {len(processes)} agent processes against {url}; output in {out}")
         followers = [RecordFollower(out / p.agent_id / "run.jsonl") for p in processes]
-        started_at = time.time()
-        drop_t = None
         with DemoProgress(settings.duration_s, support, console) as progress:
             while (elapsed := time.time() - started_at) < settings.duration_s:
-                if drop_t is None and elapsed >= settings.drop_at * settings.duration_s:
-                    for board in boards:
-                        board.drop_harvest(settings.drop_factor)
-                    drop_t = time.time()
-                    log.info("harvest dropped to %.0f%%", 100 * settings.drop_factor)
                 alive = sum(p.alive for p in processes)
                 progress.update(elapsed, followers, alive)
                 time.sleep(0.5)
             progress.update(settings.duration_s, followers, sum(p.alive for p in processes))
         _stop_all(processes, settings.stop_timeout_s)
-        return DemoRun(settings, url, started_at, time.time(), drop_t, processes)
+        return DemoRun(settings, url, started_at, time.time(), started_at + drop_after_s, processes)
 
 
 def _start_broker(stack: contextlib.ExitStack, console: Console) -> str:
