@@ -69,14 +69,15 @@ def swarm_figure(report: dict, records: Mapping[str, list[dict]], path: Path) ->
 
 
 def energy_figure(report: dict, path: Path) -> Path:
-    """Stacked horizontal bars: each agent's energy by component (J)."""
+    """Stacked horizontal bars: each agent's spent energy by component (J); energy moved
+    by allocation (``energy_in``/``energy_out``) is not spent and is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     agents = sorted(report["agents"])
-    components = report["energy_components"]
+    components = [c for c in report["energy_components"] if not c.startswith("energy_")]
     fig, ax = plt.subplots(figsize=(12, 0.45 * len(agents) + 1.6), constrained_layout=True)
     left = [0.0] * len(agents)
     for component in components:
