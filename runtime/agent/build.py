@@ -77,6 +77,8 @@ def build_agent(config: AgentConfig) -> Agent:
     log.info(
         "agent %s built",
         me.id,
-        extra={"fields": {"event": "built", "bridge": config.bridge.device, "url": config.link.url}},
+        extra={
+            "fields": {"event": "built", "bridge": config.bridge.device, "url": config.link.url}
+        },
     )
     return agent

@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration", type=float, default=45.0, help="seconds the swarm runs (default 45)"
     )
-    parser.add_argument("--broker", help="use this broker (mqtt://host:port) instead of starting one")
+    parser.add_argument(
+        "--broker", help="use this broker (mqtt://host:port) instead of starting one"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)"
     )
