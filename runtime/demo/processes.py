@@ -29,7 +29,8 @@ class Ending:
 
 
 class AgentProcess:
-    """One ``otswarm agent --config FILE`` child; stdout/stderr go to ``log_path``."""
+    """One ``otswarm agent --config FILE`` child; stdout/stderr go to ``log_path``, its
+    pid to ``agent.pid`` next to the config (to kill one by hand and watch the swarm)."""
 
     def __init__(self, agent_id: str, config_path: Path, log_path: Path) -> None:
         self.agent_id = agent_id
@@ -56,6 +57,7 @@ class AgentProcess:
                 cwd=_REPO_ROOT,
             )
         self.started_at = time.time()
+        (self.config_path.parent / "agent.pid").write_text(f"{self._process.pid}\n")
 
     @property
     def pid(self) -> int | None:
