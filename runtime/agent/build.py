@@ -17,6 +17,7 @@ from runtime.agent.config import AgentConfig
 from runtime.agent.loop import Agent
 from runtime.agent.record import RunRecordWriter
 from runtime.agent.sense import BridgeSense
+from runtime.agent.swarm import SwarmView
 from runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,39 @@ def load_policy(model: str):
     if model.endswith(".tflite"):
         return Policy(model, expected_observation=HARVEST_OBSERVATION)
     return Policy.load_default(model)
+
+
+def open_link(config: AgentConfig):
+    """Connect to the broker of ``[link]`` as this agent (MQTT 5, else 3.1.1)."""
+    from runtime.link.mqtt import MqttLink
+    from runtime.link.mqtt_config import MqttLinkConfig
+
+    link = config.link
+    key = None
+    if link.hmac_key_file is not None:
+        try:
+            key = link.hmac_key_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"[link].hmac_key_file: cannot read {link.hmac_key_file}: {exc.strerror}"
+            ) from exc
+    settings = MqttLinkConfig(
+        broker_url=link.url,
+        swarm=config.agent.swarm,
+        agent=config.agent.id,
+        hmac_key=key,
+        ca_file=_str(link.tls_ca),
+        cert_file=_str(link.tls_cert),
+        key_file=_str(link.tls_key),
+        username=link.username,
+        password=link.password,
+        heartbeat_period_s=link.heartbeat_s,
+    )
+    return MqttLink(settings).start()
+
+
+def _str(path) -> str | None:
+    return None if path is None else str(path)
 
 
 def build_agent(config: AgentConfig) -> Agent:
@@ -57,7 +91,7 @@ def build_agent(config: AgentConfig) -> Agent:
         actuator = BridgeActuator(bridge, ledger)
         undo.callback(actuator.close)
         clock = RoundClock(me.tick_period_s)
-        swarm = open_swarm(config, ledger, policy)
+        swarm = SwarmView(open_link(config), ledger, policy.action_values)
         undo.callback(swarm.close)
         agent = Agent(
             me.id,
@@ -68,7 +102,7 @@ def build_agent(config: AgentConfig) -> Agent:
             aligner=PolicyAligner(policy.action_values, step=config.coordination.alignment_step),
             drift=DriftMonitor(window=config.coordination.drift_window, seed=me.seed or 0),
             swarm=swarm,
-            allocation=open_allocation(config, swarm, actuator, ledger),
+            allocation=None,
             ledger=ledger,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,

@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 boards
     import tomli as tomllib
 
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # the wire format's limit
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,8 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfig:
 def _check_ranges(config: AgentConfig, source: str) -> None:
     """Values that have the right type but make no sense."""
     checks: list[tuple[bool, str]] = [
-        (bool(_ID.match(config.agent.id)), "[agent].id: use 1-64 of A-Z a-z 0-9 _ . -"),
-        (bool(_ID.match(config.agent.swarm)), "[agent].swarm: use 1-64 of A-Z a-z 0-9 _ . -"),
+        (bool(_ID.match(config.agent.id)), "[agent].id: use 1-32 of A-Z a-z 0-9 _ . -"),
+        (bool(_ID.match(config.agent.swarm)), "[agent].swarm: use 1-32 of A-Z a-z 0-9 _ . -"),
         (config.agent.tick_period_s > 0, "[agent].tick_period_s: must be > 0"),
         (
             config.agent.log_level in ("debug", "info", "warning", "error"),

@@ -157,6 +157,8 @@ class Agent:
         self.swarm.publish_state(state, rec.round)
 
     def _allocate(self, reading, rec: TickRecord) -> None:
+        if self.allocation is None:
+            return
         outcome = self.allocation.step(rec.round, reading)
         if outcome is None:
             self.received_w = 0.0

@@ -149,8 +149,9 @@ def check_numba_cache() -> Finding:
     the source file's modification time and size; an index that is missing or
     stale means the next call compiles. Reading it compiles nothing.
     """
-    import runtime.ot
     from numba.core.registry import CPUDispatcher
+
+    import runtime.ot
 
     kernels = []
     for info in pkgutil.iter_modules(runtime.ot.__path__, "runtime.ot."):
