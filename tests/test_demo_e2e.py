@@ -91,7 +91,7 @@ def test_four_agent_demo_report_tells_the_whole_story(mqtt_broker, tmp_path):
     assert given > 0
     assert abs(given - received) <= 1e-3 * max(given, 1.0)  # float32 joules on the wire
     assert (out / "report.html").exists() and (out / "swarm.png").stat().st_size > 10_000
-    assert "per-agent" in output
+    assert "coordination per agent" in output
 
 
 def test_a_killed_agent_is_reported_and_the_others_go_on(mqtt_broker, tmp_path):

@@ -84,7 +84,7 @@ class CoordinationSection:
     alignment_step: float = 0.5
     allocation: bool = True
     transfer_max_w: float = 2.0
-    drift_window: int = 20
+    drift_window: int = 16
     cluster_size: int = 8
 
 
@@ -167,7 +167,7 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[coordination].alignment_step: must be in [0, 1]",
         ),
         (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
-        (config.coordination.drift_window >= 2, "[coordination].drift_window: must be >= 2"),
+        (config.coordination.drift_window >= 4, "[coordination].drift_window: must be >= 4"),
         (config.coordination.cluster_size >= 2, "[coordination].cluster_size: must be >= 2"),
     ]
     for ok, message in checks:

@@ -19,6 +19,16 @@ ACTION_SUPPORT_ID = 1  # support id of the harvest policy's duty levels on the w
 FRESH_ROUNDS = 1  # a peer state counts for the round it was sent in and the next one
 
 
+def bin_edges(support: np.ndarray) -> tuple[float, float]:
+    """``(lo, hi)`` of the wire histogram whose bin centres are the duty levels.
+
+    For ``n`` levels spaced ``d`` apart the bins are ``[x_0 - d/2, x_{n-1} + d/2]``,
+    so a receiver's ``Histogram.centers()`` gives back the levels themselves.
+    """
+    step = float(support[1] - support[0])
+    return float(support[0]) - step / 2, float(support[-1]) + step / 2
+
+
 class SwarmView:
     """Peer states and membership through ``link`` (already started), booked in ``ledger``."""
 
@@ -26,6 +36,7 @@ class SwarmView:
         self.link = link
         self.ledger = ledger
         self.support = np.asarray(support, dtype=float)
+        self._lo, self._hi = bin_edges(self.support)
         self._states: dict[str, tuple[int, np.ndarray]] = {}
         self._lock = threading.Lock()
         self._sent_bytes = 0
@@ -59,7 +70,7 @@ class SwarmView:
         return float(wasserstein_1d(self.support, self.support, own, barycenter))
 
     def publish_state(self, state, round_: int) -> None:
-        message = Histogram(weights=state, support_id=ACTION_SUPPORT_ID)
+        message = Histogram(weights=state, lo=self._lo, hi=self._hi, support_id=ACTION_SUPPORT_ID)
         self.link.publish(message, round=round_)
         self.book_traffic()
 

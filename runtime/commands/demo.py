@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from runtime.demo.collect import build_report
     from runtime.demo.html import write_html_report
     from runtime.demo.orchestrator import DemoSettings, run_demo
-    from runtime.demo.table import agents_table
+    from runtime.demo.table import coordination_table, energy_table
     from runtime.errors import ConfigError
 
     if args.agents < 1:
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     outcome = run_demo(settings, console, support)
     report, records = build_report(outcome, support)
     (args.out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    console.print(agents_table(report))
+    console.print(energy_table(report))
+    console.print(coordination_table(report))
     summary = report["summary"]
     console.print(
         f"alignment spread {summary['alignment_spread_start']:.3f} -> "

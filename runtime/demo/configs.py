@@ -32,6 +32,7 @@ def write_agent_config(
     broker_url: str,
     tick_period_s: float,
     boot_hour: float,
+    drift_window: int,
 ) -> Path:
     """``folder/agent.toml`` for one demo agent; its record and log go in ``folder``, its
     ledger next to the other agents' in ``folder``'s parent (the run folder)."""
@@ -49,7 +50,7 @@ def write_agent_config(
         "bridge": {"device": device, "clock": "mcu", "mcu_boot_hour": boot_hour},
         "policy": {"model": "harvest"},
         "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
-        "coordination": {"alignment_step": 0.5},
+        "coordination": {"alignment_step": 0.5, "drift_window": drift_window},
     }
     path = folder / "agent.toml"
     path.write_text(to_toml(tables), encoding="utf-8")

@@ -37,7 +37,8 @@ class DemoSettings:
     duration_s: float = 45.0
     broker_url: str | None = None
     out_dir: Path = Path("out/demo")
-    tick_period_s: float = 1.0
+    tick_period_s: float = 0.5
+    drift_window: int = 5  # ticks per drift window: 4 calibration windows take 10 s
     drop_at: float = 0.5  # fraction of the run at which harvest drops
     drop_factor: float = 0.15  # harvest keeps this fraction of its power after the drop
     acceleration: float = 480.0  # board seconds per wall second: 45 s = 08:00 to 14:00
@@ -76,7 +77,14 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
         for index, (agent_id, board) in enumerate(zip(ids, boards, strict=True)):
             folder = out / agent_id
             config = write_agent_config(
-                folder, agent_id, index, board.device, url, settings.tick_period_s, BOOT_HOUR
+                folder,
+                agent_id,
+                index,
+                board.device,
+                url,
+                settings.tick_period_s,
+                BOOT_HOUR,
+                settings.drift_window,
             )
             processes.append(AgentProcess(agent_id, config, folder / "stdout.log"))
         for process in processes:

@@ -20,8 +20,8 @@ class DemoProgress:
         self.stale_events = 0
         self._progress = Progress(
             TextColumn("[bold]swarm[/bold]"),
-            BarColumn(),
-            TimeRemainingColumn(),
+            BarColumn(bar_width=16),
+            TimeRemainingColumn(compact=True),
             TextColumn("{task.description}"),
             console=console,
             transient=False,
@@ -50,8 +50,8 @@ class DemoProgress:
         ]
         spread = alignment_spread(states, self.support) if len(states) > 1 else None
         text = (
-            f"alive {alive}/{len(followers)}  ticks {sum(f.count for f in followers)}  "
-            f"spread {'-' if spread is None else f'{spread:.3f}'}  "
-            f"moved {self.moved_j:.1f} J  drift events {self.stale_events}"
+            f"alive {alive}/{len(followers)} ticks {sum(f.count for f in followers)} "
+            f"spread {'-' if spread is None else f'{spread:.3f}'} "
+            f"moved {self.moved_j:.0f} J drift {self.stale_events}"
         )
         self._progress.update(self._task, completed=elapsed_s, description=text)
