@@ -55,6 +55,9 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
         ('[agent]\nid = "a1"\n[energy]\nledger_dir = 3\n', "[energy].ledger_dir"),
         ('[agent]\nid = "a1"\nlink = 3\n', "[agent]"),
         ('[agent\nid = "a1"\n', "not valid TOML"),
+        ('[agent]\nid = "a1"\n[coordination]\nposition_m = [1.0, 2.0]\n', "position_m"),
+        ('[agent]\nid = "a1"\n[coordination]\nposition_m = [1.0, "x", 2.0]\n', "position_m[1]"),
+        ('[agent]\nid = "a1"\n[coordination]\nask_below_soc = 0.9\n', "ask_below_soc"),
     ],
 )
 def test_bad_config_raises_config_error_naming_the_key(text, named):

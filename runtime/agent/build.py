@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from runtime.agent.act import BridgeActuator
+from runtime.agent.allocation import AllocationParticipant, OfferPolicy
 from runtime.agent.clock import RoundClock
 from runtime.agent.config import AgentConfig
 from runtime.agent.loop import Agent
@@ -61,6 +62,18 @@ def open_link(config: AgentConfig):
     return MqttLink(settings).start()
 
 
+def open_allocation(config: AgentConfig, link, actuator, ledger, profile):
+    """This agent's allocation rounds, or None when ``[coordination].allocation = false``."""
+    from runtime.coordination.costs import TransferCosts
+
+    c = config.coordination
+    if not c.allocation:
+        return None
+    policy = OfferPolicy(c.share_above_soc, c.ask_below_soc, c.transfer_max_w, c.position_m)
+    costs = TransferCosts.from_profile(profile)
+    return AllocationParticipant(config.agent.id, link, actuator, ledger, costs, policy)
+
+
 def _str(path) -> str | None:
     return None if path is None else str(path)
 
@@ -102,7 +115,7 @@ def build_agent(config: AgentConfig) -> Agent:
             aligner=PolicyAligner(policy.action_values, step=config.coordination.alignment_step),
             drift=DriftMonitor(window=config.coordination.drift_window, seed=me.seed or 0),
             swarm=swarm,
-            allocation=None,
+            allocation=open_allocation(config, swarm.link, actuator, ledger, profile),
             ledger=ledger,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,

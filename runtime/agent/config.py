@@ -84,6 +84,9 @@ class CoordinationSection:
     alignment_step: float = 0.5
     allocation: bool = True
     transfer_max_w: float = 2.0
+    share_above_soc: float = 0.6
+    ask_below_soc: float = 0.4
+    position_m: tuple[float, ...] = (0.0, 0.0, 0.0)
     drift_window: int = 16
     cluster_size: int = 8
 
@@ -167,6 +170,11 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[coordination].alignment_step: must be in [0, 1]",
         ),
         (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
+        (
+            0.0 <= config.coordination.ask_below_soc <= config.coordination.share_above_soc <= 1.0,
+            "[coordination]: need 0 <= ask_below_soc <= share_above_soc <= 1",
+        ),
+        (len(config.coordination.position_m) == 3, "[coordination].position_m: give [x, y, z]"),
         (config.coordination.drift_window >= 4, "[coordination].drift_window: must be >= 4"),
         (config.coordination.cluster_size >= 2, "[coordination].cluster_size: must be >= 2"),
     ]

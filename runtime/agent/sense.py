@@ -26,6 +26,8 @@ class Reading:
     load_w: float
     duty: float
     hour_of_day: float
+    battery_energy_j: float  # energy stored in the battery, J
+    mcu_time_s: float  # the MCU's clock, s (measures a round in the board's own time)
 
     def quantities(self, received_w: float) -> dict[str, float]:
         """The inputs of :func:`runtime.policy.build_observation`."""
@@ -65,6 +67,7 @@ class BridgeSense:
             "harvest_w": telemetry.harvest_w,
             "load_w": telemetry.power_w,
             "duty": telemetry.duty,
+            "battery_energy_j": telemetry.battery_energy_j,
         }
         for name, value in values.items():
             if not math.isfinite(value):
@@ -73,4 +76,4 @@ class BridgeSense:
             hour = (self.mcu_boot_hour + telemetry.mcu_time_ms / _MS_PER_HOUR) % 24.0
         else:
             hour = local_hour()
-        return Reading(hour_of_day=hour, **values)
+        return Reading(hour_of_day=hour, mcu_time_s=telemetry.mcu_time_ms / 1000.0, **values)

@@ -5,7 +5,7 @@ The simulators run in the demo's own process (one thread each; they sleep in
 pyserial exactly as it would open ``/dev/ttyACM0``. Boards differ the way a
 real deployment does: panel size, cloudiness, starting charge. Every board's
 clock runs ``acceleration`` times faster than the wall clock, so a 45 s demo
-sees the morning of a day, and the harvest drop is scripted in board time.
+sees three hours of a morning, and the harvest drop is scripted in board time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class DemoBoard:
 def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_factor: float, seed=0):
     """``n`` different boards; the harvest drops ``drop_at_wall_s`` wall seconds after start.
 
-    Panels of 4-10 W peak, cloudiness 0.1-0.5 and starting charge 30-85 % are
+    Panels of 6-16 W peak, cloudiness 0.1-0.5 and starting charge 30-85 % are
     spread over the swarm (seeded), so the policies start out disagreeing and
     some boards have energy to give while others need it.
     """
@@ -44,7 +44,7 @@ def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_facto
                 board_id=index,
                 time_acceleration=acceleration,
                 start_time_of_day_s=BOOT_HOUR * 3600.0,
-                solar_peak_w=float(rng.uniform(4.0, 10.0)),
+                solar_peak_w=float(rng.uniform(6.0, 16.0)),
                 cloudiness=float(rng.uniform(0.1, 0.5)),
                 initial_soc=float(rng.uniform(0.30, 0.85)),
                 harvest_drop_at_s=drop_at_wall_s * acceleration,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def _toml_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -50,7 +52,11 @@ def write_agent_config(
         "bridge": {"device": device, "clock": "mcu", "mcu_boot_hour": boot_hour},
         "policy": {"model": "harvest"},
         "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
-        "coordination": {"alignment_step": 0.5, "drift_window": drift_window},
+        "coordination": {
+            "alignment_step": 0.5,
+            "drift_window": drift_window,
+            "position_m": [10.0 * (index % 3), 10.0 * (index // 3), 0.0],
+        },
     }
     path = folder / "agent.toml"
     path.write_text(to_toml(tables), encoding="utf-8")

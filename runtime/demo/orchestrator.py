@@ -40,8 +40,8 @@ class DemoSettings:
     tick_period_s: float = 0.5
     drift_window: int = 5  # ticks per drift window: 4 calibration windows take 10 s
     drop_at: float = 0.5  # fraction of the run at which harvest drops
-    drop_factor: float = 0.15  # harvest keeps this fraction of its power after the drop
-    acceleration: float = 480.0  # board seconds per wall second: 45 s = 08:00 to 14:00
+    drop_factor: float = 0.2  # harvest keeps this fraction of its power after the drop
+    acceleration: float = 240.0  # board seconds per wall second: 45 s = 08:00 to 11:00
     stop_timeout_s: float = 10.0
 
 

@@ -77,7 +77,7 @@ class AgentProcess:
 
     def _describe(self, code: int) -> str:
         if code == 0:
-            return "stopped cleanly by the demo" if self._stopping else "exited by itself"
+            return "stopped cleanly" if self._stopping else "exited by itself"
         if code < 0:
             name = signal.Signals(-code).name
             by = "by the demo" if self._stopping else "from outside, mid-run"

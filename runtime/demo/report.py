@@ -11,8 +11,8 @@ per round with the swarm-wide figures:
   ordered duty support (units: duty, in [0, 1]);
 - ``energy_moved_j``: sum over agents of the energy they sent that round (J);
 - ``members_alive``: agents that ticked that round;
-- ``planners``: who computed the allocation plans executed that round (at most
-  one when allocation is exactly-once).
+- ``planners``: who computed the allocation plans executed *for* that round
+  (executed two rounds later; at most one when allocation is exactly-once).
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ def alignment_spread(distributions: Sequence[Sequence[float]], support: Sequence
 def rounds_table(records: Mapping[str, list[dict]], support: Sequence[float]) -> list[dict]:
     """Swarm-wide figures per round from every agent's tick records."""
     by_round: dict[int, dict[str, dict]] = defaultdict(dict)
+    planners: dict[int, set[str]] = defaultdict(set)
     for agent, lines in records.items():
         for line in lines:
             by_round[line["round"]][agent] = line  # the agent's last tick of the round
+            if line["plan_round"] is not None:
+                planners[line["plan_round"]].add(line["planner"])
     table = []
     for number in sorted(by_round):
         ticks = by_round[number]
@@ -52,7 +55,7 @@ def rounds_table(records: Mapping[str, list[dict]], support: Sequence[float]) ->
                 "alignment_spread": alignment_spread(aligned, support),
                 "energy_moved_j": sum(t["given_j"] for t in ticks.values()),
                 "members_alive": len(ticks),
-                "planners": sorted({t["planner"] for t in ticks.values() if t.get("planner")}),
+                "planners": sorted(planners.get(number, ())),
                 "stale_policy_events": sum(bool(t["stale_policy"]) for t in ticks.values()),
             }
         )
