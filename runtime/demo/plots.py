@@ -49,7 +49,11 @@ def swarm_figure(report: dict, records: Mapping[str, list[dict]], path: Path) ->
     for agent, lines in sorted(records.items()):
         t = [line["t"] - t0 for line in lines]
         soc_ax.plot(t, [line["battery_soc"] for line in lines], linewidth=1, label=agent)
-        drift_ax.plot(t, [line["drift_w1"] for line in lines], linewidth=1, label=agent)
+        closed = [
+            (line["t"] - t0, line["drift_w1"]) for line in lines if line["drift_w1"] is not None
+        ]
+        if closed:  # a drift reading exists only when a window closes
+            drift_ax.plot(*zip(*closed, strict=True), marker=".", linewidth=1, label=agent)
         stale = [(line["t"] - t0, line["drift_w1"]) for line in lines if line["stale_policy"]]
         if stale:
             drift_ax.scatter(*zip(*stale, strict=True), marker="x", color="black", zorder=3)
