@@ -15,7 +15,7 @@ def energy_table(report: dict) -> Table:
     """Joules each agent spent, by ledger component, and what allocation moved."""
     table = Table(title="energy by component (J, from each agent's ledger)", title_style="bold")
     for name in ("agent", "ot", "policy", "radio", "serial", "idle", "spent", "in", "out"):
-        table.add_column(name, justify="left" if name == "agent" else "right")
+        table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
     for agent_id, agent in sorted(report["agents"].items()):
         e = agent["energy_j"]
         table.add_row(
@@ -26,8 +26,8 @@ def energy_table(report: dict) -> Table:
             _num(e.get("serial", 0.0), 3),
             _num(e.get("idle", 0.0), 1),
             _num(agent["energy_total_j"], 1),
-            _num(e.get("energy_in", 0.0), 1),
-            _num(e.get("energy_out", 0.0), 1),
+            _num(e.get("energy_in", 0.0), 0),
+            _num(e.get("energy_out", 0.0), 0),
         )
     return table
 
@@ -35,24 +35,24 @@ def energy_table(report: dict) -> Table:
 def coordination_table(report: dict) -> Table:
     """Alignment, allocation and drift figures per agent, and how its process ended."""
     table = Table(title="coordination per agent", title_style="bold")
-    table.add_column("agent")
-    table.add_column("W1 to barycenter\nfirst → last", justify="right")
-    table.add_column("received\nJ", justify="right")
-    table.add_column("given\nJ", justify="right")
+    table.add_column("agent", no_wrap=True)
+    table.add_column("W1 to bary\nfirst→last", justify="right", no_wrap=True)
+    table.add_column("recv J", justify="right")
+    table.add_column("given J", justify="right")
     table.add_column("plans", justify="right")
     table.add_column("drift\nevents", justify="right")
-    table.add_column("ended")
+    table.add_column("process")
     for agent_id, agent in sorted(report["agents"].items()):
         align = agent["alignment"]
         first, last = align["w1_to_barycenter_first"], align["w1_to_barycenter_last"]
         ended = agent["process"]["ended"]
         table.add_row(
             agent_id,
-            "-" if first is None else f"{first:.3f} → {last:.3f}",
+            "-" if first is None else f"{first:.3f}→{last:.3f}",
             _num(agent["allocation"]["received_j"], 1),
             _num(agent["allocation"]["given_j"], 1),
             str(agent["allocation"]["plans_executed"]),
             str(agent["drift"]["stale_policy_events"]),
-            ended if agent["process"]["returncode"] == 0 else f"[red]{ended}[/red]",
+            "clean stop" if agent["process"]["returncode"] == 0 else f"[red]{ended}[/red]",
         )
     return table
