@@ -23,7 +23,7 @@ def test_documented_example_loads_with_its_values():
     assert config.link.url == "mqtt://127.0.0.1:1883"
     assert config.bridge.device == "/dev/ttyACM0"
     assert config.energy.ledger_dir == Path("/var/lib/otswarm")
-    assert config.coordination.alignment_step == 0.5
+    assert config.coordination.position_m == (0.0, 0.0, 0.0)
 
 
 def test_minimal_config_takes_defaults():
@@ -45,7 +45,7 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
         ('[agent]\nid = "a1"\n[link]\nurll = "mqtt://x"\n', "'urll'"),
         ('[agent]\nid = "a1"\n[bridge]\nbaudrate = "fast"\n', "[bridge].baudrate"),
         ('[agent]\nid = "a1"\n[bridge]\nbaudrate = true\n', "[bridge].baudrate"),
-        ('[agent]\nid = "a1"\n[coordination]\nalignment_step = 1.5\n', "alignment_step"),
+        ('[agent]\nid = "a1"\n[coordination]\ndrift_window = 2\n', "drift_window"),
         ('[agent]\nid = "a1"\ntick_period_s = 0\n', "tick_period_s"),
         ('[agent]\nid = "a b"\n', "[agent].id"),
         ('[agent]\nswarm = "s"\n', "'id'"),

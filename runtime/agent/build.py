@@ -12,16 +12,17 @@ import contextlib
 import logging
 
 from runtime.agent.act import BridgeActuator
-from runtime.agent.allocation import AllocationParticipant, OfferPolicy
 from runtime.agent.clock import RoundClock
 from runtime.agent.config import AgentConfig
 from runtime.agent.loop import Agent
+from runtime.agent.offers import OfferPolicy
 from runtime.agent.record import RunRecordWriter
 from runtime.agent.sense import BridgeSense
-from runtime.agent.swarm import SwarmView
 from runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+ACTION_SUPPORT_ID = 1  # support id of the harvest policy's duty levels on the wire
 
 
 def load_policy(model: str):
@@ -62,16 +63,24 @@ def open_link(config: AgentConfig):
     return MqttLink(settings).start()
 
 
-def open_allocation(config: AgentConfig, link, actuator, ledger, profile):
-    """This agent's allocation rounds, or None when ``[coordination].allocation = false``."""
+def open_coordinator(config: AgentConfig, link, ledger, profile, levels):
+    """Alignment, allocation and drift of this agent on its started ``link``."""
     from runtime.coordination.costs import TransferCosts
+    from runtime.coordination.drift import DriftMonitor
+    from runtime.coordination.swarm import SwarmCoordinator
 
     c = config.coordination
-    if not c.allocation:
-        return None
-    policy = OfferPolicy(c.share_above_soc, c.ask_below_soc, c.transfer_max_w, c.position_m)
-    costs = TransferCosts.from_profile(profile)
-    return AllocationParticipant(config.agent.id, link, actuator, ledger, costs, policy)
+    drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0)
+    coordinator = SwarmCoordinator(
+        link,
+        levels,
+        costs=TransferCosts.from_profile(profile),
+        position_m=c.position_m,
+        drift=drift,
+        ledger=ledger,
+        support_id=ACTION_SUPPORT_ID,
+    )
+    return coordinator.start()
 
 
 def _str(path) -> str | None:
@@ -81,8 +90,6 @@ def _str(path) -> str | None:
 def build_agent(config: AgentConfig) -> Agent:
     """Open every part the config names and return the agent, ready to run."""
     from firmware_bridge.link import BridgeLink
-    from runtime.coordination.alignment import PolicyAligner
-    from runtime.coordination.drift import DriftMonitor
     from runtime.energy import EnergyLedger, ledger_path, load_profile
 
     me = config.agent
@@ -103,19 +110,21 @@ def build_agent(config: AgentConfig) -> Agent:
         bridge.open()
         actuator = BridgeActuator(bridge, ledger)
         undo.callback(actuator.close)
-        clock = RoundClock(me.tick_period_s)
-        swarm = SwarmView(open_link(config), ledger, policy.action_values)
-        undo.callback(swarm.close)
+        link = open_link(config)
+        undo.callback(link.close)
+        c = config.coordination
         agent = Agent(
             me.id,
-            clock=clock,
+            clock=RoundClock(me.tick_period_s),
             sense=BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour),
             actuator=actuator,
             policy=policy,
-            aligner=PolicyAligner(policy.action_values, step=config.coordination.alignment_step),
-            drift=DriftMonitor(window=config.coordination.drift_window, seed=me.seed or 0),
-            swarm=swarm,
-            allocation=open_allocation(config, swarm.link, actuator, ledger, profile),
+            coordinator=open_coordinator(config, link, ledger, profile, policy.action_values),
+            offers=OfferPolicy(
+                c.share_above_soc if c.allocation else 1.0,
+                c.ask_below_soc if c.allocation else 0.0,
+                c.transfer_max_w,
+            ),
             ledger=ledger,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
@@ -125,7 +134,7 @@ def build_agent(config: AgentConfig) -> Agent:
         "agent %s built",
         me.id,
         extra={
-            "fields": {"event": "built", "bridge": config.bridge.device, "url": config.link.url}
+            "fields": {"event": "built", "device": config.bridge.device, "url": config.link.url}
         },
     )
     return agent

@@ -81,7 +81,6 @@ class EnergySection:
 class CoordinationSection:
     """Alignment, allocation, drift and clustering settings."""
 
-    alignment_step: float = 0.5
     allocation: bool = True
     transfer_max_w: float = 2.0
     share_above_soc: float = 0.6
@@ -165,10 +164,6 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         ),
         (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
         (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
-        (
-            0.0 <= config.coordination.alignment_step <= 1.0,
-            "[coordination].alignment_step: must be in [0, 1]",
-        ),
         (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
         (
             0.0 <= config.coordination.ask_below_soc <= config.coordination.share_above_soc <= 1.0,

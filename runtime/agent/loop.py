@@ -7,10 +7,12 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
    duty is drawn from ``pi'`` (seeded);
 3. **act**: the duty goes to the MCU through the bridge;
-4. **coordinate**: one consensus move of the published state toward the peers'
-   barycenter (step = the drift monitor's adaptation rate), the allocation round
-   (offer, plan by the round's single planner, execute this agent's row), the
-   drift monitor fed with the harvest;
+4. **coordinate** (:class:`runtime.coordination.swarm.SwarmCoordinator`): the
+   drift monitor is fed with the harvest; the round ``k`` moves the consensus
+   state toward the peers' barycenter (step = the drift monitor's adaptation
+   rate) and publishes it with this agent's energy offer; the planner of a round
+   (one per round) publishes its plan; this agent's part of an accepted plan is
+   executed through the MCU's energy transfer (its row sent, its column taken in);
 5. **book**: every component's joules go to the ledger (CPU time of each stage
    priced by the board profile, bytes on the radio and the serial line, energy
    moved in and out), and one line goes to the run record.
@@ -31,10 +33,14 @@ from collections.abc import Callable
 import numpy as np
 
 from runtime.agent.clock import RoundClock
+from runtime.agent.offers import OfferPolicy
 from runtime.agent.record import RunRecordWriter, TickRecord
+from runtime.agent.traffic import LinkTraffic
 from runtime.errors import OtswarmError
 
 log = logging.getLogger(__name__)
+
+TRANSFER_TOLERANCE_J = 1e-3  # float32 joules on the wire and in the MCU's answer
 
 
 class Agent:
@@ -48,10 +54,8 @@ class Agent:
         sense,
         actuator,
         policy,
-        aligner,
-        drift,
-        swarm,
-        allocation,
+        coordinator,
+        offers: OfferPolicy,
         ledger,
         record: RunRecordWriter | None = None,
         seed: int | None = None,
@@ -61,15 +65,16 @@ class Agent:
         self.sense = sense
         self.actuator = actuator
         self.policy = policy
-        self.aligner = aligner
-        self.drift = drift
-        self.swarm = swarm
-        self.allocation = allocation
+        self.coordinator = coordinator
+        self.link = coordinator.link
+        self.offers = offers
         self.ledger = ledger
         self.record = record
+        self.traffic = LinkTraffic(self.link, ledger)
         self.support = np.asarray(policy.action_values, dtype=float)
         self.ticks = 0
         self.received_w = 0.0
+        self._last_mcu_s: float | None = None
         self._rng = np.random.default_rng(seed)
         self._closed = False
 
@@ -80,16 +85,14 @@ class Agent:
         rec = TickRecord(agent=self.id, tick=self.ticks, round=self.clock.round_at(now), t=now)
         reading = self._stage("sense", rec, self.sense.read)
         if reading is not None:
-            rec.battery_soc, rec.harvest_w, rec.load_w = (
-                reading.battery_soc,
-                reading.harvest_w,
-                reading.load_w,
-            )
+            rec.battery_soc = reading.battery_soc
+            rec.harvest_w = reading.harvest_w
+            rec.load_w = reading.load_w
             self._stage("decide", rec, self._decide_and_act, reading, rec)
             self._stage("drift", rec, self._watch_drift, reading, rec)
-        self._stage("alignment", rec, self._consensus, rec)
-        self._stage("allocation", rec, self._allocate, reading, rec)
-        rec.members_alive = self.swarm.members_alive()
+        self._stage("coordinate", rec, self._coordinate, reading, rec)
+        rec.members_alive = len(self.link.alive())
+        self._stage("book", rec, self._book)
         self._stage("record", rec, self._write, rec)
         self.ticks += 1
         return rec
@@ -114,58 +117,63 @@ class Agent:
         with self.ledger.measure("policy"):
             probs = self.policy.action_probabilities(obs)
         with self.ledger.measure("ot"):
-            aligned = self.aligner.apply(probs)
+            aligned = self.coordinator.align(probs)
         index = int(self._rng.choice(self.support.size, p=aligned / aligned.sum()))
-        duty = float(self.support[index])
         rec.policy_probs = [float(p) for p in probs]
-        rec.duty = duty
-        self.actuator.set_duty(duty)
+        rec.duty = float(self.support[index])
+        self.actuator.set_duty(rec.duty)
 
     def _watch_drift(self, reading, rec: TickRecord) -> None:
         with self.ledger.measure("ot"):
-            outcome = self.drift.observe(reading.harvest_w)
-        rec.adaptation_rate = self.drift.rate
+            outcome = self.coordinator.observe(reading.harvest_w)
         if outcome is None:
             return
         rec.drift_w1 = outcome.distance
         if outcome.stale:
             rec.stale_policy = True
-            self.aligner.reanchor()
+            fields = {
+                "event": "stale_policy",
+                "w1": outcome.distance,
+                "threshold": outcome.threshold,
+                "rate": outcome.rate,
+            }
+            log.warning("drift: stale policy, consensus re-anchored", extra={"fields": fields})
+
+    def _coordinate(self, reading, rec: TickRecord) -> None:
+        supply = demand = 0.0
+        if reading is not None:
+            round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
+            self._last_mcu_s = reading.mcu_time_s
+            supply, demand = self.offers.supply_demand(reading, round_s)
+        report = self.coordinator.round(rec.round, supply, demand)
+        rec.adaptation_rate = report.step
+        rec.peers = report.neighbours_heard
+        if report.state is not None:
+            rec.aligned_probs = [float(p) for p in report.state]
+        if report.sent is not None:
+            rec.planner, rec.plan_round = report.sent.planner, report.sent.round
+            rec.given_j = report.sent.joules
+            if rec.given_j > 0:
+                self._transfer(-rec.given_j)
+        rec.received_j = report.received.delivered_j if report.received is not None else 0.0
+        if rec.received_j > 0:
+            self._transfer(rec.received_j)
+        self.received_w = rec.received_j / self.clock.period_s
+
+    def _transfer(self, joules: float) -> None:
+        """Move ``joules`` through the MCU (the ledger booked the plan's figure)."""
+        moved = self.actuator.transfer(joules)
+        if abs(moved - joules) > TRANSFER_TOLERANCE_J:
             log.warning(
-                "drift: stale policy, consensus re-anchored",
-                extra={
-                    "fields": {
-                        "event": "stale_policy",
-                        "w1": outcome.distance,
-                        "threshold": outcome.threshold,
-                        "rate": outcome.rate,
-                    }
-                },
+                "allocation: the MCU moved %.3f J of %.3f J (battery limit)",
+                moved,
+                joules,
+                extra={"fields": {"event": "transfer_clipped", "asked": joules, "moved": moved}},
             )
 
-    def _consensus(self, rec: TickRecord) -> None:
-        if self.aligner.reference is None:
-            return  # no policy output yet: nothing to align
-        neighbours = self.swarm.peer_states(rec.round)
-        before = None if self.aligner.state is None else self.aligner.state.copy()
-        with self.ledger.measure("ot"):
-            state = self.aligner.consensus_round(neighbours, step=self.drift.rate)
-        rec.peers = len(neighbours)
-        rec.aligned_probs = [float(p) for p in state]
-        if len(neighbours) and before is not None:
-            rec.w1_to_barycenter = self.swarm.distance_to_barycenter(before, neighbours)
-        self.swarm.publish_state(state, rec.round)
-
-    def _allocate(self, reading, rec: TickRecord) -> None:
-        if self.allocation is None:
-            return
-        outcome = self.allocation.step(rec.round, reading)
-        if outcome is None:
-            self.received_w = 0.0
-            return
-        rec.planner, rec.plan_round = outcome.planner, outcome.round
-        rec.given_j, rec.received_j = outcome.given_j, outcome.received_j
-        self.received_w = outcome.received_j / self.clock.period_s
+    def _book(self) -> None:
+        self.traffic.book()
+        self.actuator.book_serial()
 
     def _write(self, rec: TickRecord) -> None:
         if self.record is not None:
@@ -186,7 +194,8 @@ class Agent:
             return
         self._closed = True
         for name, fn in (
-            ("swarm", self.swarm.close),
+            ("link", self.link.close),
+            ("traffic", self.traffic.book),
             ("bridge", self.actuator.close),
             ("ledger", self.ledger.close),
             ("record", self.record.close if self.record else lambda: None),

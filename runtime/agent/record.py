@@ -31,19 +31,16 @@ class TickRecord:
     load_w: float | None = None
     duty: float | None = None  # duty level sent to the MCU, in [0, 1]
     policy_probs: list[float] | None = None  # the policy's own action distribution
-    aligned_probs: list[float] | None = None  # after alignment toward the barycenter
-    peers: int = 0  # peer distributions alignment used this tick
+    aligned_probs: list[float] | None = None  # consensus state after this round's move
+    peers: int = 0  # peer states the consensus move used this round
     members_alive: int = 0  # agents this one sees online (itself included)
-    w1_to_barycenter: float | None = None  # before alignment
     drift_w1: float | None = None
-    adaptation_rate: float | None = None
+    adaptation_rate: float | None = None  # = the alignment step of this round
     stale_policy: bool = False  # the drift monitor raised a stale-policy event this tick
     planner: str | None = None  # who computed the allocation plan executed this tick
     plan_round: int | None = None  # the round of that plan
     given_j: float = 0.0  # energy sent to peers this tick (J)
-    received_j: float = 0.0  # energy received from peers this tick (J)
-    cluster: int | None = None
-    cluster_head: str | None = None
+    received_j: float = 0.0  # energy received from peers this tick, after losses (J)
     errors: list[str] = field(default_factory=list)  # typed errors caught this tick
 
 

@@ -16,7 +16,12 @@ from pathlib import Path
 from runtime import __version__
 from runtime.agent.record import read_run_record
 from runtime.demo.orchestrator import DemoRun
-from runtime.demo.report import agent_figures, allocation_exactly_once, rounds_table
+from runtime.demo.report import (
+    agent_figures,
+    allocation_exactly_once,
+    rounds_table,
+    w1_to_swarm_barycenter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +54,18 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
     """The report document and every agent's tick records."""
     out = run.settings.out_dir
     records: dict[str, list[dict]] = {}
-    agents: dict[str, dict] = {}
-    events: list[str] = []
     for process in run.processes:
         path = out / process.agent_id / "run.jsonl"
         lines = list(read_run_record(path)) if path.exists() else []
+        if lines:
+            records[process.agent_id] = lines
+    w1 = w1_to_swarm_barycenter(records, support)
+    agents: dict[str, dict] = {}
+    events: list[str] = []
+    for process in run.processes:
+        lines = records.get(process.agent_id, [])
         ending = process.ending
-        entry = agent_figures(lines)
+        entry = agent_figures(lines, w1.get(process.agent_id, []))
         energy = ledger_totals(out, process.agent_id)
         entry["energy_j"] = energy
         entry["energy_total_j"] = sum(energy.get(c, 0.0) for c in SPENT)
@@ -76,7 +86,6 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
         if not lines:
             events.append(f"{process.agent_id} never ticked (see {out / process.agent_id})")
             continue
-        records[process.agent_id] = lines
         agents[process.agent_id] = entry
     rounds = rounds_table(records, support)
     spreads = [r["alignment_spread"] for r in rounds if r["members_alive"] > 1]

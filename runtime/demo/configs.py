@@ -53,7 +53,6 @@ def write_agent_config(
         "policy": {"model": "harvest"},
         "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
         "coordination": {
-            "alignment_step": 0.5,
             "drift_window": drift_window,
             "position_m": [10.0 * (index % 3), 10.0 * (index // 3), 0.0],
         },

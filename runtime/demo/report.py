@@ -1,58 +1,57 @@
-"""Build ``report.json`` from what the agents left in the output folder.
+"""Figures of ``report.json`` computed from the agents' tick records.
 
-Inputs, per agent: its run record (one :class:`~runtime.agent.record.TickRecord`
-line per tick), its energy ledger, and how its process ended. Output: the
-document of the design's contract — ``"agents"`` keyed by agent id (energy by
-component, alignment, allocation and drift figures) and ``"rounds"``, one entry
-per round with the swarm-wide figures:
+Per round (the swarm-wide list ``"rounds"``):
 
-- ``alignment_spread``: max over agent pairs of W1(p_i, p_j), the 1-D
-  Wasserstein distance between their aligned action distributions on the
-  ordered duty support (units: duty, in [0, 1]);
+- ``alignment_spread``: max over agent pairs of W1(s_i, s_j), the 1-D Wasserstein
+  distance between their consensus states on the ordered duty support (units:
+  duty, in [0, 1]; :func:`runtime.coordination.quantile.max_pairwise_w1`);
 - ``energy_moved_j``: sum over agents of the energy they sent that round (J);
 - ``members_alive``: agents that ticked that round;
 - ``planners``: who computed the allocation plans executed *for* that round
   (executed two rounds later; at most one when allocation is exactly-once).
+
+Per agent, ``alignment`` gives W1(s_i, b) between its state and the swarm's W2
+barycenter ``b`` of all states of the same round, first and last round.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from runtime.ot import wasserstein_1d
+
+def alignment_spread(states: Sequence[Sequence[float]], support: Sequence[float]) -> float:
+    """max_{i<j} W1(s_i, s_j) on ``support``; 0 for fewer than two states."""
+    from runtime.coordination.quantile import max_pairwise_w1
+
+    return max_pairwise_w1(states, support) if len(states) > 1 else 0.0
 
 
-def alignment_spread(distributions: Sequence[Sequence[float]], support: Sequence[float]) -> float:
-    """max_{i<j} W1(p_i, p_j) on the shared ordered ``support``; 0 for fewer than two."""
-    x = np.asarray(support, dtype=np.float64)
-    spread = 0.0
-    for p, q in itertools.combinations(distributions, 2):
-        spread = max(spread, float(wasserstein_1d(x, x, np.asarray(p), np.asarray(q))))
-    return spread
+def _by_round(records: Mapping[str, list[dict]]) -> dict[int, dict[str, dict]]:
+    by_round: dict[int, dict[str, dict]] = defaultdict(dict)
+    for agent, lines in records.items():
+        for line in lines:
+            by_round[line["round"]][agent] = line  # the agent's last tick of the round
+    return by_round
 
 
 def rounds_table(records: Mapping[str, list[dict]], support: Sequence[float]) -> list[dict]:
     """Swarm-wide figures per round from every agent's tick records."""
-    by_round: dict[int, dict[str, dict]] = defaultdict(dict)
     planners: dict[int, set[str]] = defaultdict(set)
-    for agent, lines in records.items():
+    for lines in records.values():
         for line in lines:
-            by_round[line["round"]][agent] = line  # the agent's last tick of the round
             if line["plan_round"] is not None:
                 planners[line["plan_round"]].add(line["planner"])
     table = []
-    for number in sorted(by_round):
-        ticks = by_round[number]
-        aligned = [t["aligned_probs"] for t in ticks.values() if t.get("aligned_probs")]
+    for number, ticks in sorted(_by_round(records).items()):
+        states = [t["aligned_probs"] for t in ticks.values() if t["aligned_probs"]]
         table.append(
             {
                 "round": number,
                 "t": min(t["t"] for t in ticks.values()),
-                "alignment_spread": alignment_spread(aligned, support),
+                "alignment_spread": alignment_spread(states, support),
                 "energy_moved_j": sum(t["given_j"] for t in ticks.values()),
                 "members_alive": len(ticks),
                 "planners": sorted(planners.get(number, ())),
@@ -62,13 +61,31 @@ def rounds_table(records: Mapping[str, list[dict]], support: Sequence[float]) ->
     return table
 
 
-def agent_figures(lines: list[dict]) -> dict:
+def w1_to_swarm_barycenter(
+    records: Mapping[str, list[dict]], support: Sequence[float]
+) -> dict[str, list[float]]:
+    """Per agent, per round it took part in with others: W1 from its state to the barycenter."""
+    from runtime.coordination.quantile import barycenter_1d, w1_to_all
+
+    out: dict[str, list[float]] = defaultdict(list)
+    for _, ticks in sorted(_by_round(records).items()):
+        agents = [a for a, t in ticks.items() if t["aligned_probs"]]
+        if len(agents) < 2:
+            continue
+        states = np.array([ticks[a]["aligned_probs"] for a in agents])
+        distances = w1_to_all(states, barycenter_1d(states, support), support)
+        for agent, distance in zip(agents, distances, strict=True):
+            out[agent].append(float(distance))
+    return out
+
+
+def agent_figures(lines: list[dict], w1: list[float]) -> dict:
     """Alignment, allocation, drift and battery figures of one agent's run."""
-    w1 = [line["w1_to_barycenter"] for line in lines if line["w1_to_barycenter"] is not None]
     drift = [line["drift_w1"] for line in lines if line["drift_w1"] is not None]
     executed = [line["plan_round"] for line in lines if line["plan_round"] is not None]
     soc = [line["battery_soc"] for line in lines if line["battery_soc"] is not None]
     duty = [line["duty"] for line in lines if line["duty"] is not None]
+    rates = [line["adaptation_rate"] for line in lines if line["adaptation_rate"] is not None]
     return {
         "ticks": len(lines),
         "alignment": {
@@ -86,10 +103,8 @@ def agent_figures(lines: list[dict]) -> dict:
         "drift": {
             "stale_policy_events": sum(bool(line["stale_policy"]) for line in lines),
             "max_w1": max(drift) if drift else None,
-            "last_adaptation_rate": next(
-                (x["adaptation_rate"] for x in reversed(lines) if x["adaptation_rate"] is not None),
-                None,
-            ),
+            "adaptation_rate_max": max(rates) if rates else None,
+            "adaptation_rate_last": rates[-1] if rates else None,
         },
         "battery_soc": {"first": soc[0] if soc else None, "last": soc[-1] if soc else None},
         "duty_mean": float(np.mean(duty)) if duty else None,
