@@ -85,11 +85,11 @@ def test_four_agent_demo_report_tells_the_whole_story(mqtt_broker, tmp_path):
         assert all(joules > 0 for joules in spent.values()), spent
     for round_ in report["rounds"]:
         assert len(round_["planners"]) <= 1
-    # energy leaves one battery and arrives in another: what was given was received
+    # energy leaves some batteries and arrives in others, less what the transfers lose
+    # (converter, line, radio) and what the last round's stop cut off
     given = sum(a["allocation"]["given_j"] for a in report["agents"].values())
     received = sum(a["allocation"]["received_j"] for a in report["agents"].values())
-    assert given > 0
-    assert abs(given - received) <= 1e-3 * max(given, 1.0)  # float32 joules on the wire
+    assert 0 < received < given
     assert (out / "report.html").exists() and (out / "swarm.png").stat().st_size > 10_000
     assert "coordination per agent" in output
 
