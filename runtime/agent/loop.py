@@ -81,6 +81,7 @@ class Agent:
     # -- the tick -------------------------------------------------------------
     def tick(self) -> TickRecord:
         """Run one tick and return (and record) what happened."""
+        began = time.perf_counter()
         now = time.time()
         rec = TickRecord(agent=self.id, tick=self.ticks, round=self.clock.round_at(now), t=now)
         reading = self._stage("sense", rec, self.sense.read)
@@ -93,6 +94,7 @@ class Agent:
         self._stage("coordinate", rec, self._coordinate, reading, rec)
         rec.members_alive = len(self.link.alive())
         self._stage("book", rec, self._book)
+        rec.tick_s = time.perf_counter() - began
         self._stage("record", rec, self._write, rec)
         self.ticks += 1
         return rec

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERIAL_PATTERNS = ("/dev/ttyACM*", "/dev/ttyUSB*", "/dev/serial0", "/dev/serial/by-id/*")
-METER_KINDS = ("rapl", "ina2xx_hwmon", "ina3221", "pi5_pmic", "ina219", "ina226")
+# meters read from sysfs or a command; I2C chips are probed only when the profile
+# names them (probing a bus can disturb other devices on it)
+METER_KINDS = ("ina3221", "pi5_pmic", "ina2xx_hwmon", "rapl")
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Finding:
 
 def check_meters(profile_name: str) -> Finding:
     """Which power meters answer on this board (the profile's first, then every kind)."""
-    from runtime.energy import MeterError, load_profile
+    from runtime.energy import EnergyError, load_profile
     from runtime.energy.meters import open_meter
 
     profile = load_profile(profile_name)
@@ -41,11 +43,9 @@ def check_meters(profile_name: str) -> Finding:
             meter = open_meter(profile, kind)
             sample = meter.read()
             found.append(f"{kind} ({sample.watts:.2f} W)")
-        except MeterError as exc:
-            if "permission" in str(exc).lower() or "root" in str(exc).lower():
+        except (EnergyError, OSError) as exc:
+            if isinstance(exc, PermissionError) or "permission" in str(exc).lower():
                 problems.append(f"{kind}: {exc}")
-        except OSError as exc:
-            problems.append(f"{kind}: {exc}")
     if found:
         return Finding("meters", "ok", ", ".join(found))
     hint = f" ({'; '.join(problems)})" if problems else ""
