@@ -14,6 +14,8 @@ from runtime.errors import OtswarmError
 COMMANDS = {
     "broker": "runtime.commands.broker",
     "profile": "runtime.commands.profile",
+    "train": "runtime.commands.train",
+    "export": "runtime.commands.export",
 }
 
 # sub-commands of the design that are not built yet -> the issue that builds them
@@ -21,8 +23,6 @@ NOT_BUILT = {
     "demo": ("the main job: a swarm of agent processes on this machine", 8),
     "agent": ("run one agent on a board from a TOML config", 8),
     "doctor": ("report what this board has: meters, serial, LiteRT, broker", 8),
-    "train": ("train policies offline (trainer extra)", 9),
-    "export": ("export a trained policy to int8 TFLite (trainer extra)", 9),
     "bench": ("benchmarks against the reference implementations", 3),
 }
 
