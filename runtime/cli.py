@@ -16,13 +16,13 @@ COMMANDS = {
     "agent": "runtime.commands.agent",
     "doctor": "runtime.commands.doctor",
     "broker": "runtime.commands.broker",
+    "profile": "runtime.commands.profile",
     "train": "runtime.commands.train",
     "export": "runtime.commands.export",
 }
 
 # sub-commands of the design that are not built yet -> the issue that builds them
 NOT_BUILT = {
-    "profile": ("power and energy report of a run or a live agent", 7),
     "bench": ("benchmarks against the reference implementations", 3),
 }
 
