@@ -91,20 +91,26 @@ def build_agent(config: AgentConfig) -> Agent:
     """Open every part the config names and return the agent, ready to run."""
     from firmware_bridge.link import BridgeLink
     from runtime.energy import EnergyLedger, ledger_path, load_profile
+    from runtime.energy.meters import TelemetryMeter
 
     me = config.agent
     if config.bridge.device is None:
         raise ConfigError("[bridge].device: required (the microcontroller's serial device)")
     policy = load_policy(config.policy.model)
     profile = load_profile(config.energy.profile)
+    telemetry_hz = max(1.0, 2.0 / me.tick_period_s)
+    # the MCU measures the board's power: its telemetry is the ledger's power meter
+    meter = TelemetryMeter(source=f"mcu {config.bridge.device}", sample_period_s=1 / telemetry_hz)
     with contextlib.ExitStack() as undo:
         config.energy.ledger_dir.mkdir(parents=True, exist_ok=True)
-        ledger = EnergyLedger(ledger_path(config.energy.ledger_dir, me.id), me.id, profile)
+        path = ledger_path(config.energy.ledger_dir, me.id)
+        ledger = EnergyLedger(path, me.id, profile, meter)
         undo.callback(ledger.close)
         bridge = BridgeLink(
             config.bridge.device,
             baudrate=config.bridge.baudrate,
-            telemetry_hz=max(1.0, 2.0 / me.tick_period_s),
+            telemetry_hz=telemetry_hz,
+            on_telemetry=meter.push_record,
             command_timeout_s=config.bridge.command_timeout_s,
         )
         bridge.open()
