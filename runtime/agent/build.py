@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 from runtime.agent.act import BridgeActuator
 from runtime.agent.clock import RoundClock
@@ -40,6 +41,35 @@ def load_kernels() -> float:
     import runtime.ot
 
     return runtime.ot.warmup()
+
+
+def open_bridge(bridge, timeout_s: float) -> None:
+    """Open the MCU link, waiting up to ``timeout_s`` for the device to appear and answer.
+
+    At boot the agent may start before the USB device is enumerated (or, in the
+    demo, before the simulated MCU is up): it retries, says so once, and raises
+    the bridge's LinkError when the time is up.
+    """
+    from firmware_bridge.errors import LinkError
+
+    log.info(
+        "opening the microcontroller on %s",
+        bridge.port,
+        extra={"fields": {"event": "bridge_opening", "device": bridge.port}},
+    )
+    deadline = time.monotonic() + timeout_s
+    said = False
+    while True:
+        try:
+            bridge.open(timeout_s=min(5.0, timeout_s))
+            return
+        except LinkError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            if not said:
+                log.info("waiting for the microcontroller: %s", exc)
+                said = True
+            time.sleep(0.2)
 
 
 def open_link(config: AgentConfig):
@@ -122,7 +152,7 @@ def build_agent(config: AgentConfig) -> Agent:
             on_telemetry=meter.push_record,
             command_timeout_s=config.bridge.command_timeout_s,
         )
-        bridge.open()
+        open_bridge(bridge, config.bridge.open_timeout_s)
         actuator = BridgeActuator(bridge, ledger)
         undo.callback(actuator.close)
         link = open_link(config)

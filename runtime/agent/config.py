@@ -58,6 +58,7 @@ class BridgeSection:
     device: str | None = None
     baudrate: int = 115200
     command_timeout_s: float = 0.5
+    open_timeout_s: float = 60.0
     clock: str = "local"
     mcu_boot_hour: float = 0.0
 
@@ -164,6 +165,7 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         ),
         (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
         (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
+        (config.bridge.open_timeout_s > 0, "[bridge].open_timeout_s: must be > 0"),
         (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
         (
             0.0 <= config.coordination.ask_below_soc <= config.coordination.share_above_soc <= 1.0,

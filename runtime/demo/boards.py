@@ -11,19 +11,10 @@ sees three hours of a morning, and the harvest drop is scripted in board time.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 import numpy as np
 
 BOOT_HOUR = 8.0  # the simulated boards boot at 08:00 board time
-
-
-@dataclass(frozen=True)
-class DemoBoard:
-    """One running simulator: the pty its agent opens and how it was configured."""
-
-    device: str
-    config: object  # firmware_bridge.simulator.config.SimulatorConfig
 
 
 def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_factor: float, seed=0):
@@ -55,13 +46,14 @@ def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_facto
     return configs
 
 
-def start_simulated_boards(configs, stack: contextlib.ExitStack) -> list[DemoBoard]:
-    """Start one in-process simulator per config; ``stack`` stops them all at the end."""
+def start_simulated_boards(configs, links, stack: contextlib.ExitStack) -> list[str]:
+    """Start one in-process simulator per config, each published at its path in ``links``
+    (the device its agent opens); ``stack`` stops them all at the end. Returns the ptys."""
     from firmware_bridge.simulator.pty_server import start_simulator_on_pty
 
-    boards = []
-    for config in configs:
-        device, handle = start_simulator_on_pty(config, in_process=True)
+    devices = []
+    for config, link in zip(configs, links, strict=True):
+        device, handle = start_simulator_on_pty(config, link_path=link, in_process=True)
         stack.callback(handle.stop)
-        boards.append(DemoBoard(device, config))
-    return boards
+        devices.append(device)
+    return devices

@@ -1,9 +1,11 @@
 """The demo's run: broker, warm kernels, one simulated MCU and one agent process per
 board, a scripted harvest drop mid-run, progress, then the report.
 
-Timeline of a run of ``duration_s`` seconds (after the agents are started):
+Timeline of a run of ``duration_s`` seconds: the agent processes start first
+and wait for their MCUs (imports, policy and kernels take seconds on a loaded
+machine); then
 
-- ``0``: agents start ticking as soon as they are up (a few seconds to import);
+- ``0``: the simulated MCUs power up and the agents start ticking;
 - ``drop_at * duration_s``: every simulated harvester loses ``1 - drop_factor``
   of its power (scripted in the simulators' board time: clouds roll in), which
   the agents' drift monitors must notice;
@@ -28,6 +30,8 @@ from runtime.demo.progress import DemoProgress
 
 log = logging.getLogger(__name__)
 
+MCU_LINK = "mcu"  # in each agent's folder: the symlink to its simulated MCU's pty
+
 
 @dataclass(frozen=True)
 class DemoSettings:
@@ -43,6 +47,7 @@ class DemoSettings:
     drop_factor: float = 0.2  # harvest keeps this fraction of its power after the drop
     acceleration: float = 240.0  # board seconds per wall second: 45 s = 08:00 to 11:00
     stop_timeout_s: float = 10.0
+    startup_timeout_s: float = 120.0
 
 
 @dataclass
@@ -68,19 +73,14 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
     with contextlib.ExitStack() as stack:
         url = settings.broker_url or _start_broker(stack, console)
         _warm_kernels(console)
-        ids = agent_ids(settings.agents)
-        drop_after_s = settings.drop_at * settings.duration_s
-        configs = board_configs(len(ids), settings.acceleration, drop_after_s, settings.drop_factor)
-        boards = start_simulated_boards(configs, stack)
-        started_at = time.time()
         processes = []
-        for index, (agent_id, board) in enumerate(zip(ids, boards, strict=True)):
+        for index, agent_id in enumerate(agent_ids(settings.agents)):
             folder = out / agent_id
             config = write_agent_config(
                 folder,
                 agent_id,
                 index,
-                board.device,
+                str(folder / MCU_LINK),
                 url,
                 settings.tick_period_s,
                 BOOT_HOUR,
@@ -90,16 +90,45 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
         for process in processes:
             process.start()
         stack.callback(_stop_all, processes, settings.stop_timeout_s)
-        console.print(f"started {len(processes)} agent processes against {url}; output in {out}")
+        _wait_until_opening(processes, console, settings.startup_timeout_s)
+        # the boards power up once every agent waits for its MCU: imports are done,
+        # so the scripted harvest drop falls mid-run however slow the start was
+        drop_after_s = settings.drop_at * settings.duration_s
+        configs = board_configs(
+            len(processes), settings.acceleration, drop_after_s, settings.drop_factor
+        )
+        links = [p.config_path.parent / MCU_LINK for p in processes]
+        start_simulated_boards(configs, links, stack)
+        started_at = time.time()
+        console.print(
+            f"{len(processes)} agents with their simulated MCUs, broker {url}; output in {out}"
+        )
         followers = [RecordFollower(out / p.agent_id / "run.jsonl") for p in processes]
         with DemoProgress(settings.duration_s, support, console) as progress:
             while (elapsed := time.time() - started_at) < settings.duration_s:
-                alive = sum(p.alive for p in processes)
-                progress.update(elapsed, followers, alive)
+                progress.update(elapsed, followers, sum(p.alive for p in processes))
                 time.sleep(0.5)
             progress.update(settings.duration_s, followers, sum(p.alive for p in processes))
         _stop_all(processes, settings.stop_timeout_s)
         return DemoRun(settings, url, started_at, time.time(), started_at + drop_after_s, processes)
+
+
+def _wait_until_opening(processes: list[AgentProcess], console: Console, timeout_s: float) -> None:
+    """Wait until every live agent has logged that it is opening its MCU."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(processes)
+    with console.status(f"starting {len(processes)} agent processes") as status:
+        while waiting and time.monotonic() < deadline:
+            waiting = [p for p in waiting if p.alive and not _opening(p)]
+            status.update(f"starting agent processes: {len(processes) - len(waiting)} ready")
+            time.sleep(0.1)
+    for process in waiting:
+        log.warning("%s did not get ready within %.0f s", process.agent_id, timeout_s)
+
+
+def _opening(process: AgentProcess) -> bool:
+    log_file = process.config_path.parent / "agent.log"
+    return log_file.exists() and '"event": "bridge_opening"' in log_file.read_text()
 
 
 def _start_broker(stack: contextlib.ExitStack, console: Console) -> str:
