@@ -20,6 +20,7 @@ from runtime.demo.report import (
     agent_figures,
     allocation_exactly_once,
     rounds_table,
+    spread_start_end,
     w1_to_swarm_barycenter,
 )
 
@@ -88,7 +89,7 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
             continue
         agents[process.agent_id] = entry
     rounds = rounds_table(records, support)
-    spreads = [r["alignment_spread"] for r in rounds if r["members_alive"] > 1]
+    spread_start, spread_end = spread_start_end(rounds)
     report = {
         "otswarm": __version__,
         "broker": run.broker_url,
@@ -106,8 +107,8 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
         "rounds": rounds,
         "events": events,
         "summary": {
-            "alignment_spread_start": spreads[0] if spreads else None,
-            "alignment_spread_end": spreads[-1] if spreads else None,
+            "alignment_spread_start": spread_start,
+            "alignment_spread_end": spread_end,
             "energy_moved_j": sum(r["energy_moved_j"] for r in rounds),
             "stale_policy_events": sum(r["stale_policy_events"] for r in rounds),
         },

@@ -31,8 +31,9 @@ def _summary(report: dict) -> str:
     items = [
         f"{len(report['agents'])} agents over {report['duration_s']:.0f} s, "
         f"{len(report['rounds'])} rounds, broker {escape(report['broker'])}",
-        f"alignment spread (max pairwise W1): {_fmt(s['alignment_spread_start'])} at the start, "
-        f"{_fmt(s['alignment_spread_end'])} at the end",
+        f"alignment spread (max pairwise W1, duty units): {_fmt(s['alignment_spread_start'])} "
+        f"in the first complete round, {_fmt(s['alignment_spread_end'])} at the end "
+        "(median of the last 5 rounds)",
         f"energy moved by allocation: {_fmt(s['energy_moved_j'])} J; "
         f"stale-policy events: {s['stale_policy_events']}",
     ]

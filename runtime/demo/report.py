@@ -61,6 +61,28 @@ def rounds_table(records: Mapping[str, list[dict]], support: Sequence[float]) ->
     return table
 
 
+END_ROUNDS = 5  # the end spread is the median of the last rounds: one re-anchor is no verdict
+
+
+def spread_start_end(rounds: list[dict]) -> tuple[float | None, float | None]:
+    """Alignment spread at the start and at the end of the run.
+
+    Start: the first round in which the swarm was complete (as many members as
+    it ever had): every policy's own output, before consensus worked on it.
+    End: the median over the last ``END_ROUNDS`` rounds with two members or more
+    (a stale-policy event re-anchors an agent on its own policy on purpose, and
+    the spread jumps for a few rounds; one such jump in the last round does not
+    say whether the swarm agrees).
+    """
+    shared = [r for r in rounds if r["members_alive"] > 1]
+    if not shared:
+        return None, None
+    complete = max(r["members_alive"] for r in shared)
+    start = next(r for r in shared if r["members_alive"] == complete)["alignment_spread"]
+    end = float(np.median([r["alignment_spread"] for r in shared[-END_ROUNDS:]]))
+    return start, end
+
+
 def w1_to_swarm_barycenter(
     records: Mapping[str, list[dict]], support: Sequence[float]
 ) -> dict[str, list[float]]:
