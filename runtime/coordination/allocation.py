@@ -9,7 +9,8 @@ The OT plan solves, on masses normalised by ``S = max(sum s, sum g)`` with the
 gross demand ``g_j = d_j / (1 - min_i L_ij)`` (what ``j`` needs sent at best),
 
     balanced   (sum s == sum g):  min_P <P, C> - reg H(P),   P 1 = s,  P^T 1 = g
-    unbalanced (otherwise):       min_P <P, C> - reg H(P) + reg_m KL(P 1 | s) + reg_m KL(P^T 1 | g)
+    unbalanced (sum s > sum g):   min_P <P, C> - reg H(P) + reg_m KL(P 1 | s),  P^T 1 = g
+               (sum s < sum g):   the same with the roles of s and g swapped
 
 with ``runtime.ot.sinkhorn`` / ``sinkhorn_unbalanced``, and is then projected on
 the feasible set (rows scaled down to their offer, then columns to their need;
@@ -81,36 +82,48 @@ def ot_plan(
     cost=None,
     *,
     reg=None,
-    reg_m: float = 1.0,
+    reg_m: float = 0.3,
     balance_tol: float = 1e-3,
     passes: int = 3,
+    max_iter: int = 10000,
+    tol: float = 1e-7,
 ) -> np.ndarray:
-    """Entropic OT plan in J sent (``cost`` defaults to ``loss``; ``reg`` to 1% of its range).
+    """Entropic OT plan in J sent (``cost`` defaults to ``loss``).
 
-    Each pass solves balanced Sinkhorn when the totals agree within ``balance_tol``
-    (relative), else unbalanced Sinkhorn with marginal penalty ``reg_m``, and makes
-    the plan feasible; the projection can leave both some offer and some need
-    unserved, so up to ``passes`` passes re-plan the residual offers and needs.
-    Non-convergence is logged, never hidden; the projected plan is still feasible.
+    ``reg`` (cost units, J/J) defaults to 3% of the cost's range (at least 0.3% of
+    its largest entry). Each pass solves balanced Sinkhorn when the totals agree
+    within ``balance_tol`` (relative), else *semi-relaxed* unbalanced Sinkhorn: the
+    short side's marginal is exact (``reg_m = inf``) and the long side's is relaxed
+    with ``reg_m`` (J/J), so ``reg_m`` prices leaving an offer (or a need) aside:
+    small values pick the cheapest pairs (like greedy), large ones spread the
+    shortfall (like proportional sharing). The plan is made feasible; the
+    projection can leave both some offer and some need unserved, so up to
+    ``passes`` passes re-plan the residual offers and needs (until less than 0.1%
+    of either is left). ``tol`` is on unit-mass marginals. Non-convergence is
+    logged, never hidden; the projected plan is still feasible.
     """
     s, d, loss = _check(supply, demand, loss)
     cost = loss if cost is None else np.asarray(cost, dtype=float)
     if cost.shape != loss.shape:
         raise PlanError(f"cost has shape {cost.shape}, loss {loss.shape}")
     if reg is None:
-        reg = 0.01 * max(float(np.ptp(cost)) if cost.size else 0.0, 1e-6)
+        top = float(cost.max()) if cost.size else 0.0
+        reg = 0.03 * max(float(np.ptp(cost)) if cost.size else 0.0, 0.1 * top, 1e-9)
     plan = np.zeros_like(loss)
+    solver = {"max_iter": max_iter, "tol": tol}
     for _ in range(passes):
         left_s = np.clip(s - plan.sum(axis=1), 0.0, None)
         left_d = np.clip(d - (plan * (1.0 - loss)).sum(axis=0), 0.0, None)
-        step = _ot_pass(left_s, left_d, loss, cost, reg, reg_m, balance_tol)
+        if left_s.sum() <= 1e-3 * s.sum() or left_d.sum() <= 1e-3 * d.sum():
+            break
+        step = _ot_pass(left_s, left_d, loss, cost, reg, reg_m, balance_tol, solver)
         plan += step
         if step.sum() <= 0.01 * max(plan.sum(), 1e-12):
             break
     return make_feasible(plan, s, d, loss)
 
 
-def _ot_pass(s, d, loss, cost, reg, reg_m, balance_tol) -> np.ndarray:
+def _ot_pass(s, d, loss, cost, reg, reg_m, balance_tol, solver) -> np.ndarray:
     """One Sinkhorn solve on the agents that still offer / need, made feasible."""
     from runtime.ot import sinkhorn, sinkhorn_unbalanced
 
@@ -122,11 +135,11 @@ def _ot_pass(s, d, loss, cost, reg, reg_m, balance_tol) -> np.ndarray:
     a, b = s[keep_s] / scale, g[keep_g] / scale
     m = cost[np.ix_(keep_s, keep_g)]
     if abs(a.sum() - b.sum()) <= balance_tol:
-        result = sinkhorn(a / a.sum(), b / b.sum(), m, reg)
+        result = sinkhorn(a / a.sum(), b / b.sum(), m, reg, **solver)
         sub = np.asarray(result.plan) * a.sum()
     else:
         short_side_exact = (reg_m, np.inf) if a.sum() > b.sum() else (np.inf, reg_m)
-        result = sinkhorn_unbalanced(a, b, m, reg, short_side_exact)
+        result = sinkhorn_unbalanced(a, b, m, reg, short_side_exact, **solver)
         sub = np.asarray(result.plan)
     if not np.all(np.isfinite(sub)):
         log.warning("allocation: Sinkhorn returned non-finite values (reg %.3g); pass skipped", reg)
