@@ -1,0 +1,61 @@
+"""Typed errors of the serial bridge.
+
+Every error derives from ``runtime.errors.OtswarmError`` on the host. On the
+microcontroller (MicroPython, no ``runtime`` package) the same names derive from
+a local stand-in, so the shared framing code raises the same types on both ends.
+"""
+
+try:
+    from runtime.errors import OtswarmError
+except ImportError:  # MicroPython on the MCU: the runtime package is not installed
+
+    class OtswarmError(Exception):
+        """Stand-in base class on the microcontroller."""
+
+
+class BridgeError(OtswarmError):
+    """Base class of every error of the serial bridge."""
+
+
+class FrameError(BridgeError, ValueError):
+    """A received frame is not valid; the packetizer drops it and resynchronises."""
+
+
+class FrameDecodeError(FrameError):
+    """The bytes between two delimiters are not a frame (bad COBS, too short, bad version)."""
+
+
+class FrameCRCError(FrameError):
+    """The frame decoded but its CRC-32 does not match its content."""
+
+
+class FrameTooLongError(FrameError):
+    """More bytes arrived without a delimiter than the longest legal frame."""
+
+
+class PayloadError(BridgeError, ValueError):
+    """A frame is intact but its payload does not fit its message type."""
+
+
+class LinkError(BridgeError, RuntimeError):
+    """The serial link is down or could not be opened."""
+
+
+class CommandTimeoutError(BridgeError, TimeoutError):
+    """A command got no answer after every retry."""
+
+
+class CommandRejectedError(BridgeError):
+    """The microcontroller answered a command with NACK; ``code`` says why."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+class FrameVersionError(FrameDecodeError):
+    """The frame's version byte is not a protocol version this side speaks."""
+
+
+class TelemetryTimeoutError(BridgeError, TimeoutError):
+    """No telemetry frame arrived within the time asked for."""
