@@ -98,3 +98,50 @@ def test_exactly_one_plan_per_round_while_the_planner_dies_and_a_smaller_id_join
         totals = LedgerReader(ledger_path(tmp_path, name)).totals(name).get(name, {})
         assert totals.get("energy_out", 0.0) == pytest.approx(booked_out[name], rel=1e-6)
         ledger.close()
+
+
+def test_live_policy_outputs_are_aligned_and_keep_their_order():
+    """The shipped int8 harvest policy on six boards in different conditions."""
+    from runtime.policy import HARVEST_DUTY_LEVELS, Policy, build_observation
+
+    policy = Policy.load_default("harvest")
+    levels = np.array(HARVEST_DUTY_LEVELS)
+    bus = InProcessBus("live", seed=3, drop=0.1)
+    conditions = [(0.1, 2.0), (0.1, 12.0), (0.3, 0.0), (0.4, 6.0), (0.7, 1.0), (0.2, 20.0)]
+    swarm = [
+        SwarmCoordinator(bus.link(f"b{i}", track_members=False).start(), levels, step=0.5).start()
+        for i in range(len(conditions))
+    ]
+    rng = np.random.default_rng(4)
+
+    def tick_outputs():
+        raw, aligned = [], []
+        for coord, (soc, harvest) in zip(swarm, conditions, strict=True):
+            quantities = {
+                "battery_soc": soc,
+                "harvest_w": max(0.0, harvest + rng.normal(0, 0.5)),
+                "load_w": 3.0,
+                "hour_of_day": 12.0,
+                "duty": 0.5,
+                "received_w": 0.0,
+            }
+            probs = policy.action_probabilities(build_observation(quantities))
+            raw.append(probs)
+            aligned.append(coord.align(probs))
+        return np.array(raw), np.array(aligned)
+
+    raw_rounds, aligned_rounds = [], []
+    for r in range(1, 26):
+        ticks = [tick_outputs() for _ in range(8)]
+        raw_rounds.append(np.mean([t[0] for t in ticks], axis=0))
+        aligned_rounds.append(np.mean([t[1] for t in ticks], axis=0))
+        for coord in swarm:
+            coord.round(r, 0.0, 0.0)
+    raw_spread = max_pairwise_w1(raw_rounds[-1], levels)
+    aligned_spread = max_pairwise_w1(aligned_rounds[-1], levels)
+    assert raw_spread > 0.3  # the conditions really make the policies disagree
+    assert aligned_spread < 0.15 * raw_spread  # realised marginals agree (EMA lag leaves a bit)
+    # the monotone map keeps each board's own order: more duty raw -> more duty aligned
+    coord = swarm[0]
+    low, high = np.eye(5)[1], np.eye(5)[3]
+    assert np.all(np.cumsum(coord.align(high)) <= np.cumsum(coord.align(low)) + 1e-12)
