@@ -117,7 +117,6 @@ class Peers:
 
     def __init__(self, url: str, support) -> None:
         from runtime.coordination.swarm import SwarmCoordinator
-
         from runtime.link.mqtt import MqttLink
         from runtime.link.mqtt_config import MqttLinkConfig
 
