@@ -70,7 +70,7 @@ def test_frame_round_trip_and_errors_are_typed():
     raw = bytes([2, protocol.MSG_ACK, 1])
     with pytest.raises(FrameVersionError):
         decode_frame(cobs.encode(raw + struct.pack("<I", crc32(raw))))
-    with pytest.raises(ValueError):
+    with pytest.raises(PayloadError):
         encode_frame(protocol.MSG_ACK, 0, bytes(MAX_PAYLOAD_LEN + 1))
 
 
