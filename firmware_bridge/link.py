@@ -140,20 +140,27 @@ class BridgeLink:
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._reader = None
+        self._handshake = True
         self.board = None
 
     # -- lifecycle -----------------------------------------------------------
 
-    def open(self, timeout_s=5.0):
+    def open(self, timeout_s=5.0, handshake=True):
         """Open the port, start the reader, handshake; return the :class:`BoardInfo`.
 
         Raises :class:`LinkError` when the port cannot be opened or no HELLO
-        reply arrives within ``timeout_s``.
+        reply arrives within ``timeout_s``. With ``handshake=False`` the link
+        only listens (a monitor of an MCU that streams on its own): no HELLO,
+        no telemetry-rate command, not on reconnection either; returns None.
         """
         self._open_port()
+        self._handshake = handshake
         self._stopping.clear()
         self._reader = threading.Thread(target=self._read_loop, name="bridge-reader", daemon=True)
         self._reader.start()
+        if not handshake:
+            self._ready.set()
+            return None
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -354,6 +361,9 @@ class BridgeLink:
             log.debug("%s", exc)
             return
         self._count("reconnects")
+        if not self._handshake:
+            self._ready.set()
+            return
         log.info("%s: port is back, handshaking", self.port)
         threading.Thread(target=self._restore_session, name="bridge-restore", daemon=True).start()
 
