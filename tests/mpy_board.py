@@ -34,7 +34,10 @@ class StdioHal(Hal):
         return bytes(data)
 
     def uart_write(self, data):
-        self.out.write(data)
+        view = memoryview(data)
+        while view:  # a stream write may be partial
+            written = self.out.write(view)
+            view = view[written or 0 :]
 
     def read_power(self):
         return 5.0, 0.5, 2.5
