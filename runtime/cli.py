@@ -13,6 +13,9 @@ from runtime.errors import OtswarmError
 # sub-command -> module under runtime.commands (see runtime/commands/__init__.py)
 COMMANDS = {
     "broker": "runtime.commands.broker",
+    "profile": "runtime.commands.profile",
+    "train": "runtime.commands.train",
+    "export": "runtime.commands.export",
 }
 
 # sub-commands of the design that are not built yet -> the issue that builds them
@@ -20,9 +23,6 @@ NOT_BUILT = {
     "demo": ("the main job: a swarm of agent processes on this machine", 8),
     "agent": ("run one agent on a board from a TOML config", 8),
     "doctor": ("report what this board has: meters, serial, LiteRT, broker", 8),
-    "train": ("train policies offline (trainer extra)", 9),
-    "export": ("export a trained policy to int8 TFLite (trainer extra)", 9),
-    "profile": ("power and energy report of a run or a live agent", 7),
     "bench": ("benchmarks against the reference implementations", 3),
 }
 

@@ -1,0 +1,42 @@
+"""``otswarm train``: train MAPPO policies offline and evaluate int8 policies (trainer extra)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train policies offline (harvest, spread) and evaluate them (trainer extra)"
+
+
+def _add_training(parser: argparse.ArgumentParser, iterations: int, n_envs: int) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument("--iterations", type=int, default=iterations, help="PPO iterations")
+    parser.add_argument("--n-envs", type=int, default=n_envs, help="episodes per iteration")
+    parser.add_argument("--align", type=float, default=0.0, help="weight of the W1 alignment term")
+    parser.add_argument("--drift-lr", action="store_true", help="drift-modulated learning rate")
+    parser.add_argument("--ippo", action="store_true", help="independent critics (IPPO)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="actor learning rate")
+    parser.add_argument("--entropy", type=float, default=0.01, help="entropy bonus weight")
+    parser.add_argument("--out", help="run directory (default runs/ENV-seedS)")
+    parser.add_argument("--model-out", help="int8 .tflite path (default OUT/ENV_int8.tflite)")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the card")
+    parser.add_argument("--no-progress", action="store_true", help="log lines instead of a bar")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="train_command", metavar="WHAT", required=True)
+    _add_training(sub.add_parser("harvest", help="the energy-harvesting swarm"), 150, 16)
+    _add_training(sub.add_parser("spread", help="MPE2 simple_spread_v3, N=3"), 600, 32)
+    ev = sub.add_parser("eval", help="evaluate a policy or a baseline on seeded episodes")
+    ev.add_argument("--env", choices=("harvest", "spread"), required=True)
+    who = ev.add_mutually_exclusive_group(required=True)
+    who.add_argument("--policy", help="FILE.tflite (int8, LiteRT) or FILE.keras (float)")
+    who.add_argument("--baseline", help="random | ot-assignment (spread) | duty-K (harvest)")
+    ev.add_argument("--episodes", type=int, default=200)
+    ev.add_argument("--seed", type=int, default=0, help="episode k uses env seed SEED + k")
+    ev.add_argument("--json", help="write the result here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer import cli
+
+    return cli.run_train(args)

@@ -1,0 +1,122 @@
+"""What ``otswarm train`` and ``otswarm export`` do (runtime/commands/ only parses)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from runtime import __version__
+from runtime.errors import OtswarmError
+
+log = logging.getLogger(__name__)
+
+
+class TrainerError(OtswarmError, ValueError):
+    """A trainer argument is wrong; the message names it."""
+
+
+def run_train(args) -> int:
+    if args.train_command == "eval":
+        return run_eval(args)
+    return _train(args)
+
+
+def _train(args) -> int:
+    import tensorflow as tf
+
+    from trainer.mappo import PPOConfig
+    from trainer.pipeline import ship
+    from trainer.train import TrainConfig, train
+
+    env = args.train_command
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    ppo = PPOConfig(
+        align=args.align,
+        drift_lr=args.drift_lr,
+        centralised=not args.ippo,
+        lr=args.lr,
+        entropy=args.entropy,
+    )
+    config = TrainConfig(
+        env=env, seed=args.seed, iterations=args.iterations, n_envs=args.n_envs, ppo=ppo
+    )
+    out = Path(args.out or f"runs/{env}-seed{args.seed}")
+    result = train(config, out, show_progress=not args.no_progress)
+    result.actor.save(out / "actor.keras")
+    training = {
+        **config.to_json(),
+        "algorithm": "IPPO" if args.ippo else "MAPPO",
+        "command": "otswarm " + shlex.join(sys.argv[1:]),
+        "otswarm_version": __version__,
+        "final_training_return": result.final_return,
+    }
+    model_out = Path(args.model_out or out / f"{env}_int8.tflite")
+    card = ship(result.actor, env, model_out, training, args.seed, args.eval_episodes)
+    (out / "summary.json").write_text(json.dumps(card.to_json(), indent=1) + "\n")
+    r = card.returns
+    print(
+        f"{env}: float return {r['float']['mean_return']:.2f}, "
+        f"int8 {r['int8']['mean_return']:.2f}, "
+        f"agreement {r['int8_float_action_agreement']:.4f}; wrote {model_out} and {out}/"
+    )
+    return 0
+
+
+def _act_fn(args):
+    from trainer import baselines
+    from trainer.envs.registry import make_vec_env
+    from trainer.evaluate import greedy_keras, greedy_tflite
+
+    if args.policy:
+        path = Path(args.policy)
+        if path.suffix == ".keras":
+            import tensorflow as tf
+
+            if not path.exists():
+                raise TrainerError(f"--policy {path}: no such file")
+            return greedy_keras(tf.keras.models.load_model(path)), str(path)
+        from runtime.policy import Policy
+
+        return greedy_tflite(Policy(path)), str(path)
+    name = args.baseline
+    if name == "random":
+        return baselines.random_policy(make_vec_env(args.env, 1).n_actions, args.seed), name
+    if name == "ot-assignment" and args.env == "spread":
+        return baselines.ot_assignment_policy(), name
+    if name.startswith("duty-") and args.env == "harvest" and name[5:].isdigit():
+        return baselines.constant_duty_policy(int(name[5:])), name
+    raise TrainerError(
+        f"--baseline {name!r} for {args.env}: "
+        "use random, ot-assignment (spread) or duty-K (harvest)"
+    )
+
+
+def run_eval(args) -> int:
+    from trainer.evaluate import evaluate
+
+    act, name = _act_fn(args)
+    result = {"policy": name, **evaluate(args.env, act, args.episodes, args.seed)}
+    text = json.dumps(result, indent=1)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def run_export(args) -> int:
+    import tensorflow as tf
+
+    from trainer.pipeline import ship
+
+    path = Path(args.model)
+    if not path.exists():
+        raise TrainerError(f"{path}: no such actor model")
+    actor = tf.keras.models.load_model(path)
+    training = {"exported_from": str(path), "command": "otswarm " + shlex.join(sys.argv[1:])}
+    card = ship(actor, args.env, Path(args.out), training, args.seed, args.eval_episodes)
+    print(f"wrote {args.out}; agreement {card.returns['int8_float_action_agreement']:.4f}")
+    return 0

@@ -1,0 +1,75 @@
+"""From a trained float actor to a shipped int8 policy: representative rollouts,
+int8 export, float-vs-int8 agreement on held-out states, returns in the card."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from runtime.policy import Policy
+from runtime.policy.card import ModelCard, card_path_for
+from trainer.envs.registry import make_vec_env
+from trainer.evaluate import evaluate, greedy_keras, greedy_tflite
+from trainer.export import export_policy
+from trainer.rollout import sample_actions
+
+log = logging.getLogger(__name__)
+
+REPRESENTATIVE_SEED = 5_000_000  # rollouts for calibration: not training, not evaluation
+HELD_OUT_SEED = 7_000_000  # held-out states for the agreement check
+
+
+def rollout_observations(env_name: str, actor, seed: int, episodes: int = 16) -> np.ndarray:
+    """Observations (samples, D) met by the actor sampling its own actions."""
+    env = make_vec_env(env_name, episodes)
+    rng = np.random.default_rng(seed)
+    obs, done, seen = env.reset(seed), False, []
+    while not done:
+        seen.append(obs.reshape(-1, obs.shape[-1]))
+        probs = actor(obs.reshape(-1, obs.shape[-1]), training=False).numpy()
+        obs, _, done, _ = env.step(sample_actions(probs, rng).reshape(obs.shape[:2]))
+    return np.concatenate(seen).astype(np.float32)
+
+
+def agreement(actor, policy: Policy, observations: np.ndarray) -> float:
+    """Fraction of states where int8 LiteRT and float Keras pick the same action."""
+    float_actions = np.argmax(actor(observations, training=False).numpy(), axis=1)
+    return float(np.mean(policy.greedy_action(observations) == float_actions))
+
+
+def ship(
+    actor,
+    env_name: str,
+    model_out: Path,
+    training: dict,
+    seed: int,
+    eval_episodes: int,
+    eval_seed: int = 0,
+) -> ModelCard:
+    """Export ``actor`` to ``model_out`` (+ card) and record how well int8 matches float."""
+    representative = rollout_observations(env_name, actor, REPRESENTATIVE_SEED + seed)
+    card = export_policy(actor, env_name, representative, model_out, training, {}, seed)
+    policy = Policy(model_out)
+    held_out = rollout_observations(env_name, actor, HELD_OUT_SEED + seed)
+    float_eval = evaluate(env_name, greedy_keras(actor), eval_episodes, eval_seed)
+    int8_eval = evaluate(env_name, greedy_tflite(policy), eval_episodes, eval_seed)
+    returns = {
+        "eval_episodes": eval_episodes,
+        "eval_seed": eval_seed,
+        "float": float_eval,
+        "int8": int8_eval,
+        "int8_float_action_agreement": agreement(actor, policy, held_out),
+        "held_out_states": len(held_out),
+    }
+    card = replace(card, returns=returns)
+    card.save(card_path_for(model_out))
+    log.info(
+        "int8 agreement %.4f, return float %.2f int8 %.2f",
+        returns["int8_float_action_agreement"],
+        float_eval["mean_return"],
+        int8_eval["mean_return"],
+    )
+    return card
