@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
+from bridge_support import wait_until
 
 from firmware_bridge import protocol
 from firmware_bridge.errors import CommandRejectedError
@@ -95,15 +95,6 @@ def test_simulator_without_sharing_hardware_rejects_transfers():
         assert rejected.value.code == protocol.ERR_UNSUPPORTED
 
 
-def _wait(predicate, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_link_recovers_when_the_simulator_is_killed_and_restarted(tmp_path):
     device = tmp_path / "ttyOTSWARM0"
     config = SimulatorConfig(seed=2, board_id=11)
@@ -114,7 +105,7 @@ def test_link_recovers_when_the_simulator_is_killed_and_restarted(tmp_path):
         link.set_power(0.25, protocol.MODE_ECO)
         link.wait_telemetry(5.0)
         first.kill()  # the 'USB unplug': SIGKILL, no clean-up
-        assert _wait(lambda: not link.connected, 10.0)
+        assert wait_until(lambda: not link.connected, 10.0)
         _, second = start_simulator_on_pty(config, link_path=device)
         try:
             assert link.wait_connected(20.0)
