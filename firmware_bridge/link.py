@@ -37,12 +37,9 @@ from firmware_bridge.protocol import (
     ERROR_NAMES,
     MODE_RUN,
     MSG_ACK,
-    MSG_ENERGY_TRANSFER,
     MSG_HELLO,
     MSG_HELLO_REPLY,
     MSG_NACK,
-    MSG_SET_POWER,
-    MSG_SET_TELEMETRY_RATE,
     MSG_TELEMETRY,
     RESPONSE_TYPES,
     EnergyTransfer,
@@ -51,6 +48,7 @@ from firmware_bridge.protocol import (
     SetTelemetryRate,
     decode_payload,
     encode_payload,
+    message_type,
 )
 from firmware_bridge.transport import SerialTransport
 
@@ -230,18 +228,18 @@ class BridgeLink:
 
     def hello(self) -> BoardInfo:
         """Version handshake; also clears the MCU's command memory."""
-        answer = self._command(MSG_HELLO, Hello(PROTOCOL_VERSION))
+        answer = self._command(Hello(PROTOCOL_VERSION))
         self.board = BoardInfo(*answer)
         return self.board
 
     def set_power(self, duty, mode=MODE_RUN):
         """Set the loads' power mode (protocol.MODE_*) and duty level (0..1)."""
-        self._command(MSG_SET_POWER, SetPower(mode, duty))
+        self._command(SetPower(mode, duty))
         self._power = (mode, duty)
 
     def set_telemetry_rate(self, rate_hz):
         """Telemetry frames per second (0 stops the stream)."""
-        self._command(MSG_SET_TELEMETRY_RATE, SetTelemetryRate(rate_hz))
+        self._command(SetTelemetryRate(rate_hz))
         self._telemetry_hz = rate_hz
 
     def transfer_energy(self, joules):
@@ -251,7 +249,7 @@ class BridgeLink:
         :class:`CommandRejectedError` (code ``ERR_UNSUPPORTED``) on a board
         without energy-sharing hardware.
         """
-        return self._command(MSG_ENERGY_TRANSFER, EnergyTransfer(joules)).value
+        return self._command(EnergyTransfer(joules)).value
 
     def _start_session(self):
         self.hello()
@@ -262,8 +260,9 @@ class BridgeLink:
         board = self.board
         log.info("%s: connected to %s (board %d)", self.port, board.firmware, board.board_id)
 
-    def _command(self, msg_type, message):
-        """Send one command, wait for its answer, retry; return the decoded answer."""
+    def _command(self, message):
+        """Send one command record, wait for its answer, retry; return the decoded answer."""
+        msg_type = message_type(message)
         payload = encode_payload(message)
         with self._command_lock:
             self._seq = (self._seq + 1) & 0xFF
