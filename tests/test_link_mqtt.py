@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import queue
-
 import numpy as np
 import pytest
+from link_support import inbox as _inbox
+from link_support import mqtt_link
 
 from runtime.link import LinkConnectError, MqttLink, MqttLinkConfig
 from runtime.link.broker import EmbeddedBroker, free_port
 from runtime.summaries import AllocationPlan, Histogram, Kind, Transfer
 
-KEY = "swarm-key-0123456789"
-
 
 def _link(url, agent, swarm="t-mqtt", **options) -> MqttLink:
-    config = MqttLinkConfig(url, swarm, agent, hmac_key=KEY, reconnect_min_s=0.1, **options)
-    return MqttLink(config).start(timeout=15)
-
-
-def _inbox(link: MqttLink, kind: Kind, **options) -> queue.Queue:
-    inbox: queue.Queue = queue.Queue()
-    link.on(kind, inbox.put, **options)
-    return inbox
+    return mqtt_link(url, agent, swarm, **options)
 
 
 def test_summaries_and_plans_are_delivered(mqtt_broker):
