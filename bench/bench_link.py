@@ -61,7 +61,7 @@ def percentiles(samples_s: list[float]) -> dict:
 
 def link(url: str, swarm: str, agent: str) -> MqttLink:
     config = MqttLinkConfig(url, swarm, agent, hmac_key=KEY, heartbeat_period_s=600.0)
-    return MqttLink(config, track_members=False).start(timeout=30)
+    return MqttLink(config, track_members=False).start(timeout=60)
 
 
 def throughput(clients: list[MqttLink], collector: MqttLink, per_client: int) -> dict:
@@ -209,6 +209,7 @@ def run_size(broker: EmbeddedBroker, n: int) -> dict:
         result = {"clients": n, "throughput": throughput(clients, collector, per_client)}
         result["broadcast_latency_ms"] = broadcast(clients, collector)
         result["rtt_ms"] = percentiles(rtt_link(clients[0], collector))
+        result["reconnects"] = sum(c.connections - 1 for c in [*clients, collector])
         return result
     finally:
         for client in [*clients, collector]:

@@ -65,3 +65,29 @@ def test_falls_back_to_mqtt311_on_a_311_only_broker():
 def test_unreachable_broker_is_a_typed_error():
     with pytest.raises(LinkConnectError, match="no answer"):
         MqttLink(MqttLinkConfig(f"mqtt://127.0.0.1:{free_port()}", "t", "x")).start(timeout=1)
+
+
+def test_terminated_broker_command_stops_its_mosquitto():
+    """SIGTERM to ``otswarm broker`` must not leave Mosquitto running as an orphan."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from link_support import wait_until
+
+    from runtime.link.broker import wait_for_port
+
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "broker", "--port", str(port), "--kind", "mosquitto"],
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    wait_for_port("127.0.0.1", port, timeout=20)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert len(children) == 1
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    assert wait_until(lambda: not Path(f"/proc/{children[0]}").exists(), timeout=10)
