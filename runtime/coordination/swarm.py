@@ -160,6 +160,17 @@ class SwarmCoordinator:
         """Rounds between the plans this agent makes when it is the planner."""
         return 1 if self.drift is None else self.drift.adaptation.replan_period
 
+    def view(self, r: int) -> set[str]:
+        """Round ``r``'s membership view: the agents whose offer of ``r`` this agent holds."""
+        with self._lock:
+            return set(self._offers.get(r, {}))
+
+    def plan_waiting(self, r: int) -> str | None:
+        """Planner of the plan this agent would execute for round ``r`` (None: none yet)."""
+        with self._lock:
+            plan = self.gate.candidate(r)
+        return None if plan is None else plan.planner
+
     # -- once per round ---------------------------------------------------------------
     def round(self, r: int, supply_j: float, demand_j: float) -> RoundReport:
         """Execute, plan, align and publish for round ``r`` (see the module doc)."""
