@@ -28,10 +28,11 @@ def test_one_plan_per_round_over_mqtt_while_the_planner_leaves(mqtt_broker, tmp_
     supply = {"m1": 3.0, "m2": 4.0}
     agents = {}
     for i, name in enumerate(names):
-        link = MqttLink(MqttLinkConfig(mqtt_broker.url, swarm, name, reconnect_min_s=0.1)).start()
+        link = MqttLink(MqttLinkConfig(mqtt_broker.url, swarm, name, reconnect_min_s=0.1))
         ledger = EnergyLedger(ledger_path(tmp_path, name), name, load_profile("rpi5"), start=False)
         coord = SwarmCoordinator(link, LEVELS, position_m=(10.0 * i, 0.0, 0.0), ledger=ledger)
         agents[name] = (coord.start(), ledger)
+        link.start()  # after coord.start(): the broker has every subscription on return
     sent: dict[int, dict[str, object]] = {}
     try:
         for r in range(9):

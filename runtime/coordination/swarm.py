@@ -122,7 +122,10 @@ class SwarmCoordinator:
         self._started = False
 
     def start(self) -> SwarmCoordinator:
-        """Register the handlers on the link (call once, after or before ``link.start()``)."""
+        """Register the handlers on the link. Call it before ``link.start()``: the link
+        then subscribes to everything at once and, over MQTT, returns when the broker
+        has the subscriptions; after start, subscribing is asynchronous and the first
+        messages of the others may be missed (harmless: one round without them)."""
         if self._started:
             return self
         if self.neighbours is None:
