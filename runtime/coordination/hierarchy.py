@@ -45,7 +45,7 @@ class ClusterNode:
         self.state = np.asarray(state, dtype=float)
         self.base = support_id
         self.clustering = clustering
-        cid = int(clustering.labels[clustering.ids.index(self.me)])
+        cid = clustering.label_of(self.me)
         self.head = clustering.heads[cid]
         self.is_head = self.head == self.me
         self.members = [m for m in clustering.members(cid) if m != self.me]

@@ -122,7 +122,10 @@ class SwarmCoordinator:
         self._started = False
 
     def start(self) -> SwarmCoordinator:
-        """Register the handlers on the link (call once, after or before ``link.start()``)."""
+        """Register the handlers on the link. Call it before ``link.start()``: the link
+        then subscribes to everything at once and, over MQTT, returns when the broker
+        has the subscriptions; after start, subscribing is asynchronous and the first
+        messages of the others may be missed (harmless: one round without them)."""
         if self._started:
             return self
         if self.neighbours is None:
@@ -159,6 +162,17 @@ class SwarmCoordinator:
     def replan_period(self) -> int:
         """Rounds between the plans this agent makes when it is the planner."""
         return 1 if self.drift is None else self.drift.adaptation.replan_period
+
+    def view(self, r: int) -> set[str]:
+        """Round ``r``'s membership view: the agents whose offer of ``r`` this agent holds."""
+        with self._lock:
+            return set(self._offers.get(r, {}))
+
+    def plan_waiting(self, r: int) -> str | None:
+        """Planner of the plan this agent would execute for round ``r`` (None: none yet)."""
+        with self._lock:
+            plan = self.gate.candidate(r)
+        return None if plan is None else plan.planner
 
     # -- once per round ---------------------------------------------------------------
     def round(self, r: int, supply_j: float, demand_j: float) -> RoundReport:
