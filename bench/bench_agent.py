@@ -124,8 +124,9 @@ class Peers:
         self.coordinators = []
         for i in range(PEERS):
             config = MqttLinkConfig(broker_url=url, swarm="demo", agent=f"peer-{i:02d}")
-            link = MqttLink(config).start()
+            link = MqttLink(config)
             self.coordinators.append(SwarmCoordinator(link, support, support_id=1).start())
+            link.start()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 

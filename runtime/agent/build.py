@@ -72,8 +72,8 @@ def open_bridge(bridge, timeout_s: float) -> None:
             time.sleep(0.2)
 
 
-def open_link(config: AgentConfig):
-    """Connect to the broker of ``[link]`` as this agent (MQTT 5, else 3.1.1)."""
+def make_link(config: AgentConfig):
+    """This agent's MQTT link to the broker of ``[link]`` (not started yet)."""
     from runtime.link.mqtt import MqttLink
     from runtime.link.mqtt_config import MqttLinkConfig
 
@@ -98,11 +98,12 @@ def open_link(config: AgentConfig):
         password=link.password,
         heartbeat_period_s=link.heartbeat_s,
     )
-    return MqttLink(settings).start()
+    return MqttLink(settings)
 
 
-def open_coordinator(config: AgentConfig, link, ledger, profile, levels):
-    """Alignment, allocation and drift of this agent on its started ``link``."""
+def make_coordinator(config: AgentConfig, link, ledger, profile, levels):
+    """Alignment, allocation and drift of this agent, its handlers registered on ``link``
+    (before the link starts, so its first subscriptions include them)."""
     from runtime.coordination.costs import TransferCosts
     from runtime.coordination.drift import DriftMonitor
     from runtime.coordination.swarm import SwarmCoordinator
@@ -155,7 +156,9 @@ def build_agent(config: AgentConfig) -> Agent:
         open_bridge(bridge, config.bridge.open_timeout_s)
         actuator = BridgeActuator(bridge, ledger)
         undo.callback(actuator.close)
-        link = open_link(config)
+        link = make_link(config)
+        coordinator = make_coordinator(config, link, ledger, profile, policy.action_values)
+        link.start()  # connect (MQTT 5, else 3.1.1), subscribe, announce online
         undo.callback(link.close)
         c = config.coordination
         agent = Agent(
@@ -164,7 +167,7 @@ def build_agent(config: AgentConfig) -> Agent:
             sense=BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour),
             actuator=actuator,
             policy=policy,
-            coordinator=open_coordinator(config, link, ledger, profile, policy.action_values),
+            coordinator=coordinator,
             offers=OfferPolicy(
                 c.share_above_soc if c.allocation else 1.0,
                 c.ask_below_soc if c.allocation else 0.0,
