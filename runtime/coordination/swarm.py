@@ -119,7 +119,29 @@ class SwarmCoordinator:
         self._histograms: dict[str, tuple[int, np.ndarray]] = {}
         self._offers: dict[int, dict[str, EnergyOffer]] = {}
         self._executed: dict[int, AllocationPlan] = {}
+        self._subscribed: set[str] = set()
         self._started = False
+
+    def set_neighbours(self, neighbours: Sequence[str] | None) -> None:
+        """Align with these agents from now on (None: everyone), e.g. after re-clustering
+        (``Clustering.neighbours``). Histograms from others are ignored."""
+        with self._lock:
+            old = self.neighbours
+            self.neighbours = None if neighbours is None else set(neighbours)
+            self._histograms = {a: h for a, h in self._histograms.items() if self._wanted(a)}
+        if self._started and old is not None:
+            if self.neighbours is None:
+                self.link.on(Kind.HISTOGRAM, self._on_histogram)
+            else:
+                for agent in sorted(self.neighbours - old - self._subscribed):
+                    self._subscribe(agent)
+
+    def _wanted(self, agent: str) -> bool:
+        return self.neighbours is None or agent in self.neighbours
+
+    def _subscribe(self, agent: str) -> None:
+        self._subscribed.add(agent)
+        self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
 
     def start(self) -> SwarmCoordinator:
         """Register the handlers on the link. Call it before ``link.start()``: the link
@@ -132,7 +154,7 @@ class SwarmCoordinator:
             self.link.on(Kind.HISTOGRAM, self._on_histogram)
         else:
             for agent in sorted(self.neighbours):
-                self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
+                self._subscribe(agent)
         self.link.on(Kind.ENERGY_OFFER, self._on_offer)
         self.link.on(Kind.ALLOCATION_PLAN, self._on_plan)
         self._started = True
@@ -251,7 +273,8 @@ class SwarmCoordinator:
         if msg.support_id != self.support_id or msg.weights.size != self.levels.size:
             return
         with self._lock:
-            self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
+            if self._wanted(envelope.header.agent):
+                self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
 
     def _on_offer(self, envelope: Envelope) -> None:
         with self._lock:
