@@ -39,7 +39,7 @@ from runtime.coordination.costs import TransferCosts
 from runtime.coordination.drift import DriftMonitor, DriftReading
 from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
 from runtime.coordination.planner import PlanGate, planner_of
-from runtime.coordination.plans import PlanPart, build_plan, column_part, row_part
+from runtime.coordination.plans import METHODS, PlanPart, build_plan, column_part, row_part
 from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class SwarmCoordinator:
     """Alignment, allocation and drift handling of one agent on a started link.
 
     Args:
-        link: the agent's SwarmLink (started by the caller).
+        link: the agent's SwarmLink; start it after :meth:`start` (see there).
         levels: the ordered action support (duty levels), equally spaced.
         neighbours: ids whose histograms this agent aligns with (None: everyone).
         costs: energy terms of transfers (see :class:`TransferCosts`).
@@ -111,6 +111,8 @@ class SwarmCoordinator:
         self.priority = priority
         self.drift = drift
         self.ledger = ledger
+        if method not in METHODS:
+            raise PlanError(f"allocation method must be one of {METHODS}, got {method!r}")
         self.method = method
         self.support_id = support_id
         self.max_age = max_age
@@ -270,7 +272,11 @@ class SwarmCoordinator:
     # -- handlers (transport thread) ---------------------------------------------------
     def _on_histogram(self, envelope: Envelope) -> None:
         msg = envelope.message
-        if msg.support_id != self.support_id or msg.weights.size != self.levels.size:
+        if msg.support_id != self.support_id:
+            return
+        if msg.weights.size != self.levels.size:
+            log.debug("%s: histogram of %s has %d bins, expected %d: ignored", self.me,
+                      envelope.header.agent, msg.weights.size, self.levels.size)  # fmt: skip
             return
         with self._lock:
             if self._wanted(envelope.header.agent):
