@@ -171,3 +171,13 @@ def test_cluster_neighbours_set_after_start_still_reach_consensus():
         assert report.neighbours_heard <= len(groups.neighbours(name))
     # geometric, but slower than all-to-all: groups meet only through their heads
     assert spread[40] < 0.5 * spread[20] and spread[40] < 0.1 * spread[0]
+
+
+def test_coordinator_refuses_bad_configuration():
+    from runtime.coordination.errors import HistogramError, PlanError
+
+    bus = InProcessBus("bad")
+    with pytest.raises(PlanError):
+        SwarmCoordinator(bus.link("x0"), [0.0, 0.5, 1.0], method="lottery")
+    with pytest.raises(HistogramError):
+        SwarmCoordinator(bus.link("x1"), [0.0, 0.2, 1.0])  # not equally spaced
