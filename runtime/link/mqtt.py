@@ -10,6 +10,8 @@
 * Membership: before every (re)connect the last will (``offline``, retained,
   QoS 1) is set and the matching ``online`` state is encoded; ``on_connect``
   publishes it retained. A heartbeat thread publishes every ``heartbeat_period_s``.
+* TCP_NODELAY on the socket (paho leaves Nagle on; Mosquitto needs
+  ``set_tcp_nodelay true`` for the same on its side).
 * TLS (``mqtts://``: CA, client certificate and key) and username/password
   come from :class:`MqttLinkConfig`.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -178,7 +181,7 @@ class MqttLink(SwarmLink):
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
-        client.on_socket_open = lambda client, userdata, sock: self._attempts.put("socket")
+        client.on_socket_open = self._on_socket_open
         client.on_message = self._on_message
         return client
 
@@ -221,6 +224,12 @@ class MqttLink(SwarmLink):
         if self._client.protocol == mqtt.MQTTv5:
             return [(f, SubscribeOptions(qos=q, noLocal=True)) for f, q in filters]
         return filters
+
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        """Turn Nagle off: a summary is one small packet that should leave now, not
+        wait up to 40 ms for the ACK of the previous one (delayed ACK)."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._attempts.put("socket")
 
     def _on_pre_connect(self, client, userdata) -> None:
         will, self._online = self._will_and_online()
