@@ -39,7 +39,7 @@ from runtime.coordination.costs import TransferCosts
 from runtime.coordination.drift import DriftMonitor, DriftReading
 from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
 from runtime.coordination.planner import PlanGate, planner_of
-from runtime.coordination.plans import PlanPart, build_plan, column_part, row_part
+from runtime.coordination.plans import METHODS, PlanPart, build_plan, column_part, row_part
 from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class SwarmCoordinator:
     """Alignment, allocation and drift handling of one agent on a started link.
 
     Args:
-        link: the agent's SwarmLink (started by the caller).
+        link: the agent's SwarmLink; start it after :meth:`start` (see there).
         levels: the ordered action support (duty levels), equally spaced.
         neighbours: ids whose histograms this agent aligns with (None: everyone).
         costs: energy terms of transfers (see :class:`TransferCosts`).
@@ -111,6 +111,8 @@ class SwarmCoordinator:
         self.priority = priority
         self.drift = drift
         self.ledger = ledger
+        if method not in METHODS:
+            raise PlanError(f"allocation method must be one of {METHODS}, got {method!r}")
         self.method = method
         self.support_id = support_id
         self.max_age = max_age
@@ -119,7 +121,29 @@ class SwarmCoordinator:
         self._histograms: dict[str, tuple[int, np.ndarray]] = {}
         self._offers: dict[int, dict[str, EnergyOffer]] = {}
         self._executed: dict[int, AllocationPlan] = {}
+        self._subscribed: set[str] = set()
         self._started = False
+
+    def set_neighbours(self, neighbours: Sequence[str] | None) -> None:
+        """Align with these agents from now on (None: everyone), e.g. after re-clustering
+        (``Clustering.neighbours``). Histograms from others are ignored."""
+        with self._lock:
+            old = self.neighbours
+            self.neighbours = None if neighbours is None else set(neighbours)
+            self._histograms = {a: h for a, h in self._histograms.items() if self._wanted(a)}
+        if self._started and old is not None:
+            if self.neighbours is None:
+                self.link.on(Kind.HISTOGRAM, self._on_histogram)
+            else:
+                for agent in sorted(self.neighbours - old - self._subscribed):
+                    self._subscribe(agent)
+
+    def _wanted(self, agent: str) -> bool:
+        return self.neighbours is None or agent in self.neighbours
+
+    def _subscribe(self, agent: str) -> None:
+        self._subscribed.add(agent)
+        self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
 
     def start(self) -> SwarmCoordinator:
         """Register the handlers on the link. Call it before ``link.start()``: the link
@@ -132,7 +156,7 @@ class SwarmCoordinator:
             self.link.on(Kind.HISTOGRAM, self._on_histogram)
         else:
             for agent in sorted(self.neighbours):
-                self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
+                self._subscribe(agent)
         self.link.on(Kind.ENERGY_OFFER, self._on_offer)
         self.link.on(Kind.ALLOCATION_PLAN, self._on_plan)
         self._started = True
@@ -248,10 +272,15 @@ class SwarmCoordinator:
     # -- handlers (transport thread) ---------------------------------------------------
     def _on_histogram(self, envelope: Envelope) -> None:
         msg = envelope.message
-        if msg.support_id != self.support_id or msg.weights.size != self.levels.size:
+        if msg.support_id != self.support_id:
+            return
+        if msg.weights.size != self.levels.size:
+            log.debug("%s: histogram of %s has %d bins, expected %d: ignored", self.me,
+                      envelope.header.agent, msg.weights.size, self.levels.size)  # fmt: skip
             return
         with self._lock:
-            self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
+            if self._wanted(envelope.header.agent):
+                self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
 
     def _on_offer(self, envelope: Envelope) -> None:
         with self._lock:
