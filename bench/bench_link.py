@@ -108,9 +108,9 @@ def broadcast(clients: list[MqttLink], collector: MqttLink, rounds: int = 20) ->
     for client in clients:
         client.wait_ready(30)
     for _ in range(rounds):
-        with lock:
-            sent_at[collector._sequence + 1] = time.perf_counter()
-            collector.publish(HIST)
+        with lock:  # handlers wait for the lock, so sent_at is filled before they read it
+            start = time.perf_counter()
+            sent_at[collector.publish(HIST)] = start
         time.sleep(0.05)
     deadline = time.monotonic() + 30
     while len(samples) < rounds * len(clients) and time.monotonic() < deadline:

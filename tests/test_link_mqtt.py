@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from link_support import inbox as _inbox
-from link_support import mqtt_link
+from link_support import mqtt_link, wait_until
 
 from runtime.link import LinkConnectError, MqttLink, MqttLinkConfig
 from runtime.link.broker import EmbeddedBroker, free_port
@@ -74,8 +74,6 @@ def test_terminated_broker_command_stops_its_mosquitto():
     import sys
     from pathlib import Path
 
-    from link_support import wait_until
-
     from runtime.link.broker import wait_for_port
 
     port = free_port()
@@ -91,3 +89,18 @@ def test_terminated_broker_command_stops_its_mosquitto():
     proc.terminate()
     assert proc.wait(timeout=10) == 0
     assert wait_until(lambda: not Path(f"/proc/{children[0]}").exists(), timeout=10)
+
+
+def test_overlapping_subscriptions_deliver_once(mqtt_broker):
+    a, b = (_link(mqtt_broker.url, agent, swarm="t-overlap") for agent in ("a", "b"))
+    try:
+        narrow, wide = _inbox(b, Kind.HISTOGRAM, sender="a"), _inbox(b, Kind.HISTOGRAM)
+        assert b.wait_ready(10)
+        sequences = [a.publish(Histogram(np.ones(2) / 2)) for _ in range(5)]
+        assert [wide.get(timeout=10).header.sequence for _ in sequences] == sequences
+        assert [narrow.get(timeout=10).header.sequence for _ in sequences] == sequences
+        a.close()  # the offline state arrives after every histogram
+        assert wait_until(lambda: not b.members()["a"].online)
+        assert b.stats().rejected == 0 and wide.empty()
+    finally:
+        b.close()

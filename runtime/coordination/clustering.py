@@ -58,6 +58,17 @@ class Clustering:
     def sizes(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.heads))
 
+    def neighbours(self, agent: str) -> list[str]:
+        """Whom ``agent`` aligns with in two-level gossip: its group, plus the other
+        heads when it is a head. The graph is connected (groups meet through heads),
+        so consensus is geometric, but slower than with ``hierarchy.ClusterNode``,
+        whose three phases move every agent toward the exact swarm barycenter."""
+        group = self.label_of(agent)
+        peers = [m for m in self.members(group) if m != agent]
+        if self.heads[group] == agent:
+            peers += [h for h in self.heads if h != agent]
+        return peers
+
 
 def balanced_assignment(points, centres, capacity: int, exact_limit: int = EXACT_LIMIT):
     """Labels (N,) of the capacitated assignment of ``points`` to ``centres`` (see module doc)."""

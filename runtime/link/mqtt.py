@@ -79,7 +79,7 @@ class MqttLink(SwarmLink):
         self._ready = threading.Event()  # connected and every subscription acknowledged
         self._attempts: queue.Queue[str] = queue.Queue()
         self._online: bytes | None = None
-        self._subscribe_mids: set[int] = set()
+        self._pending_mids: set[int] = set()
         self._stop = threading.Event()
         self._heartbeats: threading.Thread | None = None
 
@@ -142,7 +142,7 @@ class MqttLink(SwarmLink):
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until connected and every subscription made so far is acknowledged
-        (after start, after :meth:`on`, after a reconnect); False on timeout."""
+        by the broker (after start, after :meth:`on`, after a reconnect)."""
         return self._ready.wait(timeout)
 
     # -- transport hooks ---------------------------------------------------------------
@@ -158,7 +158,14 @@ class MqttLink(SwarmLink):
             with self._rx_lock:
                 self._ready.clear()
                 _, mid = self._client.subscribe(self._subscription([(filter_, qos)]))
-                self._subscribe_mids.add(mid)
+                self._pending_mids.add(mid)
+
+    def _unsubscribe(self, filter_: str) -> None:
+        if self._connected.is_set():
+            with self._rx_lock:
+                self._ready.clear()
+                _, mid = self._client.unsubscribe(filter_)
+                self._pending_mids.add(mid)
 
     # -- paho callbacks (network thread) -----------------------------------------------
 
@@ -181,6 +188,7 @@ class MqttLink(SwarmLink):
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
         client.on_message = self._on_message
         return client
@@ -245,10 +253,10 @@ class MqttLink(SwarmLink):
         self._connected.set()
         with self._rx_lock:
             filters = list(self._filters.items())
-            self._subscribe_mids.clear()
+            self._pending_mids.clear()
             if filters:
                 _, mid = client.subscribe(self._subscription(filters))
-                self._subscribe_mids.add(mid)
+                self._pending_mids.add(mid)
             else:
                 self._ready.set()
         self._send(Kind.STATE, self._online)
@@ -257,12 +265,13 @@ class MqttLink(SwarmLink):
         self._attempts.put("connected")
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """SUBACK or UNSUBACK: when none is pending any more, the link is ready."""
         failed = [str(rc) for rc in reason_codes if rc.is_failure]
         if failed:
-            log.warning("%s: broker refused subscriptions: %s", self.agent, failed)
+            log.warning("%s: broker refused (un)subscribing: %s", self.agent, failed)
         with self._rx_lock:
-            self._subscribe_mids.discard(mid)
-            if not self._subscribe_mids and self._connected.is_set():
+            self._pending_mids.discard(mid)
+            if not self._pending_mids and self._connected.is_set():
                 self._ready.set()
 
     def _on_connect_fail(self, client, userdata) -> None:
