@@ -43,6 +43,7 @@ class DemoSettings:
     out_dir: Path = Path("out/demo")
     tick_period_s: float = 0.5
     drift_window: int = 5  # ticks per drift window: 4 calibration windows take 10 s
+    cluster_size: int = 4  # 8 agents align in two OT-balanced groups joined by their heads
     drop_at: float = 0.45  # fraction of the run at which harvest drops
     drop_factor: float = 0.2  # harvest keeps this fraction of its power after the drop
     acceleration: float = 240.0  # board seconds per wall second: 45 s = 08:00 to 11:00
@@ -85,6 +86,7 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
                 settings.tick_period_s,
                 BOOT_HOUR,
                 settings.drift_window,
+                settings.cluster_size,
             )
             processes.append(AgentProcess(agent_id, config, folder / "stdout.log"))
         for process in processes:

@@ -129,6 +129,10 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
             "adaptation_rate_max": max(rates) if rates else None,
             "adaptation_rate_last": rates[-1] if rates else None,
         },
+        "group": {
+            "label": lines[-1]["group"] if lines else None,
+            "head": lines[-1]["group_head"] if lines else None,
+        },
         "battery_soc": {"first": soc[0] if soc else None, "last": soc[-1] if soc else None},
         "duty_mean": float(np.mean(duty)) if duty else None,
         "errors": sum(len(line["errors"]) for line in lines),
