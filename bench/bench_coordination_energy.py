@@ -32,7 +32,7 @@ from runtime.coordination import DriftMonitor, SwarmCoordinator, TransferCosts, 
 from runtime.coordination.swarm import histogram_message
 from runtime.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
 from runtime.link import InProcessBus
-from runtime.ot import wasserstein_1d
+from runtime.ot import warmup, wasserstein_1d
 from runtime.summaries import encode
 
 N, ROUNDS, TICKS = 16, 30, 8
@@ -40,6 +40,7 @@ PROFILE = load_profile("rpi4")
 
 
 def cost_per_round(run_dir) -> dict:
+    warmup()  # as an agent does at start: load the compiled kernels before measuring
     bus = InProcessBus("energy", seed=0)
     rng = np.random.default_rng(0)
     costs = TransferCosts.from_profile(PROFILE)
