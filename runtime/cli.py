@@ -16,6 +16,7 @@ COMMANDS = {
     "profile": "runtime.commands.profile",
     "train": "runtime.commands.train",
     "export": "runtime.commands.export",
+    "bench": "runtime.commands.bench",
 }
 
 # sub-commands of the design that are not built yet -> the issue that builds them
@@ -23,7 +24,6 @@ NOT_BUILT = {
     "demo": ("the main job: a swarm of agent processes on this machine", 8),
     "agent": ("run one agent on a board from a TOML config", 8),
     "doctor": ("report what this board has: meters, serial, LiteRT, broker", 8),
-    "bench": ("benchmarks against the reference implementations", 3),
 }
 
 

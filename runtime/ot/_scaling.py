@@ -34,6 +34,8 @@ import math
 import numpy as np
 from numba import njit
 
+from runtime.ot._fastexp import exp_inplace
+
 # reassociation lets LLVM vectorise the reductions; inf/nan semantics stay exact
 FAST = {"reassoc", "contract"}
 HUGE = 1e300
@@ -44,27 +46,26 @@ STAGE_TOL = 1e-4  # intermediate stages stop at this marginal violation (unit ma
 CONVERGED, MAX_ITER, FAILED = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract", "nnan", "nsz"})  # M is finite
 def cold_potentials(M, alpha, beta):
     """Start potentials by two c-transforms, ``alpha_i = min_j M_ij`` and
     ``beta_j = min_i (M_ij - alpha_i)``, so every ``exp`` argument is ``<= 0``
-    and each row and column holds a 1. Returns the largest reduced cost
-    ``max_ij (M_ij - alpha_i - beta_j)`` (sets how hard the problem is)."""
+    and each row and column holds a 1. Returns ``max_i (max_j M_ij - alpha_i)``,
+    a bound on the largest reduced cost (sets how hard the problem is)."""
     n, m = M.shape
-    for i in range(n):
-        lo = M[i, 0]
-        for j in range(1, m):
-            lo = min(lo, M[i, j])
-        alpha[i] = lo
+    spread = 0.0
     for j in range(m):
         beta[j] = np.inf
     for i in range(n):
+        lo = M[i, 0]
+        hi = M[i, 0]
         for j in range(m):
-            beta[j] = min(beta[j], M[i, j] - alpha[i])
-    spread = 0.0
-    for i in range(n):
+            lo = min(lo, M[i, j])
+            hi = max(hi, M[i, j])
+        alpha[i] = lo
+        spread = max(spread, hi - lo)
         for j in range(m):
-            spread = max(spread, M[i, j] - alpha[i] - beta[j])
+            beta[j] = min(beta[j], M[i, j] - lo)
     return spread
 
 
@@ -84,15 +85,22 @@ def build_kernel(M, alpha, beta, eps, K, tiny):
     where needed so that no entry exceeds 1 (a warm start cannot overflow)."""
     n, m = M.shape
     inv = 1.0 / eps
+    z = np.empty(m)
+    bits = np.empty(m, dtype=np.int64)
     for i in range(n):
         top = -np.inf
         for j in range(m):
-            top = max(top, alpha[i] + beta[j] - M[i, j])
-        if top > 0.0:
-            alpha[i] -= top
+            z[j] = (beta[j] - M[i, j]) * inv
+            top = max(top, z[j])
+        shift = alpha[i] * inv
+        if shift + top > 0.0:
+            alpha[i] = -top * eps
+            shift = -top
         for j in range(m):
-            k = math.exp((alpha[i] + beta[j] - M[i, j]) * inv)
-            K[i, j] = k if k >= tiny else 0.0
+            z[j] += shift
+        exp_inplace(z, bits, tiny)
+        for j in range(m):
+            K[i, j] = z[j]
 
 
 @njit(cache=True)
@@ -214,101 +222,3 @@ def _start_columns(K, b, beta, u, v, t, eps, phi, tiny):
             t[j] += K[i, j]
     for j in range(m):
         v[j] = _scale(b[j], t[j], phi, beta[j], eps) if t[j] > tiny else 1.0
-
-
-@njit(cache=True)
-def _exponent(rho, eps):
-    return 1.0 if rho == np.inf else rho / (rho + eps)
-
-
-@njit(cache=True)
-def solve(
-    M,
-    a,
-    b,
-    alpha,
-    beta,
-    K,
-    u,
-    v,
-    t,
-    eps,
-    n_stages,
-    rho_a,
-    rho_b,
-    stabilize,
-    max_iter,
-    tol,
-    check_every,
-    tiny,
-):
-    """Run the scaling iterations; ``alpha, beta`` hold the start potentials
-    and ``K, u, v, t`` are work arrays of shapes ``(n, m), (n,), (m,), (m,)``.
-    Stage ``s`` of ``n_stages`` uses ``eps * 2^(n_stages - 1 - s)``;
-    intermediate stages stop at ``max(tol, STAGE_TOL)``. The marginal error is
-    checked on every ``check_every``-th iteration of a stage.
-
-    Returns ``(n_iter, err, status)`` with status CONVERGED, MAX_ITER or FAILED.
-    """
-    it = 0
-    err = np.inf
-    stage_budget = max(1, max_iter // (2 * n_stages))
-    for stage in range(n_stages):
-        last = stage == n_stages - 1
-        eps_s = eps * 2.0 ** (n_stages - 1 - stage)
-        phi_a = _exponent(rho_a, eps_s)
-        phi_b = _exponent(rho_b, eps_s)
-        if stage == 0:
-            build_kernel(M, alpha, beta, eps_s, K, tiny)
-            _start_columns(K, b, beta, u, v, t, eps_s, phi_b, tiny)
-        else:
-            absorb(K, u, v, alpha, beta, 2.0 * eps_s, True, tiny)  # u, v belong to 2 eps
-        budget = max_iter - it if last else min(stage_budget, max_iter - it - 1)
-        threshold = tol if last else max(tol, STAGE_TOL)
-        for k in range(budget):
-            ok, wide_u = row_pass(K, M, a, alpha, beta, u, v, t, eps_s, phi_a, stabilize, tiny)
-            if not ok:
-                return it, err, FAILED
-            ok, err_now, wide_v = col_pass(
-                K, M, b, alpha, beta, u, v, t, eps_s, phi_b, stabilize, tiny
-            )
-            it += 1
-            if not ok:
-                return it, err, FAILED
-            if k % check_every == 0:
-                err = err_now
-                if err < threshold:
-                    break
-            if stabilize and (wide_u or wide_v):
-                absorb(K, u, v, alpha, beta, eps_s, False, tiny)
-        if last:
-            return it, err, CONVERGED if err < threshold else MAX_ITER
-    return it, err, MAX_ITER
-
-
-@njit(cache=True, fastmath=FAST)
-def assemble(K, M, a, b, u, v, alpha, beta, eps, scale, plan, f, g):
-    """Write ``plan = scale * u_i K_ij v_j`` and the potentials
-    ``f = alpha + eps log u``, ``g = beta + eps log v``; return
-    ``(<plan, M>, |plan 1 - a|_1 + |plan^T 1 - b|_1)`` with ``a, b`` the
-    unscaled weights (``scale`` times the ones the solver saw)."""
-    n, m = K.shape
-    cost = 0.0
-    col = np.zeros(m)
-    row_err = 0.0
-    for i in range(n):
-        ui = u[i] * scale
-        r = 0.0
-        for j in range(m):
-            p = ui * K[i, j] * v[j]
-            plan[i, j] = p
-            cost += p * M[i, j]
-            r += p
-            col[j] += p
-        row_err += abs(r - a[i])
-        f[i] = alpha[i] + eps * math.log(u[i])
-    col_err = 0.0
-    for j in range(m):
-        col_err += abs(col[j] - b[j])
-        g[j] = beta[j] + eps * math.log(v[j])
-    return cost, row_err + col_err
