@@ -118,12 +118,48 @@ def _lse_potential(weight, phi, eps, M_line, dual, scaling):
     return phi * eps * (math.log(weight) - top - math.log(acc))
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, inline="always")
 def _scale(weight, total, phi, dual, eps):
     """Scaling update ``(w / total)^phi exp(-(1 - phi) dual / eps)``."""
     if phi == 1.0:
         return weight / total
     return (weight / total) ** phi * math.exp(-(1.0 - phi) * dual / eps)
+
+
+@njit(cache=True, inline="always")
+def _usable(total, tiny):
+    """A row or column sum that neither underflowed nor overflowed."""
+    return (total > tiny) & (total < HUGE)
+
+
+@njit(cache=True, fastmath=FAST)
+def _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny):
+    """Exact log-domain update of ``alpha_i`` and a recomputed kernel row;
+    returns the new row sum ``K_i. v`` (NaN when even that failed)."""
+    alpha[i] = _lse_potential(a[i], phi, eps, M[i], beta, v)
+    if not math.isfinite(alpha[i]):
+        return np.nan
+    s = 0.0
+    for j in range(K.shape[1]):
+        k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
+        K[i, j] = k if k >= tiny else 0.0
+        s += K[i, j] * v[j]
+    return s
+
+
+@njit(cache=True, fastmath=FAST)
+def _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny):
+    """Exact log-domain update of ``beta_j`` and a recomputed kernel column;
+    returns the new column sum ``u . K_.j`` (NaN when even that failed)."""
+    beta[j] = _lse_potential(b[j], phi, eps, M[:, j], alpha, u)
+    if not math.isfinite(beta[j]):
+        return np.nan
+    s = 0.0
+    for i in range(K.shape[0]):
+        k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
+        K[i, j] = k if k >= tiny else 0.0
+        s += u[i] * K[i, j]
+    return s
 
 
 @njit(cache=True, fastmath=FAST)
@@ -139,20 +175,15 @@ def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
         s = 0.0
         for j in range(m):
             s += K[i, j] * v[j]
-        if not (s > tiny and s < HUGE):
+        if not _usable(s, tiny):
             if not stabilize:
                 return False, wide
-            alpha[i] = _lse_potential(a[i], phi, eps, M[i], beta, v)
-            if not math.isfinite(alpha[i]):
+            s = _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny)
+            if not _usable(s, tiny):
                 return False, wide
-            s = 0.0
-            for j in range(m):
-                k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
-                K[i, j] = k if k >= tiny else 0.0
-                s += K[i, j] * v[j]
         ui = _scale(a[i], s, phi, alpha[i], eps)
         u[i] = ui
-        wide = wide or ui > TAU or ui * TAU < 1.0
+        wide |= (ui > TAU) | (ui * TAU < 1.0)
         for j in range(m):
             t[j] += ui * K[i, j]
     return True, wide
@@ -162,31 +193,41 @@ def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
 def col_pass(K, M, b, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
     """``v = scale(b, t)`` with ``t = K^T u`` from :func:`row_pass`. Returns
     ``(ok, err, out_of_range)`` where ``err = |t * (v_old - v_new)|_2`` is the
-    change of the column marginal, i.e. ``|P^T 1 - b|_2`` in the balanced case."""
+    change of the column marginal, i.e. ``|P^T 1 - b|_2`` in the balanced case
+    (``inf`` after a column had to be refreshed)."""
     m = t.shape[0]
     err = 0.0
     wide = False
+    usable = True
+    if phi == 1.0:  # branch-free balanced loop, vectorised
+        for j in range(m):
+            tj = t[j]
+            usable &= _usable(tj, tiny)
+            d = tj * v[j] - b[j]
+            err += d * d
+            vj = b[j] / tj
+            v[j] = vj
+            wide |= (vj > TAU) | (vj * TAU < 1.0)
+    else:
+        for j in range(m):
+            tj = t[j]
+            usable &= _usable(tj, tiny)
+            vj = _scale(b[j], tj, phi, beta[j], eps)
+            d = tj * (v[j] - vj)
+            err += d * d
+            v[j] = vj
+            wide |= (vj > TAU) | (vj * TAU < 1.0)
+    if usable:
+        return True, math.sqrt(err), wide
+    if not stabilize:
+        return False, np.inf, wide
     for j in range(m):
-        tj = t[j]
-        before = tj * v[j]
-        if not (tj > tiny and tj < HUGE):
-            if not stabilize:
-                return False, err, wide
-            beta[j] = _lse_potential(b[j], phi, eps, M[:, j], alpha, u)
-            if not math.isfinite(beta[j]):
-                return False, err, wide
-            tj = 0.0
-            for i in range(K.shape[0]):
-                k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
-                K[i, j] = k if k >= tiny else 0.0
-                tj += u[i] * K[i, j]
-            before = 0.0
-        vj = _scale(b[j], tj, phi, beta[j], eps)
-        d = before - tj * vj
-        err += d * d
-        v[j] = vj
-        wide = wide or vj > TAU or vj * TAU < 1.0
-    return True, math.sqrt(err), wide
+        if not _usable(t[j], tiny):
+            tj = _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny)
+            if not _usable(tj, tiny):
+                return False, np.inf, wide
+            v[j] = _scale(b[j], tj, phi, beta[j], eps)
+    return True, np.inf, True
 
 
 @njit(cache=True, fastmath=FAST)

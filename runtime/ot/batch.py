@@ -44,7 +44,7 @@ def sinkhorn_batch(
     method: str = "auto",
     max_iter: int = 1000,
     tol: float | None = None,
-    check_every: int = 10,
+    check_every: int = 1,
 ) -> OTResult:
     """Solve ``len(A)`` independent entropic OT problems.
 

@@ -38,7 +38,7 @@ def sinkhorn_unbalanced(
     max_iter: int = 1000,
     tol: float | None = None,
     init: tuple | None = None,
-    check_every: int = 10,
+    check_every: int = 1,
 ) -> OTResult:
     """Unbalanced entropic transport plan between ``a`` and ``b``.
 
