@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_bridge.protocol import MODE_RUN, Telemetry
 from runtime.energy import discover_meter, load_profile
 from runtime.energy.errors import (
     MeterError,
@@ -266,11 +267,17 @@ def test_telemetry_meter_integrates_pushes_and_goes_stale():
         meter.push(50.0, 1.0)
     with pytest.raises(MeterError, match="bad reading"):
         meter.push(103.0, float("nan"))
-    with pytest.raises(MeterError, match="needs t and watts"):
+    with pytest.raises(MeterError, match="no power"):
         meter.push_record({"t": 103.0})
     clock.t = 110.0
     with pytest.raises(MeterStaleError, match="old"):
         meter.read()
+    # the bridge's Telemetry record: stamped on arrival (its MCU clock is not wall time)
+    record = Telemetry(123456, 5.0, 0.5, 2.5, 0.8, 1000.0, 0.0, 35.0, 0.5, MODE_RUN)
+    meter.push_record(record)
+    assert (meter.read().t, meter.read().watts) == (110.0, 2.5)
+    meter.push_record(record._replace(power_w=None))  # volts x amps when power is missing
+    assert meter.read().watts == 2.5
 
 
 # -- discovery --------------------------------------------------------------------------

@@ -52,22 +52,31 @@ class TelemetryMeter(PowerMeter):
             self._last = (t, watts)
 
     def push_record(self, record: Mapping[str, Any] | Any) -> None:
-        """Push a telemetry record, a mapping or an object with ``t`` and either
-        ``watts`` or ``volts`` and ``amps``."""
+        """Push a telemetry record: a mapping or an object (e.g. the bridge's
+        ``Telemetry`` namedtuple) with power as ``watts`` or ``power_w``, or as
+        ``volts``/``bus_voltage_v`` times ``amps``/``current_a``; its time is ``t``
+        (Unix s) when it has one, else the time it arrives (MCU clocks such as
+        ``mcu_time_ms`` are not wall time and are ignored)."""
 
-        def get(name: str) -> Any:
-            if isinstance(record, Mapping):
-                return record.get(name)
-            return getattr(record, name, None)
+        def get(*names: str) -> Any:
+            for name in names:
+                value = (
+                    record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
+                )
+                if value is not None:
+                    return value
+            return None
 
-        t, watts, volts, amps = get("t"), get("watts"), get("volts"), get("amps")
+        watts = get("watts", "power_w")
+        volts, amps = get("volts", "bus_voltage_v"), get("amps", "current_a")
         if watts is None and volts is not None and amps is not None:
             watts = float(volts) * float(amps)
-        if t is None or watts is None:
+        if watts is None:
             raise MeterError(
-                f"{self.source}: record needs t and watts (or volts and amps): {record!r}"
+                f"{self.source}: record has no power (watts or volts and amps): {record!r}"
             )
-        self.push(float(t), float(watts))
+        t = get("t")
+        self.push(self._clock() if t is None else float(t), float(watts))
 
     def read(self) -> PowerSample:
         with self._lock:
