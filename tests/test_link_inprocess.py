@@ -174,3 +174,13 @@ def test_a_wider_subscription_replaces_narrower_ones_without_duplicates():
     a.publish(HIST)
     assert len(got) == 2  # one message, two handlers: each called once
     assert b.stats().rejected == 0
+
+
+def test_sequence_wraps_to_one_and_receivers_follow():
+    _, (a, b) = _swarm(2)
+    got = []
+    b.on(Kind.HISTOGRAM, got.append)
+    a._sequence = 0xFFFFFFFF - 1  # as after four billion messages
+    assert [a.publish(HIST) for _ in range(3)] == [0xFFFFFFFF, 1, 2]
+    assert [e.header.sequence for e in got] == [0xFFFFFFFF, 1, 2]
+    assert b.stats().rejected == 0

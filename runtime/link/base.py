@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], None]
 MEMBERSHIP_KINDS = (Kind.STATE, Kind.HEARTBEAT)
+MAX_SEQUENCE = 0xFFFFFFFF  # the header's u32
 
 
 class SwarmLink(abc.ABC):
@@ -213,7 +214,9 @@ class SwarmLink(abc.ABC):
 
     def _encode(self, message: Message) -> tuple[bytes, int]:
         with self._tx_lock:
-            self._sequence += 1
+            # after 2^32 - 1 messages the count starts again at 1; receivers take that
+            # for a restart (same sequence range, later timestamps: see ReplayGuard)
+            self._sequence = self._sequence % MAX_SEQUENCE + 1
             self._last_stamp_us = max(int(self.clock() * 1e6), self._last_stamp_us + 1)
             payload = encode(
                 message,
