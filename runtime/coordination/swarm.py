@@ -37,9 +37,10 @@ import numpy as np
 from runtime.coordination.alignment import PolicyAligner
 from runtime.coordination.costs import TransferCosts
 from runtime.coordination.drift import DriftMonitor, DriftReading
-from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
+from runtime.coordination.errors import HistogramError, PlanError
 from runtime.coordination.planner import PlanGate, planner_of
 from runtime.coordination.plans import METHODS, PlanPart, build_plan, column_part, row_part
+from runtime.errors import OtswarmError
 from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class SwarmCoordinator:
         self._offers: dict[int, dict[str, EnergyOffer]] = {}
         self._executed: dict[int, AllocationPlan] = {}
         self._subscribed: set[str] = set()
+        self._round: int | None = None
         self._started = False
 
     def set_neighbours(self, neighbours: Sequence[str] | None) -> None:
@@ -205,7 +207,8 @@ class SwarmCoordinator:
         sent = self._send(r - 2)
         planned = self._plan(r - 1)
         with self._lock:
-            fresh = [h for rnd, h in self._histograms.values() if r - self.max_age <= rnd <= r]
+            self._round = r
+            fresh = [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
         state = None
         if self.aligner.reference is not None:
             with self._measure("ot"):
@@ -257,13 +260,13 @@ class SwarmCoordinator:
         try:
             with self._measure("ot"):
                 plan, outcome = build_plan(r, self.me, offers, self.costs, method=self.method)
-        except CoordinationError as exc:
+            self.link.publish(plan, round=r)
+        except OtswarmError as exc:  # bad offers, solver input, or a plan the wire refuses
             log.warning("%s: no plan for round %d: %s", self.me, r, exc)
             return False
         log.debug("%s: plan %d: %s", self.me, r, outcome)
-        with self._lock:
+        with self._lock:  # only a published plan is executed, by the planner too
             self.gate.consider(plan, expected_planner=self.me)
-        self.link.publish(plan, round=r)
         return True
 
     def _measure(self, component: str):
@@ -283,10 +286,11 @@ class SwarmCoordinator:
                 self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
 
     def _on_offer(self, envelope: Envelope) -> None:
+        r = envelope.header.round
         with self._lock:
-            self._offers.setdefault(envelope.header.round, {})[envelope.header.agent] = (
-                envelope.message
-            )
+            if self._round is not None and not self._round - 4 <= r <= self._round + 2:
+                return  # far from our rounds: stale, or a peer with a broken clock
+            self._offers.setdefault(r, {})[envelope.header.agent] = envelope.message
 
     def _on_plan(self, envelope: Envelope) -> None:
         plan: AllocationPlan = envelope.message
