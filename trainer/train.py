@@ -51,7 +51,7 @@ def train(config: TrainConfig, out_dir: Path, show_progress: bool = True) -> Tra
     tf.random.set_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     ppo = config.ppo
-    env = make_vec_env(config.env, config.n_envs)
+    env = make_vec_env(config.env, config.n_envs, for_training=True)
     n, d = env.n_agents, env.obs_size
     support = np.array([a["value"] for a in action_layout(config.env)])
     actor = build_actor(d, env.n_actions, ppo.hidden, config.seed)
