@@ -13,6 +13,7 @@ from runtime.errors import OtswarmError
 # sub-command -> module under runtime.commands (see runtime/commands/__init__.py)
 COMMANDS = {
     "broker": "runtime.commands.broker",
+    "profile": "runtime.commands.profile",
     "train": "runtime.commands.train",
     "export": "runtime.commands.export",
 }
@@ -22,7 +23,6 @@ NOT_BUILT = {
     "demo": ("the main job: a swarm of agent processes on this machine", 8),
     "agent": ("run one agent on a board from a TOML config", 8),
     "doctor": ("report what this board has: meters, serial, LiteRT, broker", 8),
-    "profile": ("power and energy report of a run or a live agent", 7),
     "bench": ("benchmarks against the reference implementations", 3),
 }
 

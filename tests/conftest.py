@@ -1,6 +1,8 @@
-"""Session fixtures: a real MQTT broker on a free loopback port."""
+"""Session fixtures: a real MQTT broker on a free loopback port; warm OT kernels."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -17,3 +19,15 @@ def mqtt_broker():
         yield broker
     finally:
         broker.stop()
+
+
+# POT (the reference of tests/test_ot_*.py) would import TensorFlow as a backend; it is not needed.
+os.environ.setdefault("POT_BACKEND_DISABLE_TENSORFLOW", "1")
+
+
+@pytest.fixture(scope="session")
+def ot_warm():
+    """Compile (or load from the Numba cache) every OT kernel once per session."""
+    from runtime.ot import warmup
+
+    warmup()

@@ -81,7 +81,7 @@ def test_booking_pricing_and_time_range_queries(tmp_path):
         }
         (tx,) = reader.entries("a1", "mqtt_tx")
         assert (tx.bytes, tx.count, tx.t0, tx.t1) == (1000, 1, 1000.6, 1000.6)
-        assert reader.time_span("a1") == (1000.5, 1002.0)
+        assert reader.time_span("a1") == (1000.0, 1002.0)  # idle covers it from the start
         assert reader.meta()["profile.a1"] == "rpi4"
         assert reader.totals("nobody") == {}
 
@@ -117,6 +117,8 @@ def test_bad_bookings_are_typed_errors(tmp_path):
                 ledger.book("ot", bad)
         with pytest.raises(LedgerError, match="lower-case name"):
             ledger.book("OT solve", 1.0)
+        with pytest.raises(LedgerError, match="lower-case name"), ledger.measure("Policy!"):
+            pass
         with pytest.raises(LedgerError, match="not priced per byte"):
             ledger.book_bytes("ot", 10)
         with pytest.raises(LedgerError, match="n_bytes"):

@@ -56,6 +56,13 @@ def ledger_path(run_dir: str | Path, agent_id: str) -> Path:
     return Path(run_dir) / f"{agent_id}{LEDGER_SUFFIX}"
 
 
+def _check_component(component: str) -> None:
+    if not isinstance(component, str) or not _NAME.fullmatch(component):
+        raise LedgerError(
+            f"component must be a lower-case name like 'ot' or 'mqtt_tx', got {component!r}"
+        )
+
+
 @dataclass
 class Span:
     """What one ``measure`` block cost: ``seconds`` of the chosen basis and ``joules``."""
@@ -137,22 +144,31 @@ class EnergyLedger(LedgerQueries):
         n_bytes: int = 0,
     ) -> None:
         """Book ``joules`` (J, finite, >= 0) to ``component`` at time ``t`` (s, default now)."""
-        if not _NAME.fullmatch(component):
-            raise LedgerError(
-                f"component must be a lower-case name like 'ot' or 'mqtt_tx', got {component!r}"
-            )
+        _check_component(component)
         if not math.isfinite(joules) or joules < 0:
             raise LedgerError(f"{component}: joules must be finite and >= 0, got {joules!r}")
         t = self._clock() if t is None else t
+        self._add(component, joules, t, t, seconds, n_bytes)
+
+    def _add(
+        self,
+        component: str,
+        joules: float,
+        t0: float,
+        t1: float,
+        seconds: float,
+        n_bytes: int,
+        count: int = 1,
+    ) -> None:
         with self._lock:
             pending = self._pending.get(component)
             if pending is None:
-                pending = self._pending[component] = _Pending(t)
-            pending.t0, pending.t1 = min(pending.t0, t), max(pending.t1, t)
+                pending = self._pending[component] = _Pending(t0)
+            pending.t0, pending.t1 = min(pending.t0, t0), max(pending.t1, t1)
             pending.joules += joules
             pending.seconds += seconds
             pending.bytes += n_bytes
-            pending.count += 1
+            pending.count += count
 
     def book_bytes(self, component: str, n_bytes: int, *, t: float | None = None) -> float:
         """Book ``n_bytes`` sent/received on a byte-priced component; returns the joules."""
@@ -169,6 +185,7 @@ class EnergyLedger(LedgerQueries):
     @contextmanager
     def measure(self, component: str, *, basis: str = "thread") -> Iterator[Span]:
         """Time the block and book its energy to ``component`` (see the module doc)."""
+        _check_component(component)
         if basis not in _BASES:
             raise LedgerError(f"basis must be one of {tuple(_BASES)}, got {basis!r}")
         timer = _BASES[basis]
@@ -195,8 +212,10 @@ class EnergyLedger(LedgerQueries):
         if self.meter is not None and now - self._last_sample_t >= self.sample_period_s * 0.999:
             sample = self._sample_meter()
             self._last_sample_t = now
-        self.book("idle", self.profile.idle_w * max(0.0, now - self._idle_since), t=now)
-        self._idle_since = now
+        if now > self._idle_since:  # the idle entry spans the interval it covers
+            idle_j = self.profile.idle_w * (now - self._idle_since)
+            self._add("idle", idle_j, self._idle_since, now, 0.0, 0)
+            self._idle_since = now
         if now - self._last_commit >= self.commit_interval_s * 0.999:
             self.flush()
         return sample
@@ -241,7 +260,7 @@ class EnergyLedger(LedgerQueries):
 
     def _requeue(self, pending: dict[str, _Pending], samples: list[tuple]) -> None:
         for component, p in pending.items():
-            self.book(component, p.joules, t=p.t1, seconds=p.seconds, n_bytes=p.bytes)
+            self._add(component, p.joules, p.t0, p.t1, p.seconds, p.bytes, p.count)
         with self._lock:
             self._samples[:0] = samples
 

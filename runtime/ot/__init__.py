@@ -1,1 +1,37 @@
-"""Numba-compiled optimal transport kernels (the hot path)."""
+"""Numba-compiled optimal transport kernels (the hot path of every agent).
+
+Public API (POT-like argument names; arrays are NumPy, float64 or float32):
+
+- :func:`sinkhorn` — entropic OT, kernel or log domain (:mod:`.sinkhorn`)
+- :func:`sinkhorn_batch` — many small problems in one call (:mod:`.batch`)
+- :func:`sinkhorn_unbalanced` — KL-relaxed marginals (:mod:`.unbalanced`)
+- :func:`barycenter` — fixed-support entropic barycenter (:mod:`.barycenter`)
+- :func:`wasserstein_1d` — exact W_p on the line (:mod:`.one_d`)
+- :func:`sliced_wasserstein` — random-projection W_p (:mod:`.sliced`)
+- :func:`emd` — exact OT by linear programming (:mod:`.emd`)
+- :class:`OTResult`, :class:`OTInputError`, :func:`warmup`
+"""
+
+from runtime.ot.barycenter import barycenter
+from runtime.ot.batch import sinkhorn_batch
+from runtime.ot.emd import emd
+from runtime.ot.errors import OTInputError
+from runtime.ot.one_d import wasserstein_1d
+from runtime.ot.result import OTResult
+from runtime.ot.sinkhorn import sinkhorn
+from runtime.ot.sliced import sliced_wasserstein
+from runtime.ot.unbalanced import sinkhorn_unbalanced
+from runtime.ot.warmup import warmup
+
+__all__ = [
+    "OTInputError",
+    "OTResult",
+    "barycenter",
+    "emd",
+    "sinkhorn",
+    "sinkhorn_batch",
+    "sinkhorn_unbalanced",
+    "sliced_wasserstein",
+    "warmup",
+    "wasserstein_1d",
+]

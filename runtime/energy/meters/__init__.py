@@ -12,15 +12,28 @@ from runtime.energy.meters.base import (
     PowerReadingMeter,
     PowerSample,
 )
-from runtime.energy.meters.discovery import discover_meter, open_meter
+from runtime.energy.meters.discovery import AUTO_ORDER, discover_meter, open_meter
+from runtime.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
+from runtime.energy.meters.ina_i2c import InaI2CMeter
+from runtime.energy.meters.jetson_ina3221 import JetsonIna3221Meter
 from runtime.energy.meters.model import ModelMeter
+from runtime.energy.meters.pi5_pmic import Pi5PmicMeter
+from runtime.energy.meters.rapl import RaplMeter
+from runtime.energy.meters.telemetry import TelemetryMeter
 
 __all__ = [
+    "AUTO_ORDER",
     "EnergyCounterMeter",
+    "HwmonIna2xxMeter",
+    "InaI2CMeter",
+    "JetsonIna3221Meter",
     "ModelMeter",
+    "Pi5PmicMeter",
     "PowerMeter",
     "PowerReadingMeter",
     "PowerSample",
+    "RaplMeter",
+    "TelemetryMeter",
     "discover_meter",
     "open_meter",
 ]

@@ -1,0 +1,245 @@
+"""OT kernels of runtime.ot against their POT twins, same process, same inputs.
+
+Prints one JSON document: for each kernel and size ``n`` the best-of-k wall
+time of otswarm and of POT, the ratio ``pot_s / otswarm_s`` (> 1: otswarm is
+faster), both costs and both convergence flags, plus the cold start (first
+compile, and import + ``warmup()`` from the Numba cache) measured in fresh
+processes. One core: ``NUMBA_NUM_THREADS=1`` and single-threaded BLAS.
+
+Usage: ``python bench/bench_ot.py [--sizes 16 64 256 1024] [--quick]``
+(``otswarm bench ot --json FILE`` runs this script and renders a table).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _key in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_key] = "1"
+os.environ.setdefault("POT_BACKEND_DISABLE_TENSORFLOW", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ot  # noqa: E402
+
+import runtime.ot as rot  # noqa: E402
+
+SIZES = (16, 64, 256, 1024)
+REG_KERNEL = 0.05  # relative to max(M) = 1
+REG_LOG = 0.01
+TOL = 1e-9
+MAX_ITER = 1000
+BUDGET_S = 0.3  # repeat a measurement until this much time is spent (at least 2 runs)
+
+
+def best_time(fn, budget=BUDGET_S, max_runs=50):
+    """Best wall time of ``fn()`` over repeated runs, and its last return value."""
+    times, out = [], None
+    start = time.perf_counter()
+    while len(times) < 2 or (time.perf_counter() - start < budget and len(times) < max_runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def problem(n, seed=0, dim=2):
+    rng = np.random.default_rng(seed)
+    x, y = rng.random((n, dim)), rng.random((n, dim))
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    M /= M.max()
+    a, b = rng.random(n) + 0.1, rng.random(n) + 0.1
+    return a / a.sum(), b / b.sum(), M
+
+
+def row(kernel, n, ours, pot):
+    (t_ours, (c_ours, ok_ours)), (t_pot, (c_pot, ok_pot)) = ours, pot
+    return {
+        "kernel": kernel,
+        "n": n,
+        "otswarm_s": t_ours,
+        "pot_s": t_pot,
+        "ratio": t_pot / t_ours,
+        "otswarm_cost": c_ours,
+        "pot_cost": c_pot,
+        "otswarm_converged": ok_ours,
+        "pot_converged": ok_pot,
+    }
+
+
+def pot_sinkhorn(a, b, M, reg, method):
+    plan, log = ot.sinkhorn(
+        a, b, M, reg, method=method, numItermax=MAX_ITER, stopThr=TOL, log=True, warn=False
+    )
+    return float(np.sum(plan * M)), bool(log["err"][-1] < TOL)
+
+
+def bench_sinkhorn(n, method, reg):
+    a, b, M = problem(n)
+    pot_method = "sinkhorn" if method == "kernel" else "sinkhorn_log"
+
+    def ours():
+        r = rot.sinkhorn(a, b, M, reg, method=method, max_iter=MAX_ITER, tol=TOL)
+        return r.cost, r.converged
+
+    budget = BUDGET_S if n < 1024 or method == "kernel" else 0.0
+    return row(
+        f"sinkhorn_{method}",
+        n,
+        best_time(ours),
+        best_time(lambda: pot_sinkhorn(a, b, M, reg, pot_method), budget),
+    )
+
+
+def bench_batch(n=16, count=1000):
+    problems = [problem(n, seed=s) for s in range(count)]
+    A = np.stack([p[0] for p in problems])
+    B = np.stack([p[1] for p in problems])
+    Ms = np.stack([p[2] for p in problems])
+
+    def ours():
+        r = rot.sinkhorn_batch(A, B, Ms, REG_KERNEL, method="kernel", max_iter=MAX_ITER, tol=TOL)
+        return float(r.cost.sum()), bool(r.converged.all())
+
+    def pot():
+        costs = [
+            ot.sinkhorn2(A[p], B[p], Ms[p], REG_KERNEL, numItermax=MAX_ITER, stopThr=TOL)
+            for p in range(count)
+        ]
+        return float(np.sum(costs)), True
+
+    return row(f"sinkhorn_batch_{count}x", n, best_time(ours), best_time(pot, 0.0))
+
+
+def bench_unbalanced(n, reg=REG_KERNEL, reg_m=1.0):
+    a, b, M = problem(n)
+    b = 1.5 * b
+
+    def ours():
+        r = rot.sinkhorn_unbalanced(a, b, M, reg, reg_m, max_iter=MAX_ITER, tol=TOL)
+        return r.cost, r.converged
+
+    def pot():
+        plan, log = ot.unbalanced.sinkhorn_unbalanced(
+            a, b, M, reg, reg_m, numItermax=MAX_ITER, stopThr=TOL, log=True
+        )
+        return float(np.sum(plan * M)), bool(log["err"][-1] < TOL)
+
+    return row("sinkhorn_unbalanced", n, best_time(ours), best_time(pot))
+
+
+def bench_barycenter(n, reg=REG_KERNEL, k=4):
+    x = np.linspace(0.0, 1.0, n)
+    M = (x[:, None] - x[None, :]) ** 2
+    A = np.stack([np.exp(-((x - c) ** 2) / 0.02) for c in np.linspace(0.2, 0.8, k)])
+    A /= A.sum(axis=1, keepdims=True)
+
+    def ours():
+        r = rot.barycenter(A, M, reg, tol=1e-6, full=True)
+        return float(r.barycenter @ x), r.converged
+
+    def pot():
+        bar = ot.bregman.barycenter(A.T, M, reg, method="sinkhorn_log", stopThr=1e-6, warn=False)
+        return float(bar @ x), True
+
+    return row("barycenter_log", n, best_time(ours), best_time(pot))
+
+
+def bench_exact(n):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=n), rng.normal(0.5, 1.0, size=n)
+    X, Y = rng.normal(size=(n, 3)), rng.normal(0.3, 1.0, size=(n, 3))
+    theta = rot.sliced.directions(3, 50, seed=0)
+    rows = [
+        row(
+            "wasserstein_1d",
+            n,
+            best_time(lambda: (rot.wasserstein_1d(x, y, p=2), True)),
+            best_time(lambda: (float(ot.wasserstein_1d(x, y, p=2)) ** 0.5, True)),
+        ),
+        row(
+            "sliced_wasserstein",
+            n,
+            best_time(lambda: (rot.sliced_wasserstein(X, Y, n_projections=50, seed=0), True)),
+            best_time(
+                lambda: (float(ot.sliced_wasserstein_distance(X, Y, projections=theta.T)), True)
+            ),
+        ),
+    ]
+    if n <= 256:  # the LP of emd is for small problems
+        a, b, M = problem(n)
+        rows.append(
+            row(
+                "emd",
+                n,
+                best_time(lambda: (rot.emd(a, b, M).cost, True)),
+                best_time(lambda: (float(ot.emd2(a, b, M)), True)),
+            )
+        )
+    return rows
+
+
+def cold_start():
+    """Seconds for import + warmup() in a fresh process: with an empty Numba
+    cache (compiling everything) and with the cache filled by that run."""
+    code = "import runtime.ot as o; print(o.warmup())"
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        for key in ("compile_s", "cached_s"):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, check=True, cwd=ROOT, capture_output=True
+            )
+            out[key] = time.perf_counter() - t0
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--quick", action="store_true", help="skip the extra kernels")
+    args = parser.parse_args(argv)
+    rot.warmup()
+    rows = []
+    for n in args.sizes:
+        rows.append(bench_sinkhorn(n, "kernel", REG_KERNEL))
+        rows.append(bench_sinkhorn(n, "log", REG_LOG))
+        print(f"# n={n} done", file=sys.stderr, flush=True)
+    rows.append(bench_batch())
+    if not args.quick:
+        for n in args.sizes:
+            rows.append(bench_unbalanced(n))
+            if n <= 256:
+                rows.append(bench_barycenter(n))
+            rows.extend(bench_exact(n))
+    doc = {
+        "settings": {
+            "reg_kernel": REG_KERNEL,
+            "reg_log": REG_LOG,
+            "tol": TOL,
+            "max_iter": MAX_ITER,
+            "dtype": "float64",
+            "threads": 1,
+            "pot": ot.__version__,
+        },
+        "cold_start": cold_start(),
+        "results": rows,
+    }
+    print(json.dumps(doc, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Coordination on top of the OT kernels and the swarm link (docs/coordination.md).
+
+One module per capability, each usable alone: ``alignment`` (Wasserstein
+consensus of action distributions, on ``quantile``), ``allocation`` / ``plans`` /
+``planner`` (OT energy sharing, exactly one plan per round), ``drift`` and
+``adaptation`` (non-stationarity), ``clustering`` / ``hierarchy`` (scalability);
+``costs`` builds cost matrices in joules (energy efficiency). ``swarm`` binds
+alignment, allocation and drift to one agent's SwarmLink.
+"""
+
+from runtime.coordination.adaptation import AdaptationRate, RateMap
+from runtime.coordination.alignment import PolicyAligner, align_step
+from runtime.coordination.allocation import greedy_plan, ot_plan, proportional_plan
+from runtime.coordination.clustering import Clustering, cluster, recluster
+from runtime.coordination.costs import TransferCosts
+from runtime.coordination.drift import DriftMonitor, DriftReading
+from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
+from runtime.coordination.hierarchy import ClusterNode
+from runtime.coordination.planner import PlanGate, planner_of
+from runtime.coordination.quantile import barycenter_1d, displacement_interpolate, max_pairwise_w1
+from runtime.coordination.swarm import RoundReport, SwarmCoordinator
+
+__all__ = [
+    "AdaptationRate",
+    "ClusterNode",
+    "Clustering",
+    "CoordinationError",
+    "DriftMonitor",
+    "DriftReading",
+    "HistogramError",
+    "PlanError",
+    "PlanGate",
+    "PolicyAligner",
+    "RateMap",
+    "RoundReport",
+    "SwarmCoordinator",
+    "TransferCosts",
+    "align_step",
+    "barycenter_1d",
+    "cluster",
+    "displacement_interpolate",
+    "greedy_plan",
+    "max_pairwise_w1",
+    "ot_plan",
+    "planner_of",
+    "proportional_plan",
+    "recluster",
+]

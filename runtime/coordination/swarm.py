@@ -1,0 +1,253 @@
+"""The coordination of one agent, bound to a :class:`~runtime.link.SwarmLink`.
+
+The agent loop calls three things (see docs/coordination.md):
+
+- ``align(probs)`` every tick: the policy's action probabilities, aligned;
+- ``observe(value)`` every tick: feeds the drift monitor (harvest, observation);
+- ``round(r, supply_j, demand_j)`` once per round ``r`` (r increasing).
+
+One call of ``round(r)`` does, in order:
+
+1. execute the allocation plan of round ``r - 2`` if one was accepted: send its
+   row (booked ``energy_out``); and receive the column of the plan of round
+   ``r - 3`` from the senders whose offer of round ``r - 1`` arrived, i.e. who
+   were alive *after* executing it (booked ``energy_in``, net of losses);
+2. if this agent is the planner of round ``r - 1`` (smallest id among the
+   offers of ``r - 1`` it holds) and ``r - 1`` is a planning round for its
+   current re-planning period, build the plan of ``r - 1`` and publish it;
+3. move its consensus state toward the neighbours' barycenter, with the step
+   the drift monitor's adaptation rate gives;
+4. publish its consensus histogram and its energy offer, stamped ``r``.
+
+So offers of round ``r`` are planned at ``r + 1`` and executed at ``r + 2``: one
+round period for the offers to arrive, one for the plan; a dead sender's
+transfers are never booked as received.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+
+from runtime.coordination.alignment import PolicyAligner
+from runtime.coordination.costs import TransferCosts
+from runtime.coordination.drift import DriftMonitor, DriftReading
+from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
+from runtime.coordination.planner import PlanGate, planner_of
+from runtime.coordination.plans import PlanPart, build_plan, column_part, row_part
+from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
+
+log = logging.getLogger(__name__)
+
+
+def histogram_message(weights, levels: np.ndarray, support_id: int) -> Histogram:
+    """A Histogram message whose bin centres are the (equally spaced) ``levels``."""
+    half = 0.5 * (levels[1] - levels[0])
+    return Histogram(np.asarray(weights), levels[0] - half, levels[-1] + half, support_id)
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What one ``round`` call did (figures for the agent's report)."""
+
+    round: int
+    state: np.ndarray | None
+    step: float
+    neighbours_heard: int
+    planned: bool
+    sent: PlanPart | None
+    received: PlanPart | None
+
+
+class SwarmCoordinator:
+    """Alignment, allocation and drift handling of one agent on a started link.
+
+    Args:
+        link: the agent's SwarmLink (started by the caller).
+        levels: the ordered action support (duty levels), equally spaced.
+        neighbours: ids whose histograms this agent aligns with (None: everyone).
+        costs: energy terms of transfers (see :class:`TransferCosts`).
+        position_m, loss_fraction, priority: what this agent's offers say.
+        drift: the drift monitor (None: fixed ``step`` and planning every round).
+        ledger: an EnergyLedger; books ``ot``, ``energy_out`` and ``energy_in``.
+        step: alignment step when there is no drift monitor.
+        method: allocation method ("ot", "greedy" or "proportional").
+        support_id: the support id of the histograms (agents on other ids are ignored).
+        max_age: rounds a neighbour's histogram stays usable.
+    """
+
+    def __init__(
+        self,
+        link,
+        levels: Sequence[float],
+        *,
+        neighbours: Sequence[str] | None = None,
+        costs: TransferCosts | None = None,
+        position_m: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        loss_fraction: float = 0.0,
+        priority: int = 128,
+        drift: DriftMonitor | None = None,
+        ledger=None,
+        step: float = 0.5,
+        method: str = "ot",
+        support_id: int = 0,
+        max_age: int = 2,
+    ):
+        self.link = link
+        self.me = link.agent
+        self.aligner = PolicyAligner(levels, step=step)
+        self.levels = self.aligner.support
+        if not np.allclose(np.diff(self.levels), self.levels[1] - self.levels[0]):
+            raise HistogramError(f"levels must be equally spaced for the wire: {levels}")
+        self.neighbours = None if neighbours is None else set(neighbours)
+        self.costs = costs or TransferCosts()
+        self.position_m = position_m
+        self.loss_fraction = loss_fraction
+        self.priority = priority
+        self.drift = drift
+        self.ledger = ledger
+        self.method = method
+        self.support_id = support_id
+        self.max_age = max_age
+        self.gate = PlanGate(self.me)
+        self._lock = threading.Lock()
+        self._histograms: dict[str, tuple[int, np.ndarray]] = {}
+        self._offers: dict[int, dict[str, EnergyOffer]] = {}
+        self._executed: dict[int, AllocationPlan] = {}
+        self._started = False
+
+    def start(self) -> SwarmCoordinator:
+        """Register the handlers on the link (call once, after or before ``link.start()``)."""
+        if self._started:
+            return self
+        if self.neighbours is None:
+            self.link.on(Kind.HISTOGRAM, self._on_histogram)
+        else:
+            for agent in sorted(self.neighbours):
+                self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
+        self.link.on(Kind.ENERGY_OFFER, self._on_offer)
+        self.link.on(Kind.ALLOCATION_PLAN, self._on_plan)
+        self._started = True
+        return self
+
+    # -- every tick -------------------------------------------------------------------
+    def align(self, probs) -> np.ndarray:
+        """Aligned action probabilities for this tick (the policy's own before round 1)."""
+        return self.aligner.apply(probs)
+
+    def observe(self, value) -> DriftReading | None:
+        """Feed the drift monitor; on a stale-policy event, consensus restarts from the
+        policy's own average (``PolicyAligner.reanchor``)."""
+        if self.drift is None:
+            return None
+        reading = self.drift.observe(value)
+        if reading is not None and reading.stale:
+            self.aligner.reanchor()
+        return reading
+
+    @property
+    def step(self) -> float:
+        """Alignment step: the adaptation rate when a drift monitor is attached."""
+        return self.aligner.step if self.drift is None else self.drift.adaptation.alignment_step
+
+    @property
+    def replan_period(self) -> int:
+        """Rounds between the plans this agent makes when it is the planner."""
+        return 1 if self.drift is None else self.drift.adaptation.replan_period
+
+    # -- once per round ---------------------------------------------------------------
+    def round(self, r: int, supply_j: float, demand_j: float) -> RoundReport:
+        """Execute, plan, align and publish for round ``r`` (see the module doc)."""
+        received = self._receive(r - 3, evidence_round=r - 1)
+        sent = self._send(r - 2)
+        planned = self._plan(r - 1)
+        with self._lock:
+            fresh = [h for rnd, h in self._histograms.values() if r - self.max_age <= rnd <= r]
+        state = None
+        if self.aligner.reference is not None:
+            with self._measure("ot"):
+                state = self.aligner.consensus_round(fresh, step=self.step)
+            self.link.publish(histogram_message(state, self.levels, self.support_id), round=r)
+        offer = EnergyOffer(supply_j, demand_j, self.position_m, self.loss_fraction, self.priority)
+        with self._lock:
+            self._offers.setdefault(r, {})[self.me] = offer
+            for old in [k for k in self._offers if k < r - 4]:
+                del self._offers[old]
+        self.link.publish(offer, round=r)
+        return RoundReport(r, state, self.step, len(fresh), planned, sent, received)
+
+    def _send(self, r: int) -> PlanPart | None:
+        with self._lock:
+            plan = self.gate.take(r)
+            my_offer = self._offers.get(r, {}).get(self.me)
+        if plan is None:
+            return None
+        try:
+            part = row_part(plan, self.me, my_offer)
+        except PlanError as exc:
+            log.warning("%s: plan refused: %s", self.me, exc)
+            return None
+        self._executed[r] = plan
+        if self.ledger is not None and part.joules > 0:
+            self.ledger.book("energy_out", part.joules)
+        return part
+
+    def _receive(self, r: int, evidence_round: int) -> PlanPart | None:
+        plan = self._executed.pop(r, None)
+        for old in [k for k in self._executed if k < r]:
+            del self._executed[old]
+        if plan is None:
+            return None
+        with self._lock:
+            offers = dict(self._offers.get(r, {}))
+            senders = set(self._offers.get(evidence_round, {}))
+        part = column_part(plan, self.me, offers, self.costs, senders)
+        if self.ledger is not None and part.delivered_j > 0:
+            self.ledger.book("energy_in", part.delivered_j)
+        return part
+
+    def _plan(self, r: int) -> bool:
+        with self._lock:
+            offers = dict(self._offers.get(r, {}))
+        if planner_of(offers) != self.me or r % self.replan_period:
+            return False
+        try:
+            with self._measure("ot"):
+                plan, outcome = build_plan(r, self.me, offers, self.costs, method=self.method)
+        except CoordinationError as exc:
+            log.warning("%s: no plan for round %d: %s", self.me, r, exc)
+            return False
+        log.debug("%s: plan %d: %s", self.me, r, outcome)
+        with self._lock:
+            self.gate.consider(plan, expected_planner=self.me)
+        self.link.publish(plan, round=r)
+        return True
+
+    def _measure(self, component: str):
+        return self.ledger.measure(component) if self.ledger is not None else nullcontext()
+
+    # -- handlers (transport thread) ---------------------------------------------------
+    def _on_histogram(self, envelope: Envelope) -> None:
+        msg = envelope.message
+        if msg.support_id != self.support_id or msg.weights.size != self.levels.size:
+            return
+        with self._lock:
+            self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
+
+    def _on_offer(self, envelope: Envelope) -> None:
+        with self._lock:
+            self._offers.setdefault(envelope.header.round, {})[envelope.header.agent] = (
+                envelope.message
+            )
+
+    def _on_plan(self, envelope: Envelope) -> None:
+        plan: AllocationPlan = envelope.message
+        with self._lock:
+            view = set(self._offers.get(plan.round, {}))
+            if self.me in view:  # only plans of rounds this agent offered in
+                self.gate.consider(plan, expected_planner=planner_of(view))

@@ -1,0 +1,305 @@
+"""``SwarmLink``: what an agent needs from "a link to the swarm", transport aside.
+
+A link publishes summaries under its agent id, delivers decoded summaries of
+other agents to handlers registered per kind, keeps the membership table and
+counts traffic. Transports (MQTT, the in-process bus) only move bytes:
+they implement :meth:`start`, :meth:`close`, ``_transmit`` and ``_subscribe``;
+everything about summaries happens here, identically for both.
+
+Inbound path (never raises): topic parse -> decode (+ HMAC check when the link
+has a swarm key) -> topic/header agreement -> replay window -> membership ->
+handlers. A payload that fails any step is counted, logged (at most once a
+second per link) and dropped. Handlers run on the transport's receiving thread
+and must return quickly; an exception in a handler is counted and logged.
+A link never delivers its own messages to itself.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from runtime.link.errors import LinkError, TopicError
+from runtime.link.membership import Member, Membership
+from runtime.link.stats import LinkStats, StatsCounter
+from runtime.link.topics import QOS, RETAINED, parse_topic, topic, topic_filter
+from runtime.summaries import (
+    AuthenticationError,
+    Envelope,
+    Heartbeat,
+    Kind,
+    Message,
+    ReplayError,
+    ReplayGuard,
+    State,
+    SummaryDecodeError,
+    decode,
+    encode,
+)
+from runtime.summaries.messages import MESSAGE_TYPES, check_id
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], None]
+MEMBERSHIP_KINDS = (Kind.STATE, Kind.HEARTBEAT)
+
+
+class SwarmLink(abc.ABC):
+    """A link from agent ``agent`` to swarm ``swarm``.
+
+    Args:
+        agent: this agent's id (1-32 of ``A-Z a-z 0-9 _ . -``).
+        swarm: the swarm's name (same rule).
+        hmac_key: the per-swarm key; when given, every message sent is signed and
+            every message received must carry a valid tag.
+        heartbeat_period_s: how often this agent says it is alive (announced to
+            the others, who expire it after 3 silent periods).
+        max_age_s: reject received messages older than this by our clock (None: off).
+        track_members: subscribe to ``state`` and ``heartbeat`` to keep :meth:`members`.
+        clock: wall clock in seconds (header timestamps, last-seen times).
+    """
+
+    #: the transport may deliver a message twice (MQTT QoS 1): always run the replay window
+    may_duplicate = True
+
+    def __init__(
+        self,
+        agent: str,
+        swarm: str,
+        *,
+        hmac_key: bytes | None = None,
+        heartbeat_period_s: float = 5.0,
+        max_age_s: float | None = None,
+        track_members: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.agent = check_id(agent, "agent id")
+        self.swarm = check_id(swarm, "swarm name")
+        if heartbeat_period_s <= 0:
+            raise LinkError(f"heartbeat_period_s must be > 0, got {heartbeat_period_s}")
+        self.hmac_key = hmac_key
+        self.heartbeat_period_s = float(heartbeat_period_s)
+        self.track_members = track_members
+        self.clock = clock
+        self._counter = StatsCounter()
+        self._guard = (
+            ReplayGuard(max_age_s) if (hmac_key is not None or self.may_duplicate) else None
+        )
+        self._membership = Membership(self.heartbeat_period_s)
+        self._handlers: dict[Kind, list[tuple[str | None, Handler]]] = {}
+        self._filters: dict[str, int] = {}
+        self._tx_lock = threading.Lock()
+        self._rx_lock = threading.Lock()
+        self._sequence = 0
+        self._last_stamp_us = 0
+        self._round = 0
+        self._started = False
+        self._closed = False
+        self._next_drop_log = 0.0
+        self._suppressed = 0
+        if track_members:
+            for kind in MEMBERSHIP_KINDS:
+                self._filters[topic_filter(swarm, kind)] = QOS[kind]
+
+    # -- what a transport implements -------------------------------------------------
+
+    @abc.abstractmethod
+    def start(self, timeout: float = 10.0) -> SwarmLink:
+        """Connect, subscribe, announce ``online``; return self. Raises LinkConnectError."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Announce ``offline`` and disconnect (a clean leave: the last will is not sent)."""
+
+    @abc.abstractmethod
+    def _transmit(self, topic_name: str, payload: bytes, qos: int, retain: bool):
+        """Hand one payload to the transport."""
+
+    @abc.abstractmethod
+    def _subscribe(self, filter_: str, qos: int) -> None:
+        """Start receiving ``filter_`` (called for filters added after :meth:`start`)."""
+
+    # -- the public interface ------------------------------------------------------------
+
+    def on(self, kind: Kind, handler: Handler, *, sender: str | None = None) -> None:
+        """Call ``handler(envelope)`` for every ``kind`` message from ``sender`` (or anyone).
+
+        ``sender`` narrows the subscription on the broker, so an agent listening to
+        its cluster head only receives the head's messages.
+        """
+        kind = Kind(kind)
+        if sender is not None:
+            check_id(sender, "sender")
+        filter_ = topic_filter(self.swarm, kind, sender)
+        with self._rx_lock:
+            self._handlers.setdefault(kind, []).append((sender, handler))
+            new = filter_ not in self._filters and topic_filter(self.swarm, kind) not in (
+                self._filters
+            )
+            if new:
+                self._filters[filter_] = QOS[kind]
+        if new and self._started:
+            self._subscribe(filter_, QOS[kind])
+
+    def publish(self, message: Message, *, round: int | None = None) -> int:
+        """Sign (with a key), encode and send ``message``; return its sequence number.
+
+        ``round`` is the coordination round written in the header; it defaults to
+        the last round given (0 at first).
+        """
+        if not self._started or self._closed:
+            raise LinkError(f"link {self.agent}: publish before start() or after close()")
+        if type(message) not in MESSAGE_TYPES.values():
+            raise LinkError(f"cannot publish {type(message).__name__}: not a message kind")
+        if round is not None:
+            self._round = round
+        payload, sequence = self._encode(message)
+        self._send(message.KIND, payload)
+        return sequence
+
+    def heartbeat(self, battery_soc: float | None = None) -> int:
+        """Publish one heartbeat now (transports also send them periodically)."""
+        return self.publish(Heartbeat(self.heartbeat_period_s, battery_soc))
+
+    def members(self) -> dict[str, Member]:
+        """Every agent heard of, this one included, with ``alive`` evaluated now."""
+        now = self.clock()
+        with self._rx_lock:
+            table = self._membership.snapshot(now)
+        table[self.agent] = Member(
+            self.agent, self._started and not self._closed, now, self.heartbeat_period_s,
+            self._started and not self._closed,
+        )  # fmt: skip
+        return table
+
+    def alive(self) -> list[str]:
+        """Sorted ids of the agents alive now, this one included."""
+        return sorted(agent for agent, member in self.members().items() if member.alive)
+
+    def stats(self) -> LinkStats:
+        return self._counter.snapshot()
+
+    def __enter__(self) -> SwarmLink:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- shared machinery for transports -------------------------------------------------
+
+    def _encode(self, message: Message) -> tuple[bytes, int]:
+        with self._tx_lock:
+            self._sequence += 1
+            self._last_stamp_us = max(int(self.clock() * 1e6), self._last_stamp_us + 1)
+            payload = encode(
+                message,
+                agent=self.agent,
+                round=self._round,
+                sequence=self._sequence,
+                timestamp_us=self._last_stamp_us,
+                key=self.hmac_key,
+            )
+            return payload, self._sequence
+
+    def _send(self, kind: Kind, payload: bytes):
+        """Transmit an encoded payload of ``kind`` on this agent's topic, count it, and
+        return what the transport returns for it (paho's MQTTMessageInfo)."""
+        result = self._transmit(
+            topic(self.swarm, self.agent, kind), payload, QOS[kind], kind in RETAINED
+        )
+        self._counter.add(sent_messages=1, sent_bytes=len(payload))
+        return result
+
+    def _will_and_online(self) -> tuple[bytes, bytes]:
+        """The last will (``offline``) and the ``online`` state, encoded back to back.
+
+        The will takes the lower sequence, so when it is delivered after the
+        ``online`` it was set with, receivers accept it as a late in-window message.
+        """
+        will, _ = self._encode(State(False, self.heartbeat_period_s))
+        online, _ = self._encode(State(True, self.heartbeat_period_s))
+        return will, online
+
+    def _offline(self) -> bytes:
+        return self._encode(State(False, self.heartbeat_period_s))[0]
+
+    def _receive(self, topic_name: str, payload: bytes, cache: dict | None = None) -> None:
+        """Inbound path of one payload (see the module docstring); never raises.
+
+        ``cache`` (the in-process bus) maps a swarm key to the decode outcome of
+        this payload, so a message is decoded once per key, not once per receiver.
+        """
+        try:
+            _, sender, kind = parse_topic(topic_name)
+        except TopicError as exc:
+            self._counter.add(received_messages=1, received_bytes=len(payload), rejected=1)
+            self._log_drop("rejected", exc)
+            return
+        if sender == self.agent:
+            return
+        self._counter.add(received_messages=1, received_bytes=len(payload))
+        try:
+            envelope = self._decode(payload, topic_name, cache)
+            if envelope.header.agent != sender or envelope.header.kind != kind:
+                raise AuthenticationError(
+                    f"{topic_name}: header says {envelope.header.agent}/"
+                    f"{envelope.header.kind.topic_name}"
+                )
+            with self._rx_lock:
+                if self._guard is not None:
+                    self._guard.check(envelope.header, self.clock())
+                if self.track_members:
+                    self._update_membership(envelope)
+                handlers = [h for s, h in self._handlers.get(kind, ()) if s is None or s == sender]
+        except (AuthenticationError, ReplayError) as exc:
+            self._counter.add(rejected=1)
+            self._log_drop("rejected", exc)
+            return
+        except SummaryDecodeError as exc:
+            self._counter.add(decode_errors=1)
+            self._log_drop("malformed", exc)
+            return
+        self._counter.add(delivered=1)
+        for handler in handlers:
+            try:
+                handler(envelope)
+            except Exception:
+                self._counter.add(handler_errors=1)
+                log.exception("%s: handler %r failed on %s", self.agent, handler, topic_name)
+
+    def _decode(self, payload: bytes, topic_name: str, cache: dict | None) -> Envelope:
+        if cache is None:
+            return decode(payload, key=self.hmac_key, where=topic_name)
+        outcome = cache.get(self.hmac_key)
+        if outcome is None:
+            try:
+                outcome = decode(payload, key=self.hmac_key, where=topic_name)
+            except SummaryDecodeError as exc:
+                outcome = exc
+            cache[self.hmac_key] = outcome
+        if isinstance(outcome, SummaryDecodeError):
+            raise outcome
+        return outcome
+
+    def _update_membership(self, envelope: Envelope) -> None:
+        now, message, agent = self.clock(), envelope.message, envelope.header.agent
+        if isinstance(message, State):
+            self._membership.announced(agent, message.online, message.period_s, now)
+        elif isinstance(message, Heartbeat):
+            self._membership.heard(agent, now, message.period_s)
+        else:
+            self._membership.heard(agent, now)
+
+    def _log_drop(self, what: str, exc: Exception) -> None:
+        """Log a dropped payload, at most once a second per link (the rest are counted)."""
+        now = time.monotonic()
+        if now < self._next_drop_log:
+            self._suppressed += 1
+            return
+        extra = f" ({self._suppressed} more since the last line)" if self._suppressed else ""
+        log.warning("%s: dropped %s payload: %s%s", self.agent, what, exc, extra)
+        self._next_drop_log = now + 1.0
+        self._suppressed = 0

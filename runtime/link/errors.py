@@ -1,0 +1,15 @@
+"""Typed errors of the swarm link."""
+
+from runtime.errors import OtswarmError
+
+
+class LinkError(OtswarmError, RuntimeError):
+    """The link is used wrongly (publish before start, after close) or is broken."""
+
+
+class LinkConnectError(LinkError):
+    """The broker could not be reached, refused us, or speaks no MQTT we know."""
+
+
+class TopicError(OtswarmError, ValueError):
+    """A topic does not follow ``otswarm/v1/<swarm>/<agent>/<kind>``."""

@@ -1,0 +1,286 @@
+"""``MqttLink``: the swarm link over an MQTT broker (paho-mqtt 2.x, callback API v2).
+
+* Protocol: MQTT 5 first; when the broker refuses it or hangs up before CONNACK
+  (amqtt, old brokers), the link starts again with MQTT 3.1.1.
+* Subscriptions are (re)made in ``on_connect``, so a reconnect restores them;
+  MQTT 5 subscriptions set *no local* so the broker does not echo our own messages.
+* Reconnects: paho's loop retries with exponential backoff between
+  ``reconnect_min_s`` and ``reconnect_max_s``. QoS 1/2 messages published while
+  disconnected are queued by paho and sent after the reconnect.
+* Membership: before every (re)connect the last will (``offline``, retained,
+  QoS 1) is set and the matching ``online`` state is encoded; ``on_connect``
+  publishes it retained. A heartbeat thread publishes every ``heartbeat_period_s``.
+* TLS (``mqtts://``: CA, client certificate and key) and username/password
+  come from :class:`MqttLinkConfig`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from runtime.link.base import SwarmLink
+from runtime.link.errors import LinkConnectError, LinkError
+from runtime.link.mqtt_config import MqttLinkConfig
+from runtime.link.topics import topic
+from runtime.summaries import Kind
+
+log = logging.getLogger(__name__)
+
+# CONNACK reasons that mean "try the older protocol": MQTT 5 0x84, MQTT 3.1.1 1
+_PROTOCOL_REFUSED = ("Unsupported protocol version",)
+_PROTOCOLS = {"auto": (mqtt.MQTTv5, mqtt.MQTTv311), "5": (mqtt.MQTTv5,), "3.1.1": (mqtt.MQTTv311,)}
+_NAMES = {mqtt.MQTTv5: "5", mqtt.MQTTv311: "3.1.1"}
+PROBE_S = 2.0  # seconds a broker has to answer an MQTT 5 CONNECT before we try 3.1.1
+
+
+class MqttLink(SwarmLink):
+    """One agent's link through an MQTT broker.
+
+    Args:
+        config: broker address, identity, key, TLS, credentials, periods.
+        track_members: keep the membership table (subscribe to state and heartbeat).
+        clock: wall clock in seconds.
+
+    After :meth:`start`, ``protocol`` is ``"5"`` or ``"3.1.1"``.
+    """
+
+    def __init__(
+        self,
+        config: MqttLinkConfig,
+        *,
+        track_members: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            config.agent,
+            config.swarm,
+            hmac_key=config.hmac_key,
+            heartbeat_period_s=config.heartbeat_period_s,
+            max_age_s=config.max_age_s,
+            track_members=track_members,
+            clock=clock,
+        )
+        self.config = config
+        self.protocol: str | None = None
+        self.connections = 0
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._ready = threading.Event()  # connected and every subscription acknowledged
+        self._attempts: queue.Queue[str] = queue.Queue()
+        self._online: bytes | None = None
+        self._subscribe_mids: set[int] = set()
+        self._stop = threading.Event()
+        self._heartbeats: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> MqttLink:
+        """Connect (MQTT 5, else 3.1.1), subscribe, announce ``online``.
+
+        Raises LinkConnectError when the broker cannot be reached within
+        ``timeout`` seconds or refuses us (bad credentials, not authorised).
+        """
+        if self._started:
+            return self
+        deadline = time.monotonic() + timeout
+        protocols = _PROTOCOLS[self.config.protocol]
+        for protocol in protocols:
+            client = self._make_client(protocol)
+            self._client = client
+            self._started = True  # on_connect may publish from now on
+            probe = protocol != protocols[-1]
+            outcome = self._first_connect(client, deadline, probe)
+            if outcome == "connected":
+                self.protocol = _NAMES[protocol]
+                break
+            self._started = False
+            client.loop_stop()
+            client.disconnect()
+            if outcome != "protocol":
+                raise LinkConnectError(f"{self.agent}: {self.config.broker_url}: {outcome}")
+            log.info("%s: broker refused MQTT 5; retrying with 3.1.1", self.agent)
+        else:
+            raise LinkConnectError(f"{self.config.broker_url} speaks neither MQTT 5 nor 3.1.1")
+        self._heartbeats = threading.Thread(
+            target=self._beat, name=f"heartbeat-{self.agent}", daemon=True
+        )
+        self._heartbeats.start()
+        return self
+
+    def close(self) -> None:
+        """Publish ``offline`` (retained), disconnect cleanly (no will), stop the loop."""
+        if not self._started or self._closed:
+            return
+        self._stop.set()
+        client = self._client
+        if self._connected.is_set():
+            info = self._send(Kind.STATE, self._offline())
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("%s: offline state not confirmed: %s", self.agent, exc)
+        self._closed = True
+        client.disconnect()
+        client.loop_stop()
+        if self._heartbeats is not None:
+            self._heartbeats.join(timeout=2.0)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until connected and every subscription made so far is acknowledged
+        (after start, after :meth:`on`, after a reconnect); False on timeout."""
+        return self._ready.wait(timeout)
+
+    # -- transport hooks ---------------------------------------------------------------
+
+    def _transmit(self, topic_name: str, payload: bytes, qos: int, retain: bool):
+        info = self._client.publish(topic_name, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.warning("%s: publish on %s failed: %s", self.agent, topic_name, info.rc)
+        return info
+
+    def _subscribe(self, filter_: str, qos: int) -> None:
+        if self._connected.is_set():  # else on_connect subscribes to every filter
+            with self._rx_lock:
+                self._ready.clear()
+                _, mid = self._client.subscribe(self._subscription([(filter_, qos)]))
+                self._subscribe_mids.add(mid)
+
+    # -- paho callbacks (network thread) -----------------------------------------------
+
+    def _make_client(self, protocol: int) -> mqtt.Client:
+        cfg = self.config
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"otswarm-{self.swarm}-{self.agent}-{uuid.uuid4().hex[:6]}",
+            protocol=protocol,
+            clean_session=True if protocol == mqtt.MQTTv311 else None,
+        )
+        username, password = cfg.credentials
+        if username is not None:
+            client.username_pw_set(username, password)
+        if cfg.tls:
+            client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file)
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        client.on_pre_connect = self._on_pre_connect
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_socket_open = lambda client, userdata, sock: self._attempts.put("socket")
+        client.on_message = self._on_message
+        return client
+
+    def _first_connect(self, client: mqtt.Client, deadline: float, probe: bool) -> str:
+        """Connect in the background; ``"connected"``, ``"protocol"`` or why it failed.
+
+        With ``probe`` (MQTT 5 that may fall back), a broker that accepts the TCP
+        connection but sends no CONNACK within PROBE_S is taken as not speaking
+        MQTT 5 (amqtt waits for more bytes instead of refusing).
+        """
+        while not self._attempts.empty():
+            self._attempts.get_nowait()
+        v5 = client.protocol == mqtt.MQTTv5
+        client.connect_async(
+            self.config.host,
+            self.config.port,
+            keepalive=self.config.keepalive_s,
+            clean_start=True if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,  # 3.1.1: clean_session
+        )
+        client.loop_start()
+        answer_by = deadline
+        while True:
+            try:
+                outcome = self._attempts.get(timeout=max(0.0, answer_by - time.monotonic()))
+            except queue.Empty:
+                if answer_by < deadline:
+                    return "protocol"
+                return "no answer from the broker within the timeout"
+            if outcome != "socket":
+                break
+            if probe:
+                answer_by = min(deadline, time.monotonic() + PROBE_S)
+        if outcome != "connected":
+            return outcome
+        if not self._ready.wait(max(0.0, deadline - time.monotonic())):
+            return "subscriptions not acknowledged within the timeout"
+        return outcome
+
+    def _subscription(self, filters: list[tuple[str, int]]) -> list:
+        if self._client.protocol == mqtt.MQTTv5:
+            return [(f, SubscribeOptions(qos=q, noLocal=True)) for f, q in filters]
+        return filters
+
+    def _on_pre_connect(self, client, userdata) -> None:
+        will, self._online = self._will_and_online()
+        client.will_set(topic(self.swarm, self.agent, Kind.STATE), will, qos=1, retain=True)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            reason = str(reason_code)
+            log.warning("%s: broker refused the connection: %s", self.agent, reason)
+            self._attempts.put("protocol" if reason in _PROTOCOL_REFUSED else f"refused: {reason}")
+            return
+        self.connections += 1
+        self._connected.set()
+        with self._rx_lock:
+            filters = list(self._filters.items())
+            self._subscribe_mids.clear()
+            if filters:
+                _, mid = client.subscribe(self._subscription(filters))
+                self._subscribe_mids.add(mid)
+            else:
+                self._ready.set()
+        self._send(Kind.STATE, self._online)
+        if self.connections > 1:
+            log.info("%s: reconnected to %s", self.agent, self.config.broker_url)
+        self._attempts.put("connected")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.warning("%s: broker refused subscriptions: %s", self.agent, failed)
+        with self._rx_lock:
+            self._subscribe_mids.discard(mid)
+            if not self._subscribe_mids and self._connected.is_set():
+                self._ready.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        log.debug("%s: cannot reach %s yet; retrying", self.agent, self.config.broker_url)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        self._ready.clear()
+        if self._closed:
+            return
+        if not was_connected and self.connections == 0:
+            self._attempts.put("protocol")  # hung up before CONNACK: an older broker
+        else:
+            log.warning("%s: connection lost (%s); reconnecting", self.agent, reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._receive(message.topic, message.payload)
+        except Exception:  # a bug, not bad input: keep the network thread alive
+            self._counter.add(decode_errors=1)
+            log.exception("%s: unexpected error on %s", self.agent, message.topic)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_period_s):
+            if self._connected.is_set():
+                try:
+                    self.heartbeat()
+                except LinkError:
+                    return

@@ -1,0 +1,93 @@
+"""Settings of one agent's MQTT link (filled from the agent's TOML by the agent loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from runtime.errors import ConfigError
+from runtime.summaries.errors import SummaryValueError
+from runtime.summaries.messages import check_id
+
+_SCHEMES = {"mqtt": (1883, False), "tcp": (1883, False), "mqtts": (8883, True), "ssl": (8883, True)}
+PROTOCOLS = ("auto", "5", "3.1.1")
+
+
+@dataclass(frozen=True)
+class MqttLinkConfig:
+    """Where and how an agent connects.
+
+    Args:
+        broker_url: ``mqtt://host[:1883]`` or ``mqtts://host[:8883]`` (TLS); a
+            ``user:password@`` in the URL is used when ``username`` is not given.
+        swarm: the swarm's name (the topic level after ``otswarm/v1``).
+        agent: this agent's id, also its MQTT username on a fleet broker.
+        hmac_key: per-swarm key; a str is taken as its UTF-8 bytes. None: unsigned.
+        ca_file, cert_file, key_file: TLS trust anchor and client certificate/key (PEM).
+        username, password: broker credentials.
+        heartbeat_period_s: heartbeat period (s); others expire us after 3 missed.
+        keepalive_s: MQTT keepalive (s): how soon the broker notices a dead agent
+            and publishes its last will (after 1.5 x keepalive without traffic).
+        reconnect_min_s, reconnect_max_s: exponential reconnect backoff bounds (s).
+        protocol: ``"auto"`` (MQTT 5, falling back to 3.1.1), ``"5"`` or ``"3.1.1"``.
+        max_age_s: reject summaries older than this by our clock (None: off).
+    """
+
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    swarm: str = "default"
+    agent: str = "agent"
+    hmac_key: bytes | str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    heartbeat_period_s: float = 5.0
+    keepalive_s: int = 30
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    protocol: str = "auto"
+    max_age_s: float | None = None
+
+    def __post_init__(self) -> None:
+        url = urlsplit(self.broker_url)
+        if url.scheme not in _SCHEMES or not url.hostname:
+            raise ConfigError(
+                f"link.broker_url {self.broker_url!r}: expected mqtt://host:port or mqtts://host:port"
+            )
+        try:
+            url.port  # noqa: B018 - raises ValueError on a bad port
+            check_id(self.swarm, "link.swarm")
+            check_id(self.agent, "link.agent")
+        except (ValueError, SummaryValueError) as exc:
+            raise ConfigError(f"link: {exc}") from exc
+        if isinstance(self.hmac_key, str):
+            object.__setattr__(self, "hmac_key", self.hmac_key.encode("utf-8"))
+        if self.hmac_key is not None and len(self.hmac_key) < 16:
+            raise ConfigError("link.hmac_key must be at least 16 bytes")
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"link.protocol {self.protocol!r}: use one of {PROTOCOLS}")
+        if self.heartbeat_period_s <= 0 or self.keepalive_s <= 0:
+            raise ConfigError("link.heartbeat_period_s and link.keepalive_s must be > 0")
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ConfigError("link: need 0 < reconnect_min_s <= reconnect_max_s")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.broker_url).hostname
+
+    @property
+    def port(self) -> int:
+        url = urlsplit(self.broker_url)
+        return url.port or _SCHEMES[url.scheme][0]
+
+    @property
+    def tls(self) -> bool:
+        return _SCHEMES[urlsplit(self.broker_url).scheme][1]
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None]:
+        if self.username is not None:
+            return self.username, self.password
+        url = urlsplit(self.broker_url)
+        return url.username, url.password

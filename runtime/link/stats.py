@@ -1,0 +1,48 @@
+"""Traffic counters of one link, safe to bump from the network thread."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """A snapshot of a link's counters (messages and bytes are payloads, not MQTT frames).
+
+    ``received_*`` count every payload that arrived from another agent;
+    of those, ``decode_errors`` were malformed, ``rejected`` failed the swarm key,
+    the replay window or the topic/header match, and ``delivered`` reached the
+    membership table and the handlers. ``handler_errors`` counts handlers that raised.
+    """
+
+    sent_messages: int = 0
+    sent_bytes: int = 0
+    received_messages: int = 0
+    received_bytes: int = 0
+    delivered: int = 0
+    decode_errors: int = 0
+    rejected: int = 0
+    handler_errors: int = 0
+
+
+class StatsCounter:
+    """Thread-safe accumulation of :class:`LinkStats`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stats = LinkStats()
+
+    def add(self, **increments: int) -> None:
+        with self._lock:
+            current = self._stats
+            self._stats = replace(
+                current, **{name: getattr(current, name) + n for name, n in increments.items()}
+            )
+
+    def snapshot(self) -> LinkStats:
+        with self._lock:
+            return self._stats
+
+
+STAT_NAMES = tuple(f.name for f in fields(LinkStats))

@@ -1,0 +1,67 @@
+"""Distribution summaries on the wire: message kinds, codec, HMAC and replay window.
+
+The byte layout is in docs/wire-format.md (version 1).
+"""
+
+from runtime.summaries.auth import TAG_LEN, ReplayGuard
+from runtime.summaries.codec import MAX_PAYLOAD, Envelope, decode, encode
+from runtime.summaries.errors import (
+    AuthenticationError,
+    BadMagicError,
+    ForgedMessageError,
+    InvalidFieldError,
+    ReplayError,
+    SizeLimitError,
+    SummaryDecodeError,
+    SummaryValueError,
+    TruncatedPayloadError,
+    UnknownKindError,
+    UnsignedMessageError,
+    UnsupportedVersionError,
+)
+from runtime.summaries.header import VERSION, Header
+from runtime.summaries.messages import (
+    MESSAGE_TYPES,
+    AllocationPlan,
+    EnergyOffer,
+    Heartbeat,
+    Histogram,
+    Kind,
+    Message,
+    PointCloud,
+    State,
+    Transfer,
+)
+
+__all__ = [
+    "MAX_PAYLOAD",
+    "MESSAGE_TYPES",
+    "TAG_LEN",
+    "VERSION",
+    "AllocationPlan",
+    "AuthenticationError",
+    "BadMagicError",
+    "EnergyOffer",
+    "Envelope",
+    "ForgedMessageError",
+    "Header",
+    "Heartbeat",
+    "Histogram",
+    "InvalidFieldError",
+    "Kind",
+    "Message",
+    "PointCloud",
+    "ReplayError",
+    "ReplayGuard",
+    "SizeLimitError",
+    "State",
+    "SummaryDecodeError",
+    "SummaryValueError",
+    "Transfer",
+    "TruncatedPayloadError",
+    "UnknownKindError",
+    "UnsignedMessageError",
+    "UnsupportedVersionError",
+    "decode",
+    "encode",
+]

@@ -1,0 +1,93 @@
+"""OT energy allocation: feasible, near the exact optimum, compared with the baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runtime.coordination.allocation import (
+    evaluate,
+    greedy_plan,
+    gross_demand,
+    ot_plan,
+    proportional_plan,
+)
+from runtime.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
+from runtime.coordination.errors import PlanError
+from runtime.ot import emd
+
+
+def _instance(seed, n_sup=6, n_con=9, ratio=1.0):
+    """Random agents on a 50 m square; ``ratio`` = total supply / total demand."""
+    rng = np.random.default_rng(seed)
+    supply = rng.uniform(1, 5, n_sup)
+    demand = rng.uniform(1, 5, n_con)
+    demand *= supply.sum() / demand.sum() / ratio
+    costs = TransferCosts()
+    dist = distances(rng.uniform(0, 50, (n_sup, 2)), rng.uniform(0, 50, (n_con, 2)))
+    loss = transfer_loss(costs, dist)
+    cost = planning_cost(costs, loss, rng.uniform(0, 1, n_con))
+    return supply, demand, loss, cost
+
+
+@pytest.mark.parametrize("ratio", [0.6, 1.0, 1.6])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_plans_are_feasible(seed, ratio):
+    supply, demand, loss, cost = _instance(seed, ratio=ratio)
+    for plan in (
+        ot_plan(supply, demand, loss, cost),
+        greedy_plan(supply, demand, loss),
+        proportional_plan(supply, demand, loss),
+    ):
+        assert np.all(plan >= 0)
+        assert np.all(plan.sum(axis=1) <= supply * (1 + 1e-9))
+        assert np.all((plan * (1 - loss)).sum(axis=0) <= demand * (1 + 1e-9))
+
+
+def test_unbalanced_plan_serves_the_short_side_fully():
+    for ratio in (0.6, 1.6):
+        supply, demand, loss, cost = _instance(3, ratio=ratio)
+        plan = ot_plan(supply, demand, loss, cost)
+        out = evaluate(plan, supply, demand, loss, cost)
+        short_side = min(supply.sum(), gross_demand(demand, loss).sum())
+        assert out.moved_j == pytest.approx(short_side, rel=0.03)  # 3 passes leave < 3%
+
+
+def test_balanced_plan_is_near_the_exact_optimum():
+    supply, demand, loss, _ = _instance(4)
+    gross = gross_demand(demand, loss)
+    supply = supply * gross.sum() / supply.sum()
+    exact = emd(supply / supply.sum(), gross / gross.sum(), loss).cost * supply.sum()
+    plan = ot_plan(supply, demand, loss, passes=1)
+    reg = 0.03 * np.ptp(loss)  # the default of ot_plan
+    # entropic bias is at most reg * log(n m) per unit mass
+    assert evaluate(plan, supply, demand, loss).cost <= exact + reg * np.log(54) * supply.sum()
+
+
+def test_ot_wastes_less_than_proportional_and_is_fairer_than_greedy():
+    wasted = {"ot": 0.0, "greedy": 0.0, "prop": 0.0}
+    worst = {"ot": 0.0, "greedy": 0.0}
+    for seed in range(8):
+        supply, demand, loss, cost = _instance(10 + seed, ratio=0.7)
+        plans = {
+            "ot": ot_plan(supply, demand, loss, cost),
+            "greedy": greedy_plan(supply, demand, loss),
+            "prop": proportional_plan(supply, demand, loss),
+        }
+        for name, plan in plans.items():
+            wasted[name] += evaluate(plan, supply, demand, loss).wasted_j
+            if name in worst:
+                short = 1 - (plan * (1 - loss)).sum(axis=0) / demand
+                worst[name] = max(worst[name], short.max())
+    assert wasted["ot"] < wasted["prop"]
+    assert worst["ot"] < worst["greedy"]
+
+
+def test_bad_offers_raise_plan_errors():
+    supply, demand, loss, _ = _instance(5)
+    with pytest.raises(PlanError):
+        ot_plan(-supply, demand, loss)
+    with pytest.raises(PlanError):
+        ot_plan(supply, demand, loss[:, :-1])
+    with pytest.raises(PlanError):
+        transfer_loss(TransferCosts(line_loss_per_m=0.05), np.full((2, 2), 30.0))
