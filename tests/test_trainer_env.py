@@ -7,6 +7,7 @@ import numpy as np
 import ot
 from pettingzoo.test import parallel_api_test
 
+from runtime.ot import sinkhorn_unbalanced
 from trainer.envs.harvest import HarvestConfig, HarvestParallelEnv, VecHarvest
 from trainer.envs.sharing import share_energy, unbalanced_plans
 from trainer.envs.spread import VecSpread, observation_names
@@ -76,6 +77,11 @@ def test_unbalanced_plans_match_pot():
         a, b, M, 0.05, 1.0, reg_type="entropy", numItermax=10000, stopThr=1e-14
     )
     assert np.allclose(ours, ref, atol=1e-9)  # same fixed point, both converged
+    board = sinkhorn_unbalanced(a, b, M, 0.05, 1.0, reg_type="entropy", tol=1e-13, max_iter=10**5)
+    assert np.allclose(ours, board.plan, atol=1e-9)  # the kernel the boards run
+    # the environment's 200 iterations are converged to well below a milliwatt-hour
+    env_plan = unbalanced_plans(a[None], b[None], M, 0.05, 1.0)[0]
+    assert np.allclose(env_plan, board.plan, atol=1e-8)
 
 
 def test_spread_wrapper_is_seeded_and_matches_the_mpe2_layout():
