@@ -44,6 +44,8 @@ def ppo_config(args, **overrides):
         "entropy": args.entropy,
         "epochs": args.epochs,
         "minibatches": args.minibatches,
+        "time_in_state": args.time_in_state,
+        "team_reward": args.team_reward,
     }
     return PPOConfig(**{**options, **overrides})
 

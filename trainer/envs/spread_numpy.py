@@ -41,6 +41,10 @@ class VecSpreadNumpy:
         return 4 + 2 * self._n + 4 * (self._n - 1)
 
     @property
+    def episode_steps(self) -> int:
+        return self.max_cycles
+
+    @property
     def n_actions(self) -> int:
         return len(ACTION_MEANINGS)
 
