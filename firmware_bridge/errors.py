@@ -3,6 +3,8 @@
 Every error derives from ``runtime.errors.OtswarmError`` on the host. On the
 microcontroller (MicroPython, no ``runtime`` package) the same names derive from
 a local stand-in, so the shared framing code raises the same types on both ends.
+Single inheritance only: MicroPython cannot mix a second built-in exception base
+into a class.
 """
 
 try:
@@ -17,12 +19,19 @@ class BridgeError(OtswarmError):
     """Base class of every error of the serial bridge."""
 
 
-class FrameError(BridgeError, ValueError):
+# -- framing: the packetizer reports these and resynchronises -----------------
+
+
+class FrameError(BridgeError):
     """A received frame is not valid; the packetizer drops it and resynchronises."""
 
 
 class FrameDecodeError(FrameError):
-    """The bytes between two delimiters are not a frame (bad COBS, too short, bad version)."""
+    """The bytes between two delimiters are not a frame (bad COBS, too short, too long)."""
+
+
+class FrameVersionError(FrameDecodeError):
+    """The frame's version byte is not a protocol version this side speaks."""
 
 
 class FrameCRCError(FrameError):
@@ -33,15 +42,18 @@ class FrameTooLongError(FrameError):
     """More bytes arrived without a delimiter than the longest legal frame."""
 
 
-class PayloadError(BridgeError, ValueError):
-    """A frame is intact but its payload does not fit its message type."""
+class PayloadError(BridgeError):
+    """A payload does not fit its message type (wrong length, unknown type, too long)."""
 
 
-class LinkError(BridgeError, RuntimeError):
+# -- link: what BridgeLink raises to its caller -------------------------------
+
+
+class LinkError(BridgeError):
     """The serial link is down or could not be opened."""
 
 
-class CommandTimeoutError(BridgeError, TimeoutError):
+class CommandTimeoutError(BridgeError):
     """A command got no answer after every retry."""
 
 
@@ -53,9 +65,5 @@ class CommandRejectedError(BridgeError):
         self.code = code
 
 
-class FrameVersionError(FrameDecodeError):
-    """The frame's version byte is not a protocol version this side speaks."""
-
-
-class TelemetryTimeoutError(BridgeError, TimeoutError):
+class TelemetryTimeoutError(BridgeError):
     """No telemetry frame arrived within the time asked for."""

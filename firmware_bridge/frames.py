@@ -23,7 +23,12 @@ from firmware_bridge.cobs import decode as cobs_decode
 from firmware_bridge.cobs import encode as cobs_encode
 from firmware_bridge.cobs import max_encoded_len
 from firmware_bridge.crc import crc32
-from firmware_bridge.errors import FrameCRCError, FrameDecodeError, FrameVersionError
+from firmware_bridge.errors import (
+    FrameCRCError,
+    FrameDecodeError,
+    FrameVersionError,
+    PayloadError,
+)
 
 PROTOCOL_VERSION = 1
 HEADER_LEN = 3
@@ -34,14 +39,14 @@ MAX_RAW_LEN = HEADER_LEN + MAX_PAYLOAD_LEN + CRC_LEN
 MAX_ENCODED_LEN = max_encoded_len(MAX_RAW_LEN)
 DELIMITER = b"\x00"
 
+# a decoded frame: message type (int), sequence (0..255), payload (bytes)
 Frame = namedtuple("Frame", ("msg_type", "seq", "payload"))
-Frame.__doc__ = "A decoded frame: message type (int), sequence (0..255), payload (bytes)."
 
 
 def encode_frame(msg_type, seq, payload=b""):
     """Wire bytes of one frame: ``0x00 || COBS(header || payload || crc32) || 0x00``."""
     if len(payload) > MAX_PAYLOAD_LEN:
-        raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_LEN}")
+        raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_LEN}")
     raw = bytearray(struct.pack("<BBB", PROTOCOL_VERSION, msg_type & 0xFF, seq & 0xFF))
     raw.extend(payload)
     raw.extend(struct.pack("<I", crc32(raw)))

@@ -1,10 +1,10 @@
 """BridgeLink: the host end of the serial link, on pyserial.
 
-The transport (port, reader thread, reconnection) lives here; bytes go through
-:class:`~firmware_bridge.packetizer.Packetizer` and
-:mod:`~firmware_bridge.protocol`, which never touch a port. The port is opened
-with ``serial.serial_for_url``, so a device path (``/dev/ttyACM0``, a pty) and a
-pyserial URL (``loop://``, ``socket://host:port``, ``spy://...``) both work.
+The port and its reader thread are :class:`~firmware_bridge.transport.SerialTransport`'s;
+bytes go through :class:`~firmware_bridge.packetizer.Packetizer` and
+:mod:`~firmware_bridge.protocol`, which never touch a port. A device path
+(``/dev/ttyACM0``, a pty) and a pyserial URL (``loop://``, ``socket://...``)
+both work.
 
 Commands are sent one at a time, each waits ``command_timeout_s`` for its answer
 (ACK, NACK or HELLO_REPLY with the same sequence number) and is resent with the
@@ -20,8 +20,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-
-import serial
 
 from firmware_bridge.errors import (
     CommandRejectedError,
@@ -39,12 +37,9 @@ from firmware_bridge.protocol import (
     ERROR_NAMES,
     MODE_RUN,
     MSG_ACK,
-    MSG_ENERGY_TRANSFER,
     MSG_HELLO,
     MSG_HELLO_REPLY,
     MSG_NACK,
-    MSG_SET_POWER,
-    MSG_SET_TELEMETRY_RATE,
     MSG_TELEMETRY,
     RESPONSE_TYPES,
     EnergyTransfer,
@@ -53,7 +48,9 @@ from firmware_bridge.protocol import (
     SetTelemetryRate,
     decode_payload,
     encode_payload,
+    message_type,
 )
+from firmware_bridge.transport import SerialTransport
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +71,8 @@ class LinkStats:
     nacks: int = 0  # commands refused by the MCU
     stale_answers: int = 0  # answers to no pending command (e.g. a late duplicate)
     reconnects: int = 0  # times the port was reopened after a failure
-    bytes_in: int = 0
-    bytes_out: int = 0
+    bytes_in: int = 0  # bytes read from the port
+    bytes_out: int = 0  # bytes written to the port
 
 
 @dataclass(frozen=True)
@@ -105,6 +102,7 @@ class BridgeLink:
         command_timeout_s: wait for an answer per attempt, s.
         retries: resends after the first attempt.
         reconnect_interval_s: pause between attempts to reopen a lost port, s.
+        read_timeout_s: longest block of one read of the reader thread, s.
     """
 
     def __init__(
@@ -120,16 +118,24 @@ class BridgeLink:
         read_timeout_s=0.05,
     ):
         self.port = port
-        self.baudrate = baudrate
         self.on_telemetry = on_telemetry
         self.command_timeout_s = command_timeout_s
         self.retries = retries
         self.reconnect_interval_s = reconnect_interval_s
-        self.read_timeout_s = read_timeout_s
+        self.board = None  # BoardInfo of the last handshake
+        self._transport = SerialTransport(
+            port,
+            on_data=self._receive,
+            on_lost=self._lost,
+            on_reopened=self._reopened,
+            baudrate=baudrate,
+            read_timeout_s=read_timeout_s,
+            reconnect_interval_s=reconnect_interval_s,
+        )
+        self._packetizer = Packetizer()
         self._telemetry_hz = telemetry_hz
         self._power = None  # last (mode, duty) the host set, replayed on reconnection
-        self._serial = None
-        self._serial_lock = threading.Lock()
+        self._handshake = True
         self._command_lock = threading.Lock()
         self._pending = None  # [seq, event, answer frame] of the command in flight
         self._seq = 0
@@ -138,22 +144,24 @@ class BridgeLink:
         self._telemetry_cond = threading.Condition()
         self._latest = None
         self._ready = threading.Event()
-        self._stopping = threading.Event()
-        self._reader = None
-        self.board = None
+        self._closed = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------
 
-    def open(self, timeout_s=5.0):
+    def open(self, timeout_s=5.0, handshake=True):
         """Open the port, start the reader, handshake; return the :class:`BoardInfo`.
 
         Raises :class:`LinkError` when the port cannot be opened or no HELLO
-        reply arrives within ``timeout_s``.
+        reply arrives within ``timeout_s``. With ``handshake=False`` the link
+        only listens (a monitor of an MCU that streams on its own): no HELLO,
+        no telemetry-rate command, not on reconnection either; returns None.
         """
-        self._open_port()
-        self._stopping.clear()
-        self._reader = threading.Thread(target=self._read_loop, name="bridge-reader", daemon=True)
-        self._reader.start()
+        self._handshake = handshake
+        self._closed.clear()
+        self._transport.open()
+        if not handshake:
+            self._ready.set()
+            return None
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -169,11 +177,9 @@ class BridgeLink:
 
     def close(self):
         """Stop the reader thread and close the port."""
-        self._stopping.set()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(timeout=2.0)
-        self._reader = None
-        self._drop_port(None)
+        self._closed.set()
+        self._ready.clear()
+        self._transport.close()
 
     def __enter__(self):
         self.open()
@@ -194,7 +200,10 @@ class BridgeLink:
     def stats(self) -> LinkStats:
         """A snapshot of the counters."""
         with self._counts_lock:
-            return LinkStats(**self._counts)
+            counts = dict(self._counts)
+        return LinkStats(
+            **counts, bytes_in=self._transport.bytes_in, bytes_out=self._transport.bytes_out
+        )
 
     # -- telemetry -----------------------------------------------------------
 
@@ -203,7 +212,10 @@ class BridgeLink:
         return self._latest
 
     def wait_telemetry(self, timeout_s=2.0):
-        """Block until a telemetry record newer than the current one arrives; return it."""
+        """Block until a telemetry record newer than the current one arrives; return it.
+
+        Raises :class:`TelemetryTimeoutError` after ``timeout_s``.
+        """
         with self._telemetry_cond:
             count = self._counts["telemetry"]
             if not self._telemetry_cond.wait_for(
@@ -216,18 +228,18 @@ class BridgeLink:
 
     def hello(self) -> BoardInfo:
         """Version handshake; also clears the MCU's command memory."""
-        answer = self._command(MSG_HELLO, Hello(PROTOCOL_VERSION))
+        answer = self._command(Hello(PROTOCOL_VERSION))
         self.board = BoardInfo(*answer)
         return self.board
 
     def set_power(self, duty, mode=MODE_RUN):
         """Set the loads' power mode (protocol.MODE_*) and duty level (0..1)."""
-        self._command(MSG_SET_POWER, SetPower(mode, duty))
+        self._command(SetPower(mode, duty))
         self._power = (mode, duty)
 
     def set_telemetry_rate(self, rate_hz):
         """Telemetry frames per second (0 stops the stream)."""
-        self._command(MSG_SET_TELEMETRY_RATE, SetTelemetryRate(rate_hz))
+        self._command(SetTelemetryRate(rate_hz))
         self._telemetry_hz = rate_hz
 
     def transfer_energy(self, joules):
@@ -237,7 +249,7 @@ class BridgeLink:
         :class:`CommandRejectedError` (code ``ERR_UNSUPPORTED``) on a board
         without energy-sharing hardware.
         """
-        return self._command(MSG_ENERGY_TRANSFER, EnergyTransfer(joules)).value
+        return self._command(EnergyTransfer(joules)).value
 
     def _start_session(self):
         self.hello()
@@ -245,12 +257,12 @@ class BridgeLink:
         if self._power is not None:
             self.set_power(self._power[1], self._power[0])
         self._ready.set()
-        log.info(
-            "%s: connected to %s (board %d)", self.port, self.board.firmware, self.board.board_id
-        )
+        board = self.board
+        log.info("%s: connected to %s (board %d)", self.port, board.firmware, board.board_id)
 
-    def _command(self, msg_type, message):
-        """Send one command, wait for its answer, retry; return the decoded answer."""
+    def _command(self, message):
+        """Send one command record, wait for its answer, retry; return the decoded answer."""
+        msg_type = message_type(message)
         payload = encode_payload(message)
         with self._command_lock:
             self._seq = (self._seq + 1) & 0xFF
@@ -261,10 +273,8 @@ class BridgeLink:
                 for attempt in range(self.retries + 1):
                     if attempt:
                         self._count("retries")
-                        log.debug(
-                            "%s: resending type 0x%02x seq %d", self.port, msg_type, self._seq
-                        )
-                    self._write(frame)
+                        log.debug("%s: resending type 0x%02x", self.port, msg_type)
+                    self._transport.write(frame)
                     if pending[1].wait(self.command_timeout_s):
                         break
                 else:
@@ -291,91 +301,38 @@ class BridgeLink:
             )
         return record
 
-    # -- transport -----------------------------------------------------------
+    # -- transport callbacks (reader thread) ------------------------------------
 
-    def _open_port(self):
-        try:
-            port = serial.serial_for_url(
-                self.port, baudrate=self.baudrate, timeout=self.read_timeout_s, write_timeout=1.0
-            )
-            port.reset_input_buffer()
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkError(f"cannot open {self.port}: {exc}") from exc
-        with self._serial_lock:
-            self._serial = port
-        self._packetizer = Packetizer()
-
-    def _drop_port(self, reason):
+    def _lost(self, _reason):
         self._ready.clear()
-        with self._serial_lock:
-            port, self._serial = self._serial, None
-        if port is not None:
-            if reason:
-                log.warning("%s: link lost: %s", self.port, reason)
-            try:
-                port.close()
-            except (serial.SerialException, OSError) as exc:
-                log.debug("%s: close failed: %s", self.port, exc)
 
-    def _write(self, data):
-        with self._serial_lock:
-            port = self._serial
-            if port is None:
-                raise LinkError(f"{self.port}: link is down")
-            try:
-                port.write(data)
-            except (serial.SerialException, OSError) as exc:
-                raise LinkError(f"{self.port}: write failed: {exc}") from exc
-        self._count("bytes_out", len(data))
-
-    def _read_loop(self):
-        while not self._stopping.is_set():
-            port = self._serial
-            if port is None:
-                self._reconnect()
-                continue
-            try:
-                data = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                # TypeError/AttributeError: pyserial reading a port closed under it
-                if not self._stopping.is_set():
-                    self._drop_port(exc)
-                continue
-            if data:
-                self._count("bytes_in", len(data))
-                self._receive(data)
-
-    def _reconnect(self):
-        if self._stopping.wait(self.reconnect_interval_s):
-            return
-        try:
-            self._open_port()
-        except LinkError as exc:
-            log.debug("%s", exc)
-            return
+    def _reopened(self):
         self._count("reconnects")
-        log.info("%s: port is back, handshaking", self.port)
+        self._packetizer = Packetizer()
+        if not self._handshake:
+            self._ready.set()
+            return
         threading.Thread(target=self._restore_session, name="bridge-restore", daemon=True).start()
 
     def _restore_session(self):
-        while not self._stopping.is_set() and self._serial is not None:
+        """Handshake and replay settings after a reconnection, until done or closed."""
+        while not self._closed.is_set() and self._transport.is_open:
             try:
                 self._start_session()
                 return
             except (CommandTimeoutError, CommandRejectedError, LinkError) as exc:
                 log.warning("%s: handshake after reconnection failed: %s", self.port, exc)
+                self._closed.wait(self.reconnect_interval_s)
 
     def _receive(self, data):
         for item in self._packetizer.feed(data):
             if isinstance(item, Exception):
-                cause = (
-                    "crc_errors"
-                    if isinstance(item, FrameCRCError)
-                    else "too_long"
-                    if isinstance(item, FrameTooLongError)
-                    else "decode_errors"
-                )
-                self._count(cause)
+                if isinstance(item, FrameCRCError):
+                    self._count("crc_errors")
+                elif isinstance(item, FrameTooLongError):
+                    self._count("too_long")
+                else:
+                    self._count("decode_errors")
                 self._count("resyncs")
                 log.debug("%s: dropped a piece: %s", self.port, item)
                 continue

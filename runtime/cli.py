@@ -12,6 +12,9 @@ from runtime.errors import OtswarmError
 
 # sub-command -> module under runtime.commands (see runtime/commands/__init__.py)
 COMMANDS = {
+    "demo": "runtime.commands.demo",
+    "agent": "runtime.commands.agent",
+    "doctor": "runtime.commands.doctor",
     "broker": "runtime.commands.broker",
     "profile": "runtime.commands.profile",
     "train": "runtime.commands.train",
@@ -20,9 +23,6 @@ COMMANDS = {
 
 # sub-commands of the design that are not built yet -> the issue that builds them
 NOT_BUILT = {
-    "demo": ("the main job: a swarm of agent processes on this machine", 8),
-    "agent": ("run one agent on a board from a TOML config", 8),
-    "doctor": ("report what this board has: meters, serial, LiteRT, broker", 8),
     "bench": ("benchmarks against the reference implementations", 3),
 }
 

@@ -70,6 +70,16 @@ class FixedHal(Hal):
         return joules
 
 
+def wait_until(predicate, timeout_s: float) -> bool:
+    """Poll ``predicate`` every 20 ms until it holds (True) or ``timeout_s`` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def raw_pty():
     """``(master_fd, slave_path, slave_fd)`` of a new raw pty pair (caller closes both fds)."""
     master, slave = os.openpty()

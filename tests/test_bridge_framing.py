@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -70,7 +71,7 @@ def test_frame_round_trip_and_errors_are_typed():
     raw = bytes([2, protocol.MSG_ACK, 1])
     with pytest.raises(FrameVersionError):
         decode_frame(cobs.encode(raw + struct.pack("<I", crc32(raw))))
-    with pytest.raises(ValueError):
+    with pytest.raises(PayloadError):
         encode_frame(protocol.MSG_ACK, 0, bytes(MAX_PAYLOAD_LEN + 1))
 
 
@@ -151,3 +152,20 @@ def test_fuzz_decoder_raises_only_typed_errors():
             assert isinstance(item, (Frame, FrameError))
         assert packetizer.buffered <= MAX_ENCODED_LEN
     assert outcomes["error"] > 14_000  # random bytes essentially never carry a valid CRC-32
+
+
+def test_worked_examples_in_the_protocol_doc_match_the_encoder():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "serial-protocol.md").read_text()
+    examples = [
+        encode_frame(protocol.MSG_HELLO, 1, protocol.encode_payload(protocol.Hello(1))),
+        encode_frame(protocol.MSG_SET_POWER, 2, protocol.encode_payload(protocol.SetPower(2, 0.5))),
+        encode_frame(protocol.MSG_ACK, 2, protocol.encode_payload(protocol.Ack(0.5))),
+        encode_frame(
+            protocol.MSG_ENERGY_TRANSFER,
+            3,
+            protocol.encode_payload(protocol.EnergyTransfer(-250.0)),
+        ),
+        encode_frame(protocol.MSG_NACK, 3, protocol.encode_payload(protocol.Nack(1))),
+    ]
+    for wire in examples:
+        assert wire.hex(" ") in doc

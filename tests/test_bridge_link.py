@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import time
 
 import pytest
-from bridge_support import READINGS, McuThread, raw_pty
+from bridge_support import READINGS, McuThread, raw_pty, wait_until
 
 from firmware_bridge import protocol
 from firmware_bridge.errors import CommandRejectedError, CommandTimeoutError, LinkError
@@ -27,9 +26,13 @@ def test_handshake_reports_the_board():
 
 
 def test_telemetry_streams_at_the_configured_rate():
-    with McuThread() as mcu, BridgeLink(mcu.path, telemetry_hz=0) as link:
+    samples = []
+    with (
+        McuThread() as mcu,
+        BridgeLink(mcu.path, telemetry_hz=0, on_telemetry=samples.append) as link,
+    ):
         link.set_telemetry_rate(20.0)
-        samples = [link.wait_telemetry(5.0) for _ in range(6)]
+        assert wait_until(lambda: len(samples) >= 6, 20.0)
         # the firmware's clock moves 1 ms per poll: 20 Hz is exactly one frame per 50 ticks
         gaps = {b.mcu_time_ms - a.mcu_time_ms for a, b in itertools.pairwise(samples)}
         assert gaps == {50}
@@ -134,10 +137,7 @@ def test_one_percent_corruption_every_bad_frame_rejected_every_good_frame_delive
                 view = view[os.write(mcu.master, view) :]
             os.set_blocking(mcu.master, False)
         expected_in = before.bytes_in + len(bad_stream)
-        for _ in range(400):  # wait (at most 20 s) for the reader to take every byte
-            if link.stats().bytes_in >= expected_in:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: link.stats().bytes_in >= expected_in, 20.0)
         after = link.stats()
         link.close()
 
@@ -169,6 +169,20 @@ def test_over_long_frame_is_rejected_and_the_next_frame_delivered():
             os.set_blocking(mcu.master, True)
             os.write(mcu.master, b"\x00" + b"\x42" * (20 * MAX_ENCODED_LEN) + good)
             os.set_blocking(mcu.master, False)
-        assert link.wait_telemetry(5.0) == record
+        assert wait_until(lambda: link.latest_telemetry() is not None, 10.0)
+        assert link.latest_telemetry() == record
         stats = link.stats()
         assert stats.too_long == 1 and stats.resyncs == 1
+
+
+def test_opens_pyserial_urls_too():
+    # loop:// echoes what we send: our own command comes back as a frame, no answer
+    link = BridgeLink("loop://", command_timeout_s=0.05, retries=0)
+    link.open(handshake=False)
+    try:
+        with pytest.raises(CommandTimeoutError):
+            link.set_power(0.5)
+        stats = link.stats()
+        assert stats.frames_ok == 1 and stats.bytes_in == stats.bytes_out
+    finally:
+        link.close()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from bridge_support import wait_until
 
 from firmware_bridge import protocol
 from firmware_bridge.errors import CommandRejectedError
@@ -16,6 +20,7 @@ from firmware_bridge.simulator.board import SimulatedBoard
 from firmware_bridge.simulator.sensor import Ina219Model
 from firmware_bridge.simulator.solar import SolarHarvester
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 NOON = 4 * 3600.0  # board time of noon with the default 08:00 boot
 
 
@@ -95,15 +100,6 @@ def test_simulator_without_sharing_hardware_rejects_transfers():
         assert rejected.value.code == protocol.ERR_UNSUPPORTED
 
 
-def _wait(predicate, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_link_recovers_when_the_simulator_is_killed_and_restarted(tmp_path):
     device = tmp_path / "ttyOTSWARM0"
     config = SimulatorConfig(seed=2, board_id=11)
@@ -114,7 +110,7 @@ def test_link_recovers_when_the_simulator_is_killed_and_restarted(tmp_path):
         link.set_power(0.25, protocol.MODE_ECO)
         link.wait_telemetry(5.0)
         first.kill()  # the 'USB unplug': SIGKILL, no clean-up
-        assert _wait(lambda: not link.connected, 10.0)
+        assert wait_until(lambda: not link.connected, 10.0)
         _, second = start_simulator_on_pty(config, link_path=device)
         try:
             assert link.wait_connected(20.0)
@@ -128,3 +124,32 @@ def test_link_recovers_when_the_simulator_is_killed_and_restarted(tmp_path):
             second.stop()
     finally:
         link.close()
+
+
+def _process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (gone, or a zombie nobody reaped yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_child_simulator_exits_when_its_parent_dies():
+    code = (
+        "import os\n"
+        "from firmware_bridge.simulator import start_simulator_on_pty\n"
+        "path, handle = start_simulator_on_pty()\n"
+        "print(handle.pid, flush=True)\n"
+        "os._exit(0)  # crash without stopping the simulator\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    pid = int(out.stdout.strip())
+    assert wait_until(lambda: _process_gone(pid), 10.0)

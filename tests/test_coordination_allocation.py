@@ -91,3 +91,29 @@ def test_bad_offers_raise_plan_errors():
         ot_plan(supply, demand, loss[:, :-1])
     with pytest.raises(PlanError):
         transfer_loss(TransferCosts(line_loss_per_m=0.05), np.full((2, 2), 30.0))
+
+
+def test_wire_plan_rows_columns_and_refusals():
+    from runtime.coordination.plans import build_plan, column_part, row_part
+    from runtime.summaries import EnergyOffer
+
+    offers = {
+        "s1": EnergyOffer(5.0, 0.0, (0.0, 0.0, 0.0)),
+        "s2": EnergyOffer(4.0, 1.0, (10.0, 0.0, 0.0)),  # net supplier of 3 J
+        "c1": EnergyOffer(0.0, 4.0, (5.0, 0.0, 0.0)),
+        "c2": EnergyOffer(1.0, 3.0, (20.0, 0.0, 0.0), loss_fraction=0.02),  # net need 2 J
+    }
+    costs = TransferCosts()
+    plan, outcome = build_plan(7, "c1", offers, costs)
+    assert plan.round == 7 and plan.planner == "c1"
+    rows = {a: row_part(plan, a, offers[a]).joules for a in offers}
+    assert rows["s1"] <= 5.0 + 1e-5 and rows["s2"] <= 3.0 + 1e-5 and rows["c1"] == 0.0
+    everyone = set(offers)
+    cols = {a: column_part(plan, a, offers, costs, everyone) for a in ("c1", "c2")}
+    assert sum(rows.values()) == pytest.approx(sum(c.joules for c in cols.values()), rel=1e-6)
+    assert sum(c.delivered_j for c in cols.values()) == pytest.approx(outcome.delivered_j, rel=1e-5)
+    only_s1 = column_part(plan, "c1", offers, costs, {"s1"}).joules
+    assert only_s1 == pytest.approx(sum(t.joules for t in plan.transfers
+                                        if t.source == "s1" and t.target == "c1"))  # fmt: skip
+    with pytest.raises(PlanError):
+        row_part(plan, "s1", EnergyOffer(0.1, 0.0))  # a row larger than the offer

@@ -45,6 +45,9 @@ def test_clusters_are_bounded_and_headed_by_their_members():
     assert len(c.heads) == 7 and c.sizes.max() <= 8 and c.sizes.sum() == 50
     for j, head in enumerate(c.heads):
         assert head in c.members(j)
+    member = next(a for a in c.members(0) if a != c.heads[0])
+    assert set(c.neighbours(member)) == set(c.members(0)) - {member}
+    assert set(c.neighbours(c.heads[0])) >= set(c.heads[1:])
 
 
 def test_reclustering_after_a_head_dies_and_agents_join():
@@ -84,7 +87,7 @@ def test_two_level_consensus_reaches_the_swarm_barycenter_with_O_N_messages():
             # the same histogram up to two levels of binning (< 0.1 of a gap) and the
             # uint16 wire weights between heads (< 1e-4)
             direct = barycenter_1d(states, LEVELS)
-            targets = np.array([node._target for node in nodes if node.is_head])
+            targets = np.array([node.target for node in nodes if node.is_head])
             assert np.allclose(targets @ LEVELS, direct @ LEVELS, atol=1e-4)
             assert max(w1_to_all(targets, direct, LEVELS)) < 0.025
             assert max_pairwise_w1(targets, LEVELS) < 1e-4

@@ -69,3 +69,23 @@ def test_bad_observations_raise():
         monitor.observe(float("nan"))
     with pytest.raises(CoordinationError):
         DriftMonitor(window=2)
+
+
+def test_drift_drives_the_alignment_step_and_the_replanning_period():
+    from runtime.coordination.swarm import SwarmCoordinator
+    from runtime.link import InProcessBus
+
+    link = InProcessBus("drift").link("d0", track_members=False)
+    coord = SwarmCoordinator(link, [0.0, 0.5, 1.0], drift=DriftMonitor(window=WINDOW, seed=4))
+    coord.start()
+    link.start()
+    rng = np.random.default_rng(10)
+    coord.align([0.2, 0.3, 0.5])
+    calm_step, calm_period = coord.step, coord.replan_period
+    stale = []
+    for value in np.concatenate([_harvest(rng, 8 * WINDOW, 5.0), _harvest(rng, WINDOW, 2.0)]):
+        reading = coord.observe(value)
+        if reading is not None and reading.stale:
+            stale.append(reading)
+    assert stale  # the drop raised the stale-policy event
+    assert coord.step > calm_step and coord.replan_period < calm_period

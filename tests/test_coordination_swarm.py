@@ -145,3 +145,39 @@ def test_live_policy_outputs_are_aligned_and_keep_their_order():
     coord = swarm[0]
     low, high = np.eye(5)[1], np.eye(5)[3]
     assert np.all(np.cumsum(coord.align(high)) <= np.cumsum(coord.align(low)) + 1e-12)
+
+
+def test_cluster_neighbours_set_after_start_still_reach_consensus():
+    from runtime.coordination import cluster
+
+    bus = InProcessBus("groups", seed=6, drop=0.1)
+    rng = np.random.default_rng(6)
+    names = [f"g{i:02d}" for i in range(18)]
+    groups = cluster(names, rng.uniform(0, 100, (18, 2)), capacity=6)
+    policies = rng.dirichlet(np.full(LEVELS.size, 0.5), size=len(names))
+    swarm = []
+    for name, policy in zip(names, policies, strict=True):
+        link = bus.link(name, track_members=False)
+        coord = SwarmCoordinator(link, LEVELS, step=0.5).start()  # everyone, at first
+        link.start()
+        coord.align(policy)
+        coord.set_neighbours(groups.neighbours(name))
+        swarm.append(coord)
+    spread = [max_pairwise_w1(policies, LEVELS)]
+    for r in range(1, 41):
+        reports = [coord.round(r, 0.0, 0.0) for coord in swarm]
+        spread.append(max_pairwise_w1([c.aligner.state for c in swarm], LEVELS))
+    for name, report in zip(names, reports, strict=True):
+        assert report.neighbours_heard <= len(groups.neighbours(name))
+    # geometric, but slower than all-to-all: groups meet only through their heads
+    assert spread[40] < 0.5 * spread[20] and spread[40] < 0.1 * spread[0]
+
+
+def test_coordinator_refuses_bad_configuration():
+    from runtime.coordination.errors import HistogramError, PlanError
+
+    bus = InProcessBus("bad")
+    with pytest.raises(PlanError):
+        SwarmCoordinator(bus.link("x0"), [0.0, 0.5, 1.0], method="lottery")
+    with pytest.raises(HistogramError):
+        SwarmCoordinator(bus.link("x1"), [0.0, 0.2, 1.0])  # not equally spaced

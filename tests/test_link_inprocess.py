@@ -164,3 +164,23 @@ def test_two_thousand_agents_around_cluster_heads():
         head.publish(HIST)
     assert heard.tolist() == [1] * len(members)
     assert sum(to_heads) == len(members) * len(heads) + len(heads) * (len(heads) - 1)
+
+
+def test_a_wider_subscription_replaces_narrower_ones_without_duplicates():
+    _, (a, b) = _swarm(2)
+    got = []
+    b.on(Kind.HISTOGRAM, got.append, sender="a0")
+    b.on(Kind.HISTOGRAM, got.append)
+    a.publish(HIST)
+    assert len(got) == 2  # one message, two handlers: each called once
+    assert b.stats().rejected == 0
+
+
+def test_sequence_wraps_to_one_and_receivers_follow():
+    _, (a, b) = _swarm(2)
+    got = []
+    b.on(Kind.HISTOGRAM, got.append)
+    a._sequence = 0xFFFFFFFF - 1  # as after four billion messages
+    assert [a.publish(HIST) for _ in range(3)] == [0xFFFFFFFF, 1, 2]
+    assert [e.header.sequence for e in got] == [0xFFFFFFFF, 1, 2]
+    assert b.stats().rejected == 0

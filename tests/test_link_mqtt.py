@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import queue
-
 import numpy as np
 import pytest
+from link_support import inbox as _inbox
+from link_support import mqtt_link, wait_until
 
 from runtime.link import LinkConnectError, MqttLink, MqttLinkConfig
 from runtime.link.broker import EmbeddedBroker, free_port
 from runtime.summaries import AllocationPlan, Histogram, Kind, Transfer
 
-KEY = "swarm-key-0123456789"
-
 
 def _link(url, agent, swarm="t-mqtt", **options) -> MqttLink:
-    config = MqttLinkConfig(url, swarm, agent, hmac_key=KEY, reconnect_min_s=0.1, **options)
-    return MqttLink(config).start(timeout=15)
-
-
-def _inbox(link: MqttLink, kind: Kind, **options) -> queue.Queue:
-    inbox: queue.Queue = queue.Queue()
-    link.on(kind, inbox.put, **options)
-    return inbox
+    return mqtt_link(url, agent, swarm, **options)
 
 
 def test_summaries_and_plans_are_delivered(mqtt_broker):
@@ -74,3 +65,42 @@ def test_falls_back_to_mqtt311_on_a_311_only_broker():
 def test_unreachable_broker_is_a_typed_error():
     with pytest.raises(LinkConnectError, match="no answer"):
         MqttLink(MqttLinkConfig(f"mqtt://127.0.0.1:{free_port()}", "t", "x")).start(timeout=1)
+
+
+def test_terminated_broker_command_stops_its_mosquitto():
+    """SIGTERM to ``otswarm broker`` must not leave Mosquitto running as an orphan."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from runtime.link.broker import wait_for_port
+
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "broker", "--port", str(port), "--kind", "mosquitto"],
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    wait_for_port("127.0.0.1", port, timeout=20)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert len(children) == 1
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    assert wait_until(lambda: not Path(f"/proc/{children[0]}").exists(), timeout=10)
+
+
+def test_overlapping_subscriptions_deliver_once(mqtt_broker):
+    a, b = (_link(mqtt_broker.url, agent, swarm="t-overlap") for agent in ("a", "b"))
+    try:
+        narrow, wide = _inbox(b, Kind.HISTOGRAM, sender="a"), _inbox(b, Kind.HISTOGRAM)
+        assert b.wait_ready(10)
+        sequences = [a.publish(Histogram(np.ones(2) / 2)) for _ in range(5)]
+        assert [wide.get(timeout=10).header.sequence for _ in sequences] == sequences
+        assert [narrow.get(timeout=10).header.sequence for _ in sequences] == sequences
+        a.close()  # the offline state arrives after every histogram
+        assert wait_until(lambda: not b.members()["a"].online)
+        assert b.stats().rejected == 0 and wide.empty()
+    finally:
+        b.close()

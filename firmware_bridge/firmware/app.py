@@ -23,11 +23,8 @@ from firmware_bridge.protocol import (
     MAX_TELEMETRY_HZ,
     MODE_NAMES,
     MODE_RUN,
-    MSG_ACK,
     MSG_ENERGY_TRANSFER,
     MSG_HELLO,
-    MSG_HELLO_REPLY,
-    MSG_NACK,
     MSG_SET_POWER,
     MSG_SET_TELEMETRY_RATE,
     MSG_TELEMETRY,
@@ -37,6 +34,7 @@ from firmware_bridge.protocol import (
     Telemetry,
     decode_payload,
     encode_payload,
+    message_type,
 )
 
 FIRMWARE_NAME = "otswarm-ref 1.0"
@@ -119,41 +117,42 @@ class FirmwareApp:
         if frame.msg_type != MSG_HELLO and key == self._last_command:
             self.hal.uart_write(self._last_answer)
             return
-        msg_type, message = self._execute(frame)
-        answer = encode_frame(msg_type, frame.seq, encode_payload(message))
+        message = self._execute(frame)
+        answer = encode_frame(message_type(message), frame.seq, encode_payload(message))
         self._last_command = key
         self._last_answer = answer
         self.hal.uart_write(answer)
 
     def _execute(self, frame):
+        """Execute one command; return its answer record (HelloReply, Ack or Nack)."""
         try:
             command = decode_payload(frame.msg_type, frame.payload)
         except PayloadError:
             known = frame.msg_type in COMMAND_TYPES
-            return MSG_NACK, Nack(ERR_BAD_PAYLOAD if known else ERR_UNKNOWN_TYPE)
+            return Nack(ERR_BAD_PAYLOAD if known else ERR_UNKNOWN_TYPE)
         self.commands_executed += 1
         if frame.msg_type == MSG_HELLO:
             if command.protocol_version != PROTOCOL_VERSION:
-                return MSG_NACK, Nack(ERR_VERSION)
+                return Nack(ERR_VERSION)
             caps = CAP_ENERGY_SHARING if self.hal.energy_sharing else 0
-            return MSG_HELLO_REPLY, HelloReply(PROTOCOL_VERSION, caps, self.board_id, self.firmware)
+            return HelloReply(PROTOCOL_VERSION, caps, self.board_id, self.firmware)
         if frame.msg_type == MSG_SET_POWER:
             if command.mode not in MODE_NAMES or not 0.0 <= command.duty <= 1.0:
-                return MSG_NACK, Nack(ERR_OUT_OF_RANGE)
+                return Nack(ERR_OUT_OF_RANGE)
             self.mode = command.mode
             self.duty = command.duty
             self.hal.set_load(self.mode, self.duty)
-            return MSG_ACK, Ack(self.duty)
+            return Ack(self.duty)
         if frame.msg_type == MSG_SET_TELEMETRY_RATE:
             if not 0.0 <= command.rate_hz <= MAX_TELEMETRY_HZ:
-                return MSG_NACK, Nack(ERR_OUT_OF_RANGE)
+                return Nack(ERR_OUT_OF_RANGE)
             self.set_telemetry_rate(command.rate_hz)
-            return MSG_ACK, Ack(command.rate_hz)
+            return Ack(command.rate_hz)
         if frame.msg_type == MSG_ENERGY_TRANSFER:
             if not self.hal.energy_sharing:
-                return MSG_NACK, Nack(ERR_UNSUPPORTED)
+                return Nack(ERR_UNSUPPORTED)
             if command.joules != command.joules:  # NaN
-                return MSG_NACK, Nack(ERR_OUT_OF_RANGE)
-            return MSG_ACK, Ack(self.hal.transfer_energy(command.joules))
+                return Nack(ERR_OUT_OF_RANGE)
+            return Ack(self.hal.transfer_energy(command.joules))
         # a frame type the MCU only ever sends (telemetry, ack ...) is not a command
-        return MSG_NACK, Nack(ERR_UNKNOWN_TYPE)
+        return Nack(ERR_UNKNOWN_TYPE)

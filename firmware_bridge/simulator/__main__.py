@@ -19,6 +19,11 @@ def main(argv=None):
     )
     parser.add_argument("--pty", action="store_true", required=True, help="serve on a new pty pair")
     parser.add_argument("--link", help="also publish the pty under this symlink path")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started the simulator dies",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     add_config_arguments(parser)
     args = parser.parse_args(argv)
@@ -27,7 +32,7 @@ def main(argv=None):
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    serve_until_signal(config_from_args(args), args.link)
+    serve_until_signal(config_from_args(args), args.link, args.exit_with_parent)
     return 0
 
 

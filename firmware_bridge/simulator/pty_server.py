@@ -30,9 +30,7 @@ STARTUP_TIMEOUT_S = 20.0  # wait for a child simulator to print its device path
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding firmware_bridge/
 
 
-def firmware_name():
-    """Firmware string the simulated MCU reports in its HELLO reply."""
-    return "otswarm-sim 1.0"
+SIM_FIRMWARE_NAME = "otswarm-sim 1.0"  # what the simulated MCU says in its HELLO reply
 
 
 class PtySimulator:
@@ -55,7 +53,7 @@ class PtySimulator:
         self.app = FirmwareApp(
             self.hal,
             board_id=config.board_id,
-            firmware=firmware_name(),
+            firmware=SIM_FIRMWARE_NAME,
             telemetry_hz=config.telemetry_hz,
         )
         self._stop = threading.Event()
@@ -65,10 +63,17 @@ class PtySimulator:
         """The path a host opens: the symlink when there is one, else the pty slave."""
         return self.link_path or self.slave_path
 
-    def serve_forever(self):
-        """Poll the firmware until :meth:`stop`; sleep in ``select`` between events."""
+    def serve_forever(self, parent_pid=None):
+        """Poll the firmware until :meth:`stop`; sleep in ``select`` between events.
+
+        With ``parent_pid``, also return once this process is no longer that
+        process's child (the parent died: no orphan simulators after a crash).
+        """
         try:
             while not self._stop.is_set():
+                if parent_pid is not None and os.getppid() != parent_pid:
+                    log.warning("parent %d is gone; simulator exits", parent_pid)
+                    break
                 self.hal.advance()
                 self.app.poll()
                 due = self.app.ms_until_telemetry()
@@ -154,7 +159,8 @@ def start_simulator_on_pty(config=None, *, link_path=None, in_process=False, **o
         thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)
         thread.start()
         return server.device_path, SimulatorHandle(server.device_path, server=server, thread=thread)
-    cmd = [sys.executable, "-m", "firmware_bridge.simulator", "--pty", *config.to_args()]
+    cmd = [sys.executable, "-m", "firmware_bridge.simulator", "--pty", "--exit-with-parent"]
+    cmd += config.to_args()
     if link_path:
         cmd += ["--link", str(link_path)]
     path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -170,11 +176,15 @@ def start_simulator_on_pty(config=None, *, link_path=None, in_process=False, **o
     return line, SimulatorHandle(line, process=process)
 
 
-def serve_until_signal(config, link_path=None):
-    """Run one simulator in the foreground; print its device path; stop on SIGTERM/SIGINT."""
+def serve_until_signal(config, link_path=None, exit_with_parent=False):
+    """Run one simulator in the foreground; print its device path; stop on SIGTERM/SIGINT.
+
+    ``exit_with_parent``: also stop when the process that started this one dies.
+    """
+    parent_pid = os.getppid() if exit_with_parent else None
     server = PtySimulator(config, link_path)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     print(server.device_path, flush=True)
     log.info("simulated MCU %d on %s", config.board_id, server.slave_path)
-    server.serve_forever()
+    server.serve_forever(parent_pid)

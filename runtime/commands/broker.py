@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 HELP = "run the embedded MQTT broker (mosquitto if installed, else amqtt)"
 
@@ -23,6 +24,18 @@ def run(args: argparse.Namespace) -> int:
     from runtime.link.broker import EmbeddedBroker
 
     broker = EmbeddedBroker(args.host, args.port, prefer=args.kind, config_file=args.config)
-    broker.start()
-    print(f"otswarm broker: {broker.kind} on {broker.url} (Ctrl-C stops it)", flush=True)
-    return broker.wait()
+    # SIGTERM (kill, a supervisor, a test) stops the child Mosquitto too, as Ctrl-C does;
+    # without this Python dies at once and the broker lives on as an orphan
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        broker.start()
+        print(f"otswarm broker: {broker.kind} on {broker.url} (Ctrl-C stops it)", flush=True)
+        return broker.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

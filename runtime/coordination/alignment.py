@@ -46,9 +46,9 @@ def align_step(own, neighbours, support, step: float) -> np.ndarray:
     own = check_histograms(own, x.size, "own histogram")[0]
     if not 0.0 <= step <= 1.0:
         raise HistogramError(f"alignment step must be in [0, 1], got {step}")
-    nbrs = np.asarray(neighbours, dtype=float).reshape(-1, x.size)
-    if nbrs.shape[0] == 0 or step == 0.0:
+    if len(neighbours) == 0 or step == 0.0:
         return own
+    nbrs = check_histograms(neighbours, x.size, "neighbour histograms")
     m = nbrs.shape[0]
     weights = np.concatenate(([1.0 - step], np.full(m, step / m)))
     return barycenter_1d(np.vstack([own, nbrs]), x, weights)
@@ -68,6 +68,8 @@ class PolicyAligner:
         self.support = check_support(support)
         if not 0.0 < reference_rate <= 1.0:
             raise HistogramError(f"reference_rate must be in (0, 1], got {reference_rate}")
+        if not 0.0 <= step <= 1.0:
+            raise HistogramError(f"alignment step must be in [0, 1], got {step}")
         self.step = step
         self.reference_rate = reference_rate
         self.reference: np.ndarray | None = None

@@ -21,6 +21,7 @@ or dropping centres when ``k`` changes) and re-elects heads.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ EXACT_LIMIT = 200_000  # agent x centre pairs solved exactly (emd takes ~1 s the
 
 @dataclass(frozen=True)
 class Clustering:
-    """Who is in which group and who heads it (ids sorted inside each group)."""
+    """Who is in which group and who heads it (``ids`` sorted, ``labels`` aligned)."""
 
     ids: tuple[str, ...]
     labels: np.ndarray
@@ -41,14 +42,32 @@ class Clustering:
     capacity: int
 
     def members(self, cluster: int) -> tuple[str, ...]:
-        return tuple(a for a, c in zip(self.ids, self.labels, strict=True) if c == cluster)
+        return tuple(self.ids[i] for i in np.flatnonzero(self.labels == cluster))
+
+    def label_of(self, agent: str) -> int:
+        """The group of ``agent`` (ids are sorted: binary search)."""
+        i = bisect.bisect_left(self.ids, agent)
+        if i == len(self.ids) or self.ids[i] != agent:
+            raise CoordinationError(f"agent {agent!r} is not in this clustering")
+        return int(self.labels[i])
 
     def head_of(self, agent: str) -> str:
-        return self.heads[int(self.labels[self.ids.index(agent)])]
+        return self.heads[self.label_of(agent)]
 
     @property
     def sizes(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.heads))
+
+    def neighbours(self, agent: str) -> list[str]:
+        """Whom ``agent`` aligns with in two-level gossip: its group, plus the other
+        heads when it is a head. The graph is connected (groups meet through heads),
+        so consensus is geometric, but slower than with ``hierarchy.ClusterNode``,
+        whose three phases move every agent toward the exact swarm barycenter."""
+        group = self.label_of(agent)
+        peers = [m for m in self.members(group) if m != agent]
+        if self.heads[group] == agent:
+            peers += [h for h in self.heads if h != agent]
+        return peers
 
 
 def balanced_assignment(points, centres, capacity: int, exact_limit: int = EXACT_LIMIT):

@@ -45,8 +45,8 @@ class ClusterNode:
         self.state = np.asarray(state, dtype=float)
         self.base = support_id
         self.clustering = clustering
-        cid = int(clustering.labels[clustering.ids.index(self.me)])
-        self.head = clustering.heads[cid]
+        cid = clustering.label_of(self.me)
+        self.head = clustering.head_of(self.me)
         self.is_head = self.head == self.me
         self.members = [m for m in clustering.members(cid) if m != self.me]
         self.sizes = dict(zip(clustering.heads, clustering.sizes.tolist(), strict=True))
@@ -92,6 +92,11 @@ class ClusterNode:
             weights = [self.sizes[self.me], *(self.sizes[h] for h in heard)]
             self._target = barycenter_1d(hists, self.levels, weights)
             self._publish(self._target, SWARM, r)
+
+    @property
+    def target(self) -> np.ndarray | None:
+        """The swarm barycenter this head computed in the last phase 3 (None for members)."""
+        return self._target
 
     def move(self, step: float) -> np.ndarray:
         """Move the state toward the swarm barycenter heard this round (if any)."""

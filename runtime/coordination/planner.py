@@ -86,6 +86,10 @@ class PlanGate:
             del self._candidates[old]
         return plan
 
+    def candidate(self, round: int) -> _Plan | None:
+        """The plan that would be executed for ``round`` now (None: none kept)."""
+        return self._candidates.get(round)
+
     def executed(self, round: int) -> str | None:
         """Planner of the plan executed for ``round`` (None: nothing executed or not yet)."""
         return self._done.get(round)

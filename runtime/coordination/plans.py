@@ -68,8 +68,7 @@ def offer_book(offers: Mapping[str, EnergyOffer], costs: TransferCosts) -> Offer
         consumer_loss=field(con, "loss_fraction"),
     )
     cost = planning_cost(costs, loss, field(con, "priority") / 255.0)
-    supply = np.array([net[ids.index(a)] for a in sup])
-    demand = np.array([-net[ids.index(a)] for a in con])
+    supply, demand = net[net > 0], -net[net < 0]  # same order as sup and con
     return OfferBook(tuple(sup), tuple(con), supply, demand, loss, cost)
 
 

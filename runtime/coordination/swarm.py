@@ -37,9 +37,10 @@ import numpy as np
 from runtime.coordination.alignment import PolicyAligner
 from runtime.coordination.costs import TransferCosts
 from runtime.coordination.drift import DriftMonitor, DriftReading
-from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
+from runtime.coordination.errors import HistogramError, PlanError
 from runtime.coordination.planner import PlanGate, planner_of
-from runtime.coordination.plans import PlanPart, build_plan, column_part, row_part
+from runtime.coordination.plans import METHODS, PlanPart, build_plan, column_part, row_part
+from runtime.errors import OtswarmError
 from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class SwarmCoordinator:
     """Alignment, allocation and drift handling of one agent on a started link.
 
     Args:
-        link: the agent's SwarmLink (started by the caller).
+        link: the agent's SwarmLink; start it after :meth:`start` (see there).
         levels: the ordered action support (duty levels), equally spaced.
         neighbours: ids whose histograms this agent aligns with (None: everyone).
         costs: energy terms of transfers (see :class:`TransferCosts`).
@@ -111,6 +112,8 @@ class SwarmCoordinator:
         self.priority = priority
         self.drift = drift
         self.ledger = ledger
+        if method not in METHODS:
+            raise PlanError(f"allocation method must be one of {METHODS}, got {method!r}")
         self.method = method
         self.support_id = support_id
         self.max_age = max_age
@@ -119,17 +122,43 @@ class SwarmCoordinator:
         self._histograms: dict[str, tuple[int, np.ndarray]] = {}
         self._offers: dict[int, dict[str, EnergyOffer]] = {}
         self._executed: dict[int, AllocationPlan] = {}
+        self._subscribed: set[str] = set()
+        self._round: int | None = None
         self._started = False
 
+    def set_neighbours(self, neighbours: Sequence[str] | None) -> None:
+        """Align with these agents from now on (None: everyone), e.g. after re-clustering
+        (``Clustering.neighbours``). Histograms from others are ignored."""
+        with self._lock:
+            old = self.neighbours
+            self.neighbours = None if neighbours is None else set(neighbours)
+            self._histograms = {a: h for a, h in self._histograms.items() if self._wanted(a)}
+        if self._started and old is not None:
+            if self.neighbours is None:
+                self.link.on(Kind.HISTOGRAM, self._on_histogram)
+            else:
+                for agent in sorted(self.neighbours - old - self._subscribed):
+                    self._subscribe(agent)
+
+    def _wanted(self, agent: str) -> bool:
+        return self.neighbours is None or agent in self.neighbours
+
+    def _subscribe(self, agent: str) -> None:
+        self._subscribed.add(agent)
+        self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
+
     def start(self) -> SwarmCoordinator:
-        """Register the handlers on the link (call once, after or before ``link.start()``)."""
+        """Register the handlers on the link. Call it before ``link.start()``: the link
+        then subscribes to everything at once and, over MQTT, returns when the broker
+        has the subscriptions; after start, subscribing is asynchronous and the first
+        messages of the others may be missed (harmless: one round without them)."""
         if self._started:
             return self
         if self.neighbours is None:
             self.link.on(Kind.HISTOGRAM, self._on_histogram)
         else:
             for agent in sorted(self.neighbours):
-                self.link.on(Kind.HISTOGRAM, self._on_histogram, sender=agent)
+                self._subscribe(agent)
         self.link.on(Kind.ENERGY_OFFER, self._on_offer)
         self.link.on(Kind.ALLOCATION_PLAN, self._on_plan)
         self._started = True
@@ -160,6 +189,17 @@ class SwarmCoordinator:
         """Rounds between the plans this agent makes when it is the planner."""
         return 1 if self.drift is None else self.drift.adaptation.replan_period
 
+    def view(self, r: int) -> set[str]:
+        """Round ``r``'s membership view: the agents whose offer of ``r`` this agent holds."""
+        with self._lock:
+            return set(self._offers.get(r, {}))
+
+    def plan_waiting(self, r: int) -> str | None:
+        """Planner of the plan this agent would execute for round ``r`` (None: none yet)."""
+        with self._lock:
+            plan = self.gate.candidate(r)
+        return None if plan is None else plan.planner
+
     # -- once per round ---------------------------------------------------------------
     def round(self, r: int, supply_j: float, demand_j: float) -> RoundReport:
         """Execute, plan, align and publish for round ``r`` (see the module doc)."""
@@ -167,7 +207,8 @@ class SwarmCoordinator:
         sent = self._send(r - 2)
         planned = self._plan(r - 1)
         with self._lock:
-            fresh = [h for rnd, h in self._histograms.values() if r - self.max_age <= rnd <= r]
+            self._round = r
+            fresh = [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
         state = None
         if self.aligner.reference is not None:
             with self._measure("ot"):
@@ -219,13 +260,13 @@ class SwarmCoordinator:
         try:
             with self._measure("ot"):
                 plan, outcome = build_plan(r, self.me, offers, self.costs, method=self.method)
-        except CoordinationError as exc:
+            self.link.publish(plan, round=r)
+        except OtswarmError as exc:  # bad offers, solver input, or a plan the wire refuses
             log.warning("%s: no plan for round %d: %s", self.me, r, exc)
             return False
         log.debug("%s: plan %d: %s", self.me, r, outcome)
-        with self._lock:
+        with self._lock:  # only a published plan is executed, by the planner too
             self.gate.consider(plan, expected_planner=self.me)
-        self.link.publish(plan, round=r)
         return True
 
     def _measure(self, component: str):
@@ -234,16 +275,22 @@ class SwarmCoordinator:
     # -- handlers (transport thread) ---------------------------------------------------
     def _on_histogram(self, envelope: Envelope) -> None:
         msg = envelope.message
-        if msg.support_id != self.support_id or msg.weights.size != self.levels.size:
+        if msg.support_id != self.support_id:
+            return
+        if msg.weights.size != self.levels.size:
+            log.debug("%s: histogram of %s has %d bins, expected %d: ignored", self.me,
+                      envelope.header.agent, msg.weights.size, self.levels.size)  # fmt: skip
             return
         with self._lock:
-            self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
+            if self._wanted(envelope.header.agent):
+                self._histograms[envelope.header.agent] = (envelope.header.round, msg.weights)
 
     def _on_offer(self, envelope: Envelope) -> None:
+        r = envelope.header.round
         with self._lock:
-            self._offers.setdefault(envelope.header.round, {})[envelope.header.agent] = (
-                envelope.message
-            )
+            if self._round is not None and not self._round - 4 <= r <= self._round + 2:
+                return  # far from our rounds: stale, or a peer with a broken clock
+            self._offers.setdefault(r, {})[envelope.header.agent] = envelope.message
 
     def _on_plan(self, envelope: Envelope) -> None:
         plan: AllocationPlan = envelope.message

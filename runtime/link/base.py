@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], None]
 MEMBERSHIP_KINDS = (Kind.STATE, Kind.HEARTBEAT)
+MAX_SEQUENCE = 0xFFFFFFFF  # the header's u32
 
 
 class SwarmLink(abc.ABC):
@@ -122,27 +123,48 @@ class SwarmLink(abc.ABC):
     def _subscribe(self, filter_: str, qos: int) -> None:
         """Start receiving ``filter_`` (called for filters added after :meth:`start`)."""
 
+    @abc.abstractmethod
+    def _unsubscribe(self, filter_: str) -> None:
+        """Stop receiving ``filter_`` (a wider filter of the same kind replaced it)."""
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until connected and every subscription made so far is in place;
+        False on timeout. (The in-process bus is always ready once started.)"""
+        return self._started and not self._closed
+
     # -- the public interface ------------------------------------------------------------
 
     def on(self, kind: Kind, handler: Handler, *, sender: str | None = None) -> None:
         """Call ``handler(envelope)`` for every ``kind`` message from ``sender`` (or anyone).
 
         ``sender`` narrows the subscription on the broker, so an agent listening to
-        its cluster head only receives the head's messages.
+        its cluster head only receives the head's messages. Subscriptions never
+        overlap: a filter for every sender replaces the per-sender ones of its kind
+        (so no message arrives twice).
         """
         kind = Kind(kind)
         if sender is not None:
             check_id(sender, "sender")
         filter_ = topic_filter(self.swarm, kind, sender)
+        wildcard = topic_filter(self.swarm, kind)
         with self._rx_lock:
             self._handlers.setdefault(kind, []).append((sender, handler))
-            new = filter_ not in self._filters and topic_filter(self.swarm, kind) not in (
-                self._filters
-            )
+            new = filter_ not in self._filters and wildcard not in self._filters
+            replaced = []
             if new:
+                if sender is None:
+                    prefix = wildcard.rsplit("/", 2)[0] + "/"
+                    suffix = "/" + kind.topic_name
+                    replaced = [
+                        f for f in self._filters if f.startswith(prefix) and f.endswith(suffix)
+                    ]
+                    for old in replaced:
+                        del self._filters[old]
                 self._filters[filter_] = QOS[kind]
         if new and self._started:
             self._subscribe(filter_, QOS[kind])
+            for old in replaced:
+                self._unsubscribe(old)
 
     def publish(self, message: Message, *, round: int | None = None) -> int:
         """Sign (with a key), encode and send ``message``; return its sequence number.
@@ -192,7 +214,9 @@ class SwarmLink(abc.ABC):
 
     def _encode(self, message: Message) -> tuple[bytes, int]:
         with self._tx_lock:
-            self._sequence += 1
+            # after 2^32 - 1 messages the count starts again at 1; receivers take that
+            # for a restart (same sequence range, later timestamps: see ReplayGuard)
+            self._sequence = self._sequence % MAX_SEQUENCE + 1
             self._last_stamp_us = max(int(self.clock() * 1e6), self._last_stamp_us + 1)
             payload = encode(
                 message,

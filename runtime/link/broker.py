@@ -66,6 +66,7 @@ def mosquitto_config(host: str, port: int, extra: str = "") -> str:
         "log_dest stderr\n"
         "log_type error\n"
         "log_type warning\n"
+        "set_tcp_nodelay true\n"
         f"{extra}"
     )
 

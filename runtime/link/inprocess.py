@@ -71,6 +71,9 @@ class InProcessLink(SwarmLink):
     def _subscribe(self, filter_: str, qos: int) -> None:
         self.bus._add_filter(self, filter_)
 
+    def _unsubscribe(self, filter_: str) -> None:
+        self.bus._remove_filter(self, filter_)
+
 
 class InProcessBus:
     """A broker-less swarm inside one process.
@@ -200,6 +203,13 @@ class InProcessBus:
             ]
         for name, origin, payload in retained:
             self._deliver(origin, [link], name, payload)
+
+    def _remove_filter(self, link: InProcessLink, filter_: str) -> None:
+        _, sender, kind = parse_filter(filter_)
+        with self._lock:
+            subscribers = self._subscribers.get((kind, sender), [])
+            if link in subscribers:
+                subscribers.remove(link)
 
     def _route(self, topic_name: str, payload: bytes) -> None:
         """Fan a payload out to its subscribers (retaining ``state``)."""

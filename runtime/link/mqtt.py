@@ -10,6 +10,8 @@
 * Membership: before every (re)connect the last will (``offline``, retained,
   QoS 1) is set and the matching ``online`` state is encoded; ``on_connect``
   publishes it retained. A heartbeat thread publishes every ``heartbeat_period_s``.
+* TCP_NODELAY on the socket (paho leaves Nagle on; Mosquitto needs
+  ``set_tcp_nodelay true`` for the same on its side).
 * TLS (``mqtts://``: CA, client certificate and key) and username/password
   come from :class:`MqttLinkConfig`.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -76,7 +79,7 @@ class MqttLink(SwarmLink):
         self._ready = threading.Event()  # connected and every subscription acknowledged
         self._attempts: queue.Queue[str] = queue.Queue()
         self._online: bytes | None = None
-        self._subscribe_mids: set[int] = set()
+        self._pending_mids: set[int] = set()
         self._stop = threading.Event()
         self._heartbeats: threading.Thread | None = None
 
@@ -139,7 +142,7 @@ class MqttLink(SwarmLink):
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until connected and every subscription made so far is acknowledged
-        (after start, after :meth:`on`, after a reconnect); False on timeout."""
+        by the broker (after start, after :meth:`on`, after a reconnect)."""
         return self._ready.wait(timeout)
 
     # -- transport hooks ---------------------------------------------------------------
@@ -155,7 +158,14 @@ class MqttLink(SwarmLink):
             with self._rx_lock:
                 self._ready.clear()
                 _, mid = self._client.subscribe(self._subscription([(filter_, qos)]))
-                self._subscribe_mids.add(mid)
+                self._pending_mids.add(mid)
+
+    def _unsubscribe(self, filter_: str) -> None:
+        if self._connected.is_set():
+            with self._rx_lock:
+                self._ready.clear()
+                _, mid = self._client.unsubscribe(filter_)
+                self._pending_mids.add(mid)
 
     # -- paho callbacks (network thread) -----------------------------------------------
 
@@ -178,7 +188,8 @@ class MqttLink(SwarmLink):
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
-        client.on_socket_open = lambda client, userdata, sock: self._attempts.put("socket")
+        client.on_unsubscribe = self._on_subscribe
+        client.on_socket_open = self._on_socket_open
         client.on_message = self._on_message
         return client
 
@@ -222,6 +233,12 @@ class MqttLink(SwarmLink):
             return [(f, SubscribeOptions(qos=q, noLocal=True)) for f, q in filters]
         return filters
 
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        """Turn Nagle off: a summary is one small packet that should leave now, not
+        wait up to 40 ms for the ACK of the previous one (delayed ACK)."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._attempts.put("socket")
+
     def _on_pre_connect(self, client, userdata) -> None:
         will, self._online = self._will_and_online()
         client.will_set(topic(self.swarm, self.agent, Kind.STATE), will, qos=1, retain=True)
@@ -236,10 +253,10 @@ class MqttLink(SwarmLink):
         self._connected.set()
         with self._rx_lock:
             filters = list(self._filters.items())
-            self._subscribe_mids.clear()
+            self._pending_mids.clear()
             if filters:
                 _, mid = client.subscribe(self._subscription(filters))
-                self._subscribe_mids.add(mid)
+                self._pending_mids.add(mid)
             else:
                 self._ready.set()
         self._send(Kind.STATE, self._online)
@@ -248,12 +265,13 @@ class MqttLink(SwarmLink):
         self._attempts.put("connected")
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """SUBACK or UNSUBACK: when none is pending any more, the link is ready."""
         failed = [str(rc) for rc in reason_codes if rc.is_failure]
         if failed:
-            log.warning("%s: broker refused subscriptions: %s", self.agent, failed)
+            log.warning("%s: broker refused (un)subscribing: %s", self.agent, failed)
         with self._rx_lock:
-            self._subscribe_mids.discard(mid)
-            if not self._subscribe_mids and self._connected.is_set():
+            self._pending_mids.discard(mid)
+            if not self._pending_mids and self._connected.is_set():
                 self._ready.set()
 
     def _on_connect_fail(self, client, userdata) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,3 @@ class StatsCounter:
     def snapshot(self) -> LinkStats:
         with self._lock:
             return self._stats
-
-
-STAT_NAMES = tuple(f.name for f in fields(LinkStats))

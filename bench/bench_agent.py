@@ -1,0 +1,210 @@
+"""Edge fitness of one agent: what a board pays to run ``otswarm agent``.
+
+    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python bench/bench_agent.py
+
+Prints one JSON document. The agent under test is a real ``otswarm agent``
+process (the shipped policy in LiteRT, pyserial on a simulated MCU's pty,
+Mosquitto on loopback) at the default rate of one tick per second; the Numba
+cache is warmed first, as an install does (docs/deploy.md). Figures:
+
+- ``cold_start``: process start to "running" (config, imports, policy, ledger,
+  MCU handshake, broker connect) and to the first tick (which waits for the
+  next round boundary, up to one period), median of 3 starts;
+- ``rss_mb``: resident memory of the agent process after its ticks (and peak);
+- ``cpu_ms_per_tick``: CPU time of the whole process (every thread: loop, link,
+  bridge reader, ledger) per tick, and as a share of one core at 1 tick/s;
+- ``tick_ms``: wall time of one tick (p50, p99) with 16 peers that publish a
+  consensus histogram and an energy offer every round; the agent under test has
+  the smallest id, so it is the allocation planner of all 17 every round.
+
+Ratios are against the tick period (the budget the board gives one tick).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from firmware_bridge.simulator.pty_server import start_simulator_on_pty  # noqa: E402
+from runtime.demo.configs import write_agent_config  # noqa: E402
+from runtime.link.broker import EmbeddedBroker  # noqa: E402
+
+PERIOD_S = 1.0  # the agent's default tick period
+PEERS = 16
+TICKS = 30
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _spawn(config: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "agent", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _wait(predicate, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the agent did not get there in time")
+        time.sleep(0.005)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def cold_start(folder: Path, device: str, url: str) -> dict:
+    """Seconds from process start to "running" and to the first tick, median of 3."""
+    ready, first = [], []
+    for attempt in range(3):
+        agent_dir = folder / f"cold-{attempt}"
+        config = write_agent_config(agent_dir, f"cold-{attempt}", 0, device, url, PERIOD_S, 8, 16)
+        began = time.time()
+        process = _spawn(config)
+        log, record = agent_dir / "agent.log", agent_dir / "run.jsonl"
+        _wait(lambda: any(e.get("event") == "start" for e in _lines(log)))  # noqa: B023
+        _wait(lambda: bool(_lines(record)))  # noqa: B023
+        running = next(e for e in _lines(log) if e.get("event") == "start")["ts"]
+        ready.append(_iso_to_unix(running) - began)
+        first.append(_lines(record)[0]["t"] - began)
+        _stop(process)
+    return {"to_running_s": statistics.median(ready), "to_first_tick_s": statistics.median(first)}
+
+
+def _iso_to_unix(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+class Peers:
+    """16 coordinators on their own MQTT links, one consensus round per period."""
+
+    def __init__(self, url: str, support) -> None:
+        from runtime.coordination.swarm import SwarmCoordinator
+        from runtime.link.mqtt import MqttLink
+        from runtime.link.mqtt_config import MqttLinkConfig
+
+        self.rng = np.random.default_rng(0)
+        self.coordinators = []
+        for i in range(PEERS):
+            config = MqttLinkConfig(broker_url=url, swarm="demo", agent=f"peer-{i:02d}")
+            link = MqttLink(config)
+            self.coordinators.append(SwarmCoordinator(link, support, support_id=1).start())
+            link.start()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(PERIOD_S - (time.time() % PERIOD_S) + 0.25 * PERIOD_S):
+            r = int(time.time() // PERIOD_S)
+            for c in self.coordinators:
+                c.align(self.rng.dirichlet(np.ones(c.levels.size)))
+                supply, demand = self.rng.uniform(0, 50, size=2) * (self.rng.random(2) < 0.5)
+                c.round(r, float(supply), float(demand))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        for c in self.coordinators:
+            c.link.close()
+
+
+def with_peers(folder: Path, device: str, url: str, support) -> dict:
+    """RSS, CPU per tick and tick latency of an agent among 16 peers at 1 tick/s."""
+    peers = Peers(url, support)
+    peers.thread.start()
+    agent_dir = folder / "a-00"
+    config = write_agent_config(agent_dir, "a-00", 0, device, url, PERIOD_S, 8, 16)
+    process = _spawn(config)
+    record = agent_dir / "run.jsonl"
+    try:
+        _wait(lambda: len(_lines(record)) >= 5)
+        cpu0, n0 = _cpu_s(process.pid), len(_lines(record))
+        _wait(lambda: len(_lines(record)) >= n0 + TICKS, timeout_s=TICKS * 3)
+        cpu1, n1 = _cpu_s(process.pid), len(_lines(record))
+        rss, peak = _rss_mb(process.pid)
+    finally:
+        _stop(process)
+        peers.close()
+    ticks = _lines(record)[n0:n1]
+    tick_ms = np.array([t["tick_s"] for t in ticks]) * 1000
+    cpu_ms = (cpu1 - cpu0) / (n1 - n0) * 1000
+    heard = [t["peers"] for t in ticks]
+    return {
+        "rss_mb": round(rss, 1),
+        "rss_peak_mb": round(peak, 1),
+        "cpu_ms_per_tick": round(cpu_ms, 2),
+        "cpu_share_of_one_core": round(cpu_ms / 1000 / PERIOD_S, 4),
+        "tick_ms_p50": round(float(np.percentile(tick_ms, 50)), 2),
+        "tick_ms_p99": round(float(np.percentile(tick_ms, 99)), 2),
+        "tick_p99_share_of_period": round(float(np.percentile(tick_ms, 99)) / 1000 / PERIOD_S, 4),
+        "ticks": len(ticks),
+        "peers_heard_median": statistics.median(heard),
+        "planned_rounds": sum(1 for t in ticks if t["planner"] == "a-00"),
+        "tick_errors": sum(len(t["errors"]) for t in ticks),
+    }
+
+
+def main() -> int:
+    import runtime.ot
+    from runtime.agent.build import load_policy
+
+    warm_s = runtime.ot.warmup()
+    support = list(load_policy("harvest").action_values)
+    with TemporaryDirectory(prefix="otswarm-bench-agent-") as tmp, EmbeddedBroker() as broker:
+        device, simulator = start_simulator_on_pty(in_process=True, time_acceleration=60.0)
+        try:
+            started = cold_start(Path(tmp), device, broker.url)
+            loaded = with_peers(Path(tmp), device, broker.url, support)
+        finally:
+            simulator.stop()
+    result = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "period_s": PERIOD_S,
+        "peers": PEERS,
+        "numba_warmup_s": round(warm_s, 2),
+        "cold_start": {k: round(v, 3) for k, v in started.items()},
+        **loaded,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The agent's configuration: a TOML file validated into dataclasses.
+
+One table per concern (``[agent]``, ``[link]``, ``[bridge]``, ``[policy]``,
+``[energy]``, ``[coordination]``); ``docs/agent.example.toml`` documents every
+key. :func:`load_config` raises :class:`~runtime.errors.ConfigError` naming the
+file and the bad key (``agent.toml: [link].port: expected an integer, got '80'``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.agent.tables import table_to_dataclass
+from runtime.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 boards
+    import tomli as tomllib
+
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # the wire format's limit
+
+
+@dataclass(frozen=True)
+class AgentSection:
+    """Who this agent is and how fast it ticks."""
+
+    id: str
+    swarm: str = "default"
+    tick_period_s: float = 1.0
+    log_file: Path | None = None
+    log_level: str = "info"
+    record_file: Path | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class LinkSection:
+    """How to reach the swarm's broker (see docs/deploy.md for a secured fleet)."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    hmac_key_file: Path | None = None
+    heartbeat_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class BridgeSection:
+    """The serial link to the microcontroller (a device path or a pyserial URL)."""
+
+    device: str | None = None
+    baudrate: int = 115200
+    command_timeout_s: float = 0.5
+    open_timeout_s: float = 60.0
+    clock: str = "local"
+    mcu_boot_hour: float = 0.0
+
+
+@dataclass(frozen=True)
+class PolicySection:
+    """Which policy to run: a shipped name (``harvest``) or a path to a .tflite file."""
+
+    model: str = "harvest"
+
+
+@dataclass(frozen=True)
+class EnergySection:
+    """Where the ledger lives and which board profile prices the components."""
+
+    ledger_dir: Path = Path("/var/lib/otswarm")
+    profile: str = "x86-dev"
+
+
+@dataclass(frozen=True)
+class CoordinationSection:
+    """Alignment, allocation, drift and clustering settings."""
+
+    allocation: bool = True
+    transfer_max_w: float = 2.0
+    share_above_soc: float = 0.6
+    ask_below_soc: float = 0.4
+    position_m: tuple[float, ...] = (0.0, 0.0, 0.0)
+    drift_window: int = 16
+    cluster_size: int = 8
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything one agent needs; built by :func:`load_config` or :func:`parse_config`."""
+
+    agent: AgentSection
+    link: LinkSection = field(default_factory=LinkSection)
+    bridge: BridgeSection = field(default_factory=BridgeSection)
+    policy: PolicySection = field(default_factory=PolicySection)
+    energy: EnergySection = field(default_factory=EnergySection)
+    coordination: CoordinationSection = field(default_factory=CoordinationSection)
+
+
+_SECTIONS = {
+    "agent": AgentSection,
+    "link": LinkSection,
+    "bridge": BridgeSection,
+    "policy": PolicySection,
+    "energy": EnergySection,
+    "coordination": CoordinationSection,
+}
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    """Read and validate the TOML file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the agent config: {exc.strerror}") from exc
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> AgentConfig:
+    """Validate TOML ``text``; ``source`` names it in error messages."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(document) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(_SECTIONS)})")
+    if "agent" not in document:
+        raise ConfigError(f"{source}: missing table [agent] (it needs at least id = ...)")
+    sections = {
+        name: table_to_dataclass(cls, document[name], f"{source}: [{name}]")
+        for name, cls in _SECTIONS.items()
+        if name in document
+    }
+    config = AgentConfig(**sections)
+    _check_ranges(config, source)
+    return config
+
+
+def _check_ranges(config: AgentConfig, source: str) -> None:
+    """Values that have the right type but make no sense."""
+    checks: list[tuple[bool, str]] = [
+        (bool(_ID.match(config.agent.id)), "[agent].id: use 1-32 of A-Z a-z 0-9 _ . -"),
+        (bool(_ID.match(config.agent.swarm)), "[agent].swarm: use 1-32 of A-Z a-z 0-9 _ . -"),
+        (config.agent.tick_period_s > 0, "[agent].tick_period_s: must be > 0"),
+        (
+            config.agent.log_level in ("debug", "info", "warning", "error"),
+            "[agent].log_level: use debug, info, warning or error",
+        ),
+        (
+            config.link.url.startswith(("mqtt://", "mqtts://")),
+            "[link].url: must start with mqtt:// or mqtts://",
+        ),
+        (config.link.heartbeat_s > 0, "[link].heartbeat_s: must be > 0"),
+        (
+            config.bridge.clock in ("local", "mcu"),
+            "[bridge].clock: use local (board clock) or mcu (the MCU's time of day)",
+        ),
+        (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
+        (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
+        (config.bridge.open_timeout_s > 0, "[bridge].open_timeout_s: must be > 0"),
+        (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
+        (
+            0.0 <= config.coordination.ask_below_soc <= config.coordination.share_above_soc <= 1.0,
+            "[coordination]: need 0 <= ask_below_soc <= share_above_soc <= 1",
+        ),
+        (len(config.coordination.position_m) == 3, "[coordination].position_m: give [x, y, z]"),
+        (config.coordination.drift_window >= 4, "[coordination].drift_window: must be >= 4"),
+        (config.coordination.cluster_size >= 2, "[coordination].cluster_size: must be >= 2"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{source}: {message}")

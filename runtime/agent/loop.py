@@ -1,0 +1,209 @@
+"""The agent loop: one tick per round — sense, decide, act, publish, coordinate, book.
+
+Data flows one way through a tick (Unix time ``t``, round ``k``):
+
+1. **sense**: the MCU's telemetry (battery SoC, harvest W, load W, duty);
+2. **decide**: the policy's action distribution ``pi`` over duty levels; alignment
+   pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
+   duty is drawn from ``pi'`` (seeded);
+3. **act**: the duty goes to the MCU through the bridge;
+4. **coordinate** (:class:`runtime.coordination.swarm.SwarmCoordinator`): the
+   drift monitor is fed with the harvest; the round ``k`` moves the consensus
+   state toward the peers' barycenter (step = the drift monitor's adaptation
+   rate) and publishes it with this agent's energy offer; the planner of a round
+   (one per round) publishes its plan; this agent's part of an accepted plan is
+   executed through the MCU's energy transfer (its row sent, its column taken in);
+5. **book**: every component's joules go to the ledger (CPU time of each stage
+   priced by the board profile, bytes on the radio and the serial line, energy
+   moved in and out), and one line goes to the run record.
+
+Every stage runs under :meth:`Agent._stage`: a typed error (bad telemetry, a
+malformed summary, a rejected command) is logged with the stage's name and
+recorded in the tick, and the tick goes on with what it has. Nothing a peer or
+a sensor sends can stop the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from runtime.agent.clock import RoundClock
+from runtime.agent.offers import OfferPolicy
+from runtime.agent.record import RunRecordWriter, TickRecord
+from runtime.agent.traffic import LinkTraffic
+from runtime.errors import OtswarmError
+
+log = logging.getLogger(__name__)
+
+TRANSFER_TOLERANCE_J = 1e-3  # float32 joules on the wire and in the MCU's answer
+
+
+class Agent:
+    """One board's loop. Build it with :func:`runtime.agent.build.build_agent`."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        *,
+        clock: RoundClock,
+        sense,
+        actuator,
+        policy,
+        coordinator,
+        offers: OfferPolicy,
+        ledger,
+        record: RunRecordWriter | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.id = agent_id
+        self.clock = clock
+        self.sense = sense
+        self.actuator = actuator
+        self.policy = policy
+        self.coordinator = coordinator
+        self.link = coordinator.link
+        self.offers = offers
+        self.ledger = ledger
+        self.record = record
+        self.traffic = LinkTraffic(self.link, ledger)
+        self.support = np.asarray(policy.action_values, dtype=float)
+        self.ticks = 0
+        self.received_w = 0.0
+        self._last_mcu_s: float | None = None
+        self._rng = np.random.default_rng(seed)
+        self._closed = False
+
+    # -- the tick -------------------------------------------------------------
+    def tick(self) -> TickRecord:
+        """Run one tick and return (and record) what happened."""
+        began = time.perf_counter()
+        now = time.time()
+        rec = TickRecord(agent=self.id, tick=self.ticks, round=self.clock.round_at(now), t=now)
+        reading = self._stage("sense", rec, self.sense.read)
+        if reading is not None:
+            rec.battery_soc = reading.battery_soc
+            rec.harvest_w = reading.harvest_w
+            rec.load_w = reading.load_w
+            self._stage("decide", rec, self._decide_and_act, reading, rec)
+            self._stage("drift", rec, self._watch_drift, reading, rec)
+        self._stage("coordinate", rec, self._coordinate, reading, rec)
+        rec.members_alive = len(self.link.alive())
+        self._stage("book", rec, self._book)
+        rec.tick_s = time.perf_counter() - began
+        self._stage("record", rec, self._write, rec)
+        self.ticks += 1
+        return rec
+
+    def _stage(self, name: str, rec: TickRecord, fn: Callable, *args):
+        """Run one stage; a typed error is logged and recorded, never raised."""
+        try:
+            return fn(*args)
+        except OtswarmError as exc:
+            fields = {"event": "error", "stage": name, "error": type(exc).__name__}
+            log.warning("%s: %s", name, exc, extra={"fields": fields})
+            rec.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug must not stop the board either; it is logged loudly
+            log.exception("%s: unexpected %s", name, type(exc).__name__)
+            rec.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        return None
+
+    def _decide_and_act(self, reading, rec: TickRecord) -> None:
+        from runtime.policy import build_observation
+
+        obs = build_observation(reading.quantities(self.received_w), self.policy.card.observation)
+        with self.ledger.measure("policy"):
+            probs = self.policy.action_probabilities(obs)
+        with self.ledger.measure("ot"):
+            aligned = self.coordinator.align(probs)
+        index = int(self._rng.choice(self.support.size, p=aligned / aligned.sum()))
+        rec.policy_probs = [float(p) for p in probs]
+        rec.duty = float(self.support[index])
+        self.actuator.set_duty(rec.duty)
+
+    def _watch_drift(self, reading, rec: TickRecord) -> None:
+        with self.ledger.measure("ot"):
+            outcome = self.coordinator.observe(reading.harvest_w)
+        if outcome is None:
+            return
+        rec.drift_w1 = outcome.distance
+        if outcome.stale:
+            rec.stale_policy = True
+            fields = {
+                "event": "stale_policy",
+                "w1": outcome.distance,
+                "threshold": outcome.threshold,
+                "rate": outcome.rate,
+            }
+            log.warning("drift: stale policy, consensus re-anchored", extra={"fields": fields})
+
+    def _coordinate(self, reading, rec: TickRecord) -> None:
+        supply = demand = 0.0
+        if reading is not None:
+            round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
+            self._last_mcu_s = reading.mcu_time_s
+            supply, demand = self.offers.supply_demand(reading, round_s)
+        report = self.coordinator.round(rec.round, supply, demand)
+        rec.adaptation_rate = report.step
+        rec.peers = report.neighbours_heard
+        if report.state is not None:
+            rec.aligned_probs = [float(p) for p in report.state]
+        if report.sent is not None:
+            rec.planner, rec.plan_round = report.sent.planner, report.sent.round
+            rec.given_j = report.sent.joules
+            if rec.given_j > 0:
+                self._transfer(-rec.given_j)
+        rec.received_j = report.received.delivered_j if report.received is not None else 0.0
+        if rec.received_j > 0:
+            self._transfer(rec.received_j)
+        self.received_w = rec.received_j / self.clock.period_s
+
+    def _transfer(self, joules: float) -> None:
+        """Move ``joules`` through the MCU (the ledger booked the plan's figure)."""
+        moved = self.actuator.transfer(joules)
+        if abs(moved - joules) > TRANSFER_TOLERANCE_J:
+            log.warning(
+                "allocation: the MCU moved %.3f J of %.3f J (battery limit)",
+                moved,
+                joules,
+                extra={"fields": {"event": "transfer_clipped", "asked": joules, "moved": moved}},
+            )
+
+    def _book(self) -> None:
+        self.traffic.book()
+        self.actuator.book_serial()
+
+    def _write(self, rec: TickRecord) -> None:
+        if self.record is not None:
+            self.record.write(rec)
+
+    # -- lifecycle ------------------------------------------------------------
+    def run(self, stop: threading.Event, max_ticks: int | None = None) -> None:
+        """Tick on the round clock until ``stop`` is set (SIGTERM) or ``max_ticks`` ran."""
+        log.info("agent %s running", self.id, extra={"fields": {"event": "start"}})
+        while max_ticks is None or self.ticks < max_ticks:
+            if not self.clock.wait_next_tick(stop):
+                break
+            self.tick()
+
+    def close(self) -> None:
+        """Publish offline, close the link and the bridge, flush and close the ledger."""
+        if self._closed:
+            return
+        self._closed = True
+        for name, fn in (
+            ("link", self.link.close),
+            ("traffic", self.traffic.book),
+            ("bridge", self.actuator.close),
+            ("ledger", self.ledger.close),
+            ("record", self.record.close if self.record else lambda: None),
+        ):
+            try:
+                fn()
+            except Exception:
+                log.exception("shutdown: closing the %s failed", name)
+        log.info("agent %s stopped", self.id, extra={"fields": {"event": "stop"}})

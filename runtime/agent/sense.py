@@ -1,0 +1,79 @@
+"""Sense: what the board measures right now, as the quantities the policy needs.
+
+A :class:`Reading` is what the rest of the tick works from. It comes from the
+microcontroller's telemetry over the serial bridge (:class:`BridgeSense`). The
+time of day is the board's local clock, or the MCU's clock since boot plus the
+hour it booted at (``[bridge].clock = "mcu"``; the simulator keeps a day).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from runtime.agent.errors import TelemetryError
+
+_MS_PER_HOUR = 3_600_000.0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One sample of the board. Units: state of charge 0..1, watts, hours, duty 0..1."""
+
+    battery_soc: float
+    harvest_w: float
+    load_w: float
+    duty: float
+    hour_of_day: float
+    battery_energy_j: float  # energy stored in the battery, J
+    mcu_time_s: float  # the MCU's clock, s (measures a round in the board's own time)
+
+    def quantities(self, received_w: float) -> dict[str, float]:
+        """The inputs of :func:`runtime.policy.build_observation`."""
+        return {
+            "battery_soc": self.battery_soc,
+            "harvest_w": self.harvest_w,
+            "load_w": self.load_w,
+            "hour_of_day": self.hour_of_day,
+            "duty": self.duty,
+            "received_w": received_w,
+        }
+
+
+def local_hour(t: float | None = None) -> float:
+    """Hours since local midnight at Unix time ``t`` (now by default)."""
+    tm = time.localtime(t)
+    return tm.tm_hour + tm.tm_min / 60.0 + tm.tm_sec / 3600.0
+
+
+class BridgeSense:
+    """Readings from the MCU's latest telemetry frame (``bridge``: a BridgeLink)."""
+
+    def __init__(
+        self, bridge, clock: str = "local", mcu_boot_hour: float = 0.0, wait_s: float = 2.0
+    ) -> None:
+        if clock not in ("local", "mcu"):
+            raise TelemetryError(f"clock must be 'local' or 'mcu', got {clock!r}")
+        self.bridge = bridge
+        self.clock = clock
+        self.mcu_boot_hour = mcu_boot_hour
+        self.wait_s = wait_s
+
+    def read(self) -> Reading:
+        telemetry = self.bridge.latest_telemetry() or self.bridge.wait_telemetry(self.wait_s)
+        values = {
+            "battery_soc": telemetry.soc,
+            "harvest_w": telemetry.harvest_w,
+            "load_w": telemetry.power_w,
+            "duty": telemetry.duty,
+            "battery_energy_j": telemetry.battery_energy_j,
+        }
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise TelemetryError(f"{self.bridge.port}: telemetry field {name} is {value}")
+        if self.clock == "mcu":
+            hour = (self.mcu_boot_hour + telemetry.mcu_time_ms / _MS_PER_HOUR) % 24.0
+        else:
+            hour = local_hour()
+        return Reading(hour_of_day=hour, mcu_time_s=telemetry.mcu_time_ms / 1000.0, **values)

@@ -1,0 +1,1 @@
+"""``otswarm demo``: a swarm of agent processes on one machine, and its report."""

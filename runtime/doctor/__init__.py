@@ -1,0 +1,1 @@
+"""``otswarm doctor``: what this board has, one line per item."""

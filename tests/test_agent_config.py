@@ -1,0 +1,86 @@
+"""The agent config: the documented example loads; every kind of bad input names its key."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from runtime.agent.config import load_config, parse_config
+from runtime.agent.jsonlog import JsonLineFormatter
+from runtime.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "docs" / "agent.example.toml"
+
+
+def test_documented_example_loads_with_its_values():
+    config = load_config(EXAMPLE)
+    assert config.agent.id == "pi-garden-01"
+    assert config.agent.swarm == "garden"
+    assert config.link.url == "mqtt://127.0.0.1:1883"
+    assert config.bridge.device == "/dev/ttyACM0"
+    assert config.energy.ledger_dir == Path("/var/lib/otswarm")
+    assert config.coordination.position_m == (0.0, 0.0, 0.0)
+
+
+def test_minimal_config_takes_defaults():
+    config = parse_config('[agent]\nid = "a1"\n')
+    assert config.agent.tick_period_s == 1.0
+    assert config.bridge.device is None
+    assert config.policy.model == "harvest"
+
+
+def test_an_integer_is_accepted_where_a_number_is_expected():
+    config = parse_config('[agent]\nid = "a1"\ntick_period_s = 2\n')
+    assert config.agent.tick_period_s == 2.0
+    assert isinstance(config.agent.tick_period_s, float)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[agent]\nid = "a1"\n[link]\nurll = "mqtt://x"\n', "'urll'"),
+        ('[agent]\nid = "a1"\n[bridge]\nbaudrate = "fast"\n', "[bridge].baudrate"),
+        ('[agent]\nid = "a1"\n[bridge]\nbaudrate = true\n', "[bridge].baudrate"),
+        ('[agent]\nid = "a1"\n[coordination]\ndrift_window = 2\n', "drift_window"),
+        ('[agent]\nid = "a1"\ntick_period_s = 0\n', "tick_period_s"),
+        ('[agent]\nid = "a b"\n', "[agent].id"),
+        ('[agent]\nswarm = "s"\n', "'id'"),
+        ('[agent]\nid = "a1"\n[polcy]\nmodel = "x"\n', "[polcy]"),
+        ('[link]\nurl = "mqtt://x"\n', "[agent]"),
+        ('[agent]\nid = "a1"\n[link]\nurl = "http://x"\n', "[link].url"),
+        ('[agent]\nid = "a1"\n[energy]\nledger_dir = 3\n', "[energy].ledger_dir"),
+        ('[agent]\nid = "a1"\nlink = 3\n', "[agent]"),
+        ('[agent\nid = "a1"\n', "not valid TOML"),
+        ('[agent]\nid = "a1"\n[coordination]\nposition_m = [1.0, 2.0]\n', "position_m"),
+        ('[agent]\nid = "a1"\n[coordination]\nposition_m = [1.0, "x", 2.0]\n', "position_m[1]"),
+        ('[agent]\nid = "a1"\n[coordination]\nask_below_soc = 0.9\n', "ask_below_soc"),
+    ],
+)
+def test_bad_config_raises_config_error_naming_the_key(text, named):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="board.toml")
+    assert named in str(caught.value)
+    assert str(caught.value).startswith("board.toml")
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_log_lines_are_json_with_agent_and_fields():
+
+    record = logging.LogRecord(
+        "runtime.agent", logging.WARNING, __file__, 1, "bad %s", ("x",), None
+    )
+    record.fields = {"event": "drift", "w1": 0.25}
+    entry = json.loads(JsonLineFormatter("a7").format(record))
+    assert entry["agent"] == "a7"
+    assert entry["msg"] == "bad x"
+    assert entry["level"] == "warning"
+    assert entry["event"] == "drift"
+    assert entry["w1"] == 0.25

@@ -1,0 +1,58 @@
+"""``otswarm doctor``: one line per item, broker reachability decided by a real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from runtime.link.broker import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ITEMS = ("meters", "serial device", "LiteRT", "broker", "Numba cache")
+
+
+def _doctor(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "doctor", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"},
+        timeout=120,
+    )
+
+
+def _lines(result: subprocess.CompletedProcess) -> dict[str, str]:
+    lines = {}
+    for line in result.stdout.splitlines():
+        status, rest = line.split(maxsplit=1)
+        item = next(i for i in ITEMS if rest.startswith(i))
+        lines[item] = status
+    return lines
+
+
+def test_one_line_per_item_and_a_reachable_broker(mqtt_broker):
+    result = _doctor("--broker", mqtt_broker.url)
+    lines = _lines(result)
+    assert sorted(lines) == sorted(ITEMS), result.stdout
+    assert lines["broker"] == "ok"
+    assert lines["LiteRT"] == "ok"  # the shipped policy runs in the interpreter
+    assert result.returncode == 0, result.stdout
+
+
+def test_an_unreachable_broker_fails_and_says_where():
+    url = f"mqtt://127.0.0.1:{free_port()}"
+    result = _doctor("--broker", url)
+    assert _lines(result)["broker"] == "FAIL"
+    assert url in result.stdout
+    assert result.returncode == 1
+
+
+def test_a_missing_serial_device_fails(tmp_path):
+    config = tmp_path / "board.toml"
+    config.write_text(f'[agent]\nid = "b1"\n[bridge]\ndevice = "{tmp_path / "ttyACM9"}"\n')
+    result = _doctor("--config", str(config), "--broker", "mqtt://127.0.0.1:1")
+    assert _lines(result)["serial device"] == "FAIL"
+    assert "ttyACM9 does not exist" in result.stdout
