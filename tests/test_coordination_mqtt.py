@@ -30,7 +30,9 @@ def test_one_plan_per_round_over_mqtt_while_the_planner_leaves(mqtt_broker, tmp_
     for i, name in enumerate(names):
         link = MqttLink(MqttLinkConfig(mqtt_broker.url, swarm, name, reconnect_min_s=0.1))
         ledger = EnergyLedger(ledger_path(tmp_path, name), name, load_profile("rpi5"), start=False)
-        coord = SwarmCoordinator(link, LEVELS, position_m=(10.0 * i, 0.0, 0.0), ledger=ledger)
+        coord = SwarmCoordinator(  # plans every round, whatever a (compiling) solve costs
+            link, LEVELS, position_m=(10.0 * i, 0.0, 0.0), ledger=ledger, min_move_per_solve=0.0
+        )
         agents[name] = (coord.start(), ledger)
         link.start()  # after coord.start(): the broker has every subscription on return
     sent: dict[int, dict[str, object]] = {}

@@ -51,7 +51,10 @@ def _energy_agent(bus, name, tmp_path, rng):
     link = bus.link(name).start()
     ledger = EnergyLedger(ledger_path(tmp_path, name), name, load_profile("rpi4"), start=False)
     position = (*rng.uniform(0, 30, 2), 0.0)
-    coord = SwarmCoordinator(link, LEVELS, position_m=position, ledger=ledger).start()
+    # min_move_per_solve=0: plan every round, whatever a (possibly compiling) solve costs
+    coord = SwarmCoordinator(
+        link, LEVELS, position_m=position, ledger=ledger, min_move_per_solve=0.0
+    ).start()
     return coord, ledger
 
 
@@ -181,3 +184,25 @@ def test_coordinator_refuses_bad_configuration():
         SwarmCoordinator(bus.link("x0"), [0.0, 0.5, 1.0], method="lottery")
     with pytest.raises(HistogramError):
         SwarmCoordinator(bus.link("x1"), [0.0, 0.2, 1.0])  # not equally spaced
+
+
+def test_planner_skips_rounds_not_worth_the_solve(tmp_path):
+    bus = InProcessBus("worth", seed=0)
+    coords = {}
+    for name in ("p0", "p1"):
+        ledger = EnergyLedger(ledger_path(tmp_path, name), name, load_profile("rpi4"), start=False)
+        link = bus.link(name, track_members=False)
+        coords[name] = SwarmCoordinator(link, LEVELS, ledger=ledger).start()
+        link.start()
+    planned = []
+    for r in range(8):
+        supply = 1e-6 if r < 4 else 5.0  # a microjoule is not worth a plan; 5 J are
+        reports = {n: c.round(r, supply if n == "p0" else 0.0, 0.0 if n == "p0" else supply)
+                   for n, c in coords.items()}  # fmt: skip
+        planned.append(reports["p0"].planned)
+    # two solves are measured first (the first may include compiling the kernels); a
+    # warm solve of this 1 x 1 plan costs between 1e-5 J (10 us) and 0.05 J (50 ms CPU),
+    # so 1 uJ is never worth it and 5 J always is
+    assert planned == [False, True, True, False, False, True, True, True]
+    for coord in coords.values():
+        coord.ledger.close()

@@ -94,7 +94,7 @@ def test_warm_start_converges_at_once_to_the_same_answer():
     a, b, M = cloud_problem(25, 25, seed=8)
     cold = sinkhorn(a, b, M, 0.01, max_iter=20000)
     warm = sinkhorn(a, b, M, 0.01, init=(cold.f, cold.g), max_iter=20000)
-    assert warm.converged and warm.n_iter <= 11  # first check after one iteration
+    assert warm.converged and warm.n_iter <= 3  # started at the optimum
     assert warm.cost == pytest.approx(cold.cost, rel=RTOL64)
 
 

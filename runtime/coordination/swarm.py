@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -80,6 +81,11 @@ class SwarmCoordinator:
         method: allocation method ("ot", "greedy" or "proportional").
         support_id: the support id of the histograms (agents on other ids are ignored).
         max_age: rounds a neighbour's histogram stays usable.
+        min_move_per_solve: the planner skips a round whose movable energy
+            (``min(sum supply, sum demand)``, J) is under this many times the
+            energy a plan costs to compute (the least of the last 8 ``ot`` spans
+            the ledger measured, once there are two, so a kernel compile or a
+            hiccup does not count); without a ledger it always plans.
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class SwarmCoordinator:
         method: str = "ot",
         support_id: int = 0,
         max_age: int = 2,
+        min_move_per_solve: float = 10.0,
     ):
         self.link = link
         self.me = link.agent
@@ -117,6 +124,8 @@ class SwarmCoordinator:
         self.method = method
         self.support_id = support_id
         self.max_age = max_age
+        self.min_move_per_solve = min_move_per_solve
+        self._solves: deque[float] = deque(maxlen=8)  # J of recent plans (ledger spans)
         self.gate = PlanGate(self.me)
         self._lock = threading.Lock()
         self._histograms: dict[str, tuple[int, np.ndarray]] = {}
@@ -257,9 +266,18 @@ class SwarmCoordinator:
             offers = dict(self._offers.get(r, {}))
         if planner_of(offers) != self.me or r % self.replan_period:
             return False
+        net = np.array([o.supply_j - o.demand_j for o in offers.values()])
+        movable_j = min(net[net > 0].sum(), -net[net < 0].sum())
+        solve_j = min(self._solves) if len(self._solves) >= 2 else 0.0  # 1st may compile
+        if movable_j < self.min_move_per_solve * solve_j:
+            log.debug("%s: round %d: %.3g J movable, not worth a %.3g J solve", self.me, r,
+                      movable_j, solve_j)  # fmt: skip
+            return False
         try:
-            with self._measure("ot"):
+            with self._measure("ot") as span:
                 plan, outcome = build_plan(r, self.me, offers, self.costs, method=self.method)
+            if span is not None:
+                self._solves.append(span.joules)
             self.link.publish(plan, round=r)
         except OtswarmError as exc:  # bad offers, solver input, or a plan the wire refuses
             log.warning("%s: no plan for round %d: %s", self.me, r, exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from runtime.ot.errors import OTInputError
 
@@ -39,7 +40,7 @@ def cost_matrix(M, dtype: np.dtype, name: str = "M", ndim: int = 2) -> np.ndarra
         raise OTInputError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
     if arr.size == 0:
         raise OTInputError(f"{name}: empty array of shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if not _scan(arr.reshape(-1))[0]:
         raise OTInputError(f"{name}: contains NaN or inf (costs must be finite)")
     return arr
 
@@ -71,27 +72,60 @@ def histograms(X, rows: int | None, size: int, dtype: np.dtype, name: str) -> np
         raise OTInputError(
             f"{name}: expected shape {want} (one histogram per row), got {arr.shape}"
         )
-    for k in range(arr.shape[0]):
-        _check_weights(arr[k], f"{name}[{k}]")
+    finite, lowest, _, _ = _scan(arr.reshape(-1))
+    if not finite or lowest < 0 or not np.all(arr.sum(axis=1) > 0):
+        for k in range(arr.shape[0]):
+            _check_weights(arr[k], f"{name}[{k}]")
     return arr
 
 
+@njit(cache=True)
+def _scan(x):
+    """``(all finite, min, sum, number of zeros)`` of a 1-D array in one pass."""
+    finite = True
+    lowest = np.inf
+    total = 0.0
+    zeros = 0
+    for value in x:
+        finite = finite and math.isfinite(value)
+        lowest = min(lowest, value)
+        total += value
+        zeros += value == 0
+    return finite, lowest, total, zeros
+
+
 def _check_weights(arr: np.ndarray, name: str) -> None:
-    if not np.all(np.isfinite(arr)):
+    finite, lowest, total, _ = _scan(arr)
+    if not finite:
         raise OTInputError(f"{name}: contains NaN or inf")
-    if np.any(arr < 0):
+    if lowest < 0:
         raise OTInputError(f"{name}: negative weight at index {int(np.argmin(arr))}")
-    if not arr.sum() > 0:
+    if not total > 0:
         raise OTInputError(f"{name}: total mass is zero")
 
 
-def same_mass(a: np.ndarray, b: np.ndarray, names: str = "a, b") -> float:
-    """The common mass of ``a`` and ``b``; raise when they differ (balanced OT
-    moves all of ``a`` onto all of ``b``)."""
-    ma, mb = float(a.sum(dtype=np.float64)), float(b.sum(dtype=np.float64))
+def same_mass(a: np.ndarray, b: np.ndarray, names: str = "a, b") -> tuple[float, bool]:
+    """The common mass of ``a`` and ``b`` and whether either has a zero weight;
+    raise when the masses differ (balanced OT moves all of ``a`` onto ``b``)."""
+    _, _, ma, zeros_a = _scan(a)
+    _, _, mb, zeros_b = _scan(b)
     if abs(ma - mb) > MASS_RTOL[a.dtype] * max(ma, mb):
         raise OTInputError(
             f"{names}: masses differ ({ma!r} vs {mb!r}); balanced OT needs equal mass "
+            "(normalise both, or use sinkhorn_unbalanced)"
+        )
+    return float(ma), bool(zeros_a or zeros_b)
+
+
+def same_masses(A: np.ndarray, B: np.ndarray, names: str = "A, B") -> np.ndarray:
+    """Row masses of ``A``, checked equal to those of ``B`` row by row."""
+    ma, mb = A.sum(axis=1, dtype=np.float64), B.sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(np.abs(ma - mb) > MASS_RTOL[A.dtype] * np.maximum(ma, mb))
+    if bad.size:
+        k = int(bad[0])
+        where = names if len(A) == 1 else f"{names} (row {k})"
+        raise OTInputError(
+            f"{where}: masses differ ({ma[k]!r} vs {mb[k]!r}); balanced OT needs equal mass "
             "(normalise both, or use sinkhorn_unbalanced)"
         )
     return ma

@@ -34,6 +34,8 @@ import math
 import numpy as np
 from numba import njit
 
+from runtime.ot._fastexp import exp_inplace
+
 # reassociation lets LLVM vectorise the reductions; inf/nan semantics stay exact
 FAST = {"reassoc", "contract"}
 HUGE = 1e300
@@ -44,27 +46,26 @@ STAGE_TOL = 1e-4  # intermediate stages stop at this marginal violation (unit ma
 CONVERGED, MAX_ITER, FAILED = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract", "nnan", "nsz"})  # M is finite
 def cold_potentials(M, alpha, beta):
     """Start potentials by two c-transforms, ``alpha_i = min_j M_ij`` and
     ``beta_j = min_i (M_ij - alpha_i)``, so every ``exp`` argument is ``<= 0``
-    and each row and column holds a 1. Returns the largest reduced cost
-    ``max_ij (M_ij - alpha_i - beta_j)`` (sets how hard the problem is)."""
+    and each row and column holds a 1. Returns ``max_i (max_j M_ij - alpha_i)``,
+    a bound on the largest reduced cost (sets how hard the problem is)."""
     n, m = M.shape
-    for i in range(n):
-        lo = M[i, 0]
-        for j in range(1, m):
-            lo = min(lo, M[i, j])
-        alpha[i] = lo
+    spread = 0.0
     for j in range(m):
         beta[j] = np.inf
     for i in range(n):
+        lo = M[i, 0]
+        hi = M[i, 0]
         for j in range(m):
-            beta[j] = min(beta[j], M[i, j] - alpha[i])
-    spread = 0.0
-    for i in range(n):
+            lo = min(lo, M[i, j])
+            hi = max(hi, M[i, j])
+        alpha[i] = lo
+        spread = max(spread, hi - lo)
         for j in range(m):
-            spread = max(spread, M[i, j] - alpha[i] - beta[j])
+            beta[j] = min(beta[j], M[i, j] - lo)
     return spread
 
 
@@ -84,15 +85,22 @@ def build_kernel(M, alpha, beta, eps, K, tiny):
     where needed so that no entry exceeds 1 (a warm start cannot overflow)."""
     n, m = M.shape
     inv = 1.0 / eps
+    z = np.empty(m)
+    bits = np.empty(m, dtype=np.int64)
     for i in range(n):
         top = -np.inf
         for j in range(m):
-            top = max(top, alpha[i] + beta[j] - M[i, j])
-        if top > 0.0:
-            alpha[i] -= top
+            z[j] = (beta[j] - M[i, j]) * inv
+            top = max(top, z[j])
+        shift = alpha[i] * inv
+        if shift + top > 0.0:
+            alpha[i] = -top * eps
+            shift = -top
         for j in range(m):
-            k = math.exp((alpha[i] + beta[j] - M[i, j]) * inv)
-            K[i, j] = k if k >= tiny else 0.0
+            z[j] += shift
+        exp_inplace(z, bits, tiny)
+        for j in range(m):
+            K[i, j] = z[j]
 
 
 @njit(cache=True)
@@ -110,12 +118,48 @@ def _lse_potential(weight, phi, eps, M_line, dual, scaling):
     return phi * eps * (math.log(weight) - top - math.log(acc))
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, inline="always")
 def _scale(weight, total, phi, dual, eps):
     """Scaling update ``(w / total)^phi exp(-(1 - phi) dual / eps)``."""
     if phi == 1.0:
         return weight / total
     return (weight / total) ** phi * math.exp(-(1.0 - phi) * dual / eps)
+
+
+@njit(cache=True, inline="always")
+def _usable(total, tiny):
+    """A row or column sum that neither underflowed nor overflowed."""
+    return (total > tiny) & (total < HUGE)
+
+
+@njit(cache=True, fastmath=FAST)
+def _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny):
+    """Exact log-domain update of ``alpha_i`` and a recomputed kernel row;
+    returns the new row sum ``K_i. v`` (NaN when even that failed)."""
+    alpha[i] = _lse_potential(a[i], phi, eps, M[i], beta, v)
+    if not math.isfinite(alpha[i]):
+        return np.nan
+    s = 0.0
+    for j in range(K.shape[1]):
+        k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
+        K[i, j] = k if k >= tiny else 0.0
+        s += K[i, j] * v[j]
+    return s
+
+
+@njit(cache=True, fastmath=FAST)
+def _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny):
+    """Exact log-domain update of ``beta_j`` and a recomputed kernel column;
+    returns the new column sum ``u . K_.j`` (NaN when even that failed)."""
+    beta[j] = _lse_potential(b[j], phi, eps, M[:, j], alpha, u)
+    if not math.isfinite(beta[j]):
+        return np.nan
+    s = 0.0
+    for i in range(K.shape[0]):
+        k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
+        K[i, j] = k if k >= tiny else 0.0
+        s += u[i] * K[i, j]
+    return s
 
 
 @njit(cache=True, fastmath=FAST)
@@ -131,20 +175,15 @@ def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
         s = 0.0
         for j in range(m):
             s += K[i, j] * v[j]
-        if not (s > tiny and s < HUGE):
+        if not _usable(s, tiny):
             if not stabilize:
                 return False, wide
-            alpha[i] = _lse_potential(a[i], phi, eps, M[i], beta, v)
-            if not math.isfinite(alpha[i]):
+            s = _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny)
+            if not _usable(s, tiny):
                 return False, wide
-            s = 0.0
-            for j in range(m):
-                k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
-                K[i, j] = k if k >= tiny else 0.0
-                s += K[i, j] * v[j]
         ui = _scale(a[i], s, phi, alpha[i], eps)
         u[i] = ui
-        wide = wide or ui > TAU or ui * TAU < 1.0
+        wide |= (ui > TAU) | (ui * TAU < 1.0)
         for j in range(m):
             t[j] += ui * K[i, j]
     return True, wide
@@ -154,31 +193,41 @@ def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
 def col_pass(K, M, b, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
     """``v = scale(b, t)`` with ``t = K^T u`` from :func:`row_pass`. Returns
     ``(ok, err, out_of_range)`` where ``err = |t * (v_old - v_new)|_2`` is the
-    change of the column marginal, i.e. ``|P^T 1 - b|_2`` in the balanced case."""
+    change of the column marginal, i.e. ``|P^T 1 - b|_2`` in the balanced case
+    (``inf`` after a column had to be refreshed)."""
     m = t.shape[0]
     err = 0.0
     wide = False
+    usable = True
+    if phi == 1.0:  # branch-free balanced loop, vectorised
+        for j in range(m):
+            tj = t[j]
+            usable &= _usable(tj, tiny)
+            d = tj * v[j] - b[j]
+            err += d * d
+            vj = b[j] / tj
+            v[j] = vj
+            wide |= (vj > TAU) | (vj * TAU < 1.0)
+    else:
+        for j in range(m):
+            tj = t[j]
+            usable &= _usable(tj, tiny)
+            vj = _scale(b[j], tj, phi, beta[j], eps)
+            d = tj * (v[j] - vj)
+            err += d * d
+            v[j] = vj
+            wide |= (vj > TAU) | (vj * TAU < 1.0)
+    if usable:
+        return True, math.sqrt(err), wide
+    if not stabilize:
+        return False, np.inf, wide
     for j in range(m):
-        tj = t[j]
-        before = tj * v[j]
-        if not (tj > tiny and tj < HUGE):
-            if not stabilize:
-                return False, err, wide
-            beta[j] = _lse_potential(b[j], phi, eps, M[:, j], alpha, u)
-            if not math.isfinite(beta[j]):
-                return False, err, wide
-            tj = 0.0
-            for i in range(K.shape[0]):
-                k = math.exp((alpha[i] + beta[j] - M[i, j]) / eps)
-                K[i, j] = k if k >= tiny else 0.0
-                tj += u[i] * K[i, j]
-            before = 0.0
-        vj = _scale(b[j], tj, phi, beta[j], eps)
-        d = before - tj * vj
-        err += d * d
-        v[j] = vj
-        wide = wide or vj > TAU or vj * TAU < 1.0
-    return True, math.sqrt(err), wide
+        if not _usable(t[j], tiny):
+            tj = _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny)
+            if not _usable(tj, tiny):
+                return False, np.inf, wide
+            v[j] = _scale(b[j], tj, phi, beta[j], eps)
+    return True, np.inf, True
 
 
 @njit(cache=True, fastmath=FAST)
@@ -214,101 +263,3 @@ def _start_columns(K, b, beta, u, v, t, eps, phi, tiny):
             t[j] += K[i, j]
     for j in range(m):
         v[j] = _scale(b[j], t[j], phi, beta[j], eps) if t[j] > tiny else 1.0
-
-
-@njit(cache=True)
-def _exponent(rho, eps):
-    return 1.0 if rho == np.inf else rho / (rho + eps)
-
-
-@njit(cache=True)
-def solve(
-    M,
-    a,
-    b,
-    alpha,
-    beta,
-    K,
-    u,
-    v,
-    t,
-    eps,
-    n_stages,
-    rho_a,
-    rho_b,
-    stabilize,
-    max_iter,
-    tol,
-    check_every,
-    tiny,
-):
-    """Run the scaling iterations; ``alpha, beta`` hold the start potentials
-    and ``K, u, v, t`` are work arrays of shapes ``(n, m), (n,), (m,), (m,)``.
-    Stage ``s`` of ``n_stages`` uses ``eps * 2^(n_stages - 1 - s)``;
-    intermediate stages stop at ``max(tol, STAGE_TOL)``. The marginal error is
-    checked on every ``check_every``-th iteration of a stage.
-
-    Returns ``(n_iter, err, status)`` with status CONVERGED, MAX_ITER or FAILED.
-    """
-    it = 0
-    err = np.inf
-    stage_budget = max(1, max_iter // (2 * n_stages))
-    for stage in range(n_stages):
-        last = stage == n_stages - 1
-        eps_s = eps * 2.0 ** (n_stages - 1 - stage)
-        phi_a = _exponent(rho_a, eps_s)
-        phi_b = _exponent(rho_b, eps_s)
-        if stage == 0:
-            build_kernel(M, alpha, beta, eps_s, K, tiny)
-            _start_columns(K, b, beta, u, v, t, eps_s, phi_b, tiny)
-        else:
-            absorb(K, u, v, alpha, beta, 2.0 * eps_s, True, tiny)  # u, v belong to 2 eps
-        budget = max_iter - it if last else min(stage_budget, max_iter - it - 1)
-        threshold = tol if last else max(tol, STAGE_TOL)
-        for k in range(budget):
-            ok, wide_u = row_pass(K, M, a, alpha, beta, u, v, t, eps_s, phi_a, stabilize, tiny)
-            if not ok:
-                return it, err, FAILED
-            ok, err_now, wide_v = col_pass(
-                K, M, b, alpha, beta, u, v, t, eps_s, phi_b, stabilize, tiny
-            )
-            it += 1
-            if not ok:
-                return it, err, FAILED
-            if k % check_every == 0:
-                err = err_now
-                if err < threshold:
-                    break
-            if stabilize and (wide_u or wide_v):
-                absorb(K, u, v, alpha, beta, eps_s, False, tiny)
-        if last:
-            return it, err, CONVERGED if err < threshold else MAX_ITER
-    return it, err, MAX_ITER
-
-
-@njit(cache=True, fastmath=FAST)
-def assemble(K, M, a, b, u, v, alpha, beta, eps, scale, plan, f, g):
-    """Write ``plan = scale * u_i K_ij v_j`` and the potentials
-    ``f = alpha + eps log u``, ``g = beta + eps log v``; return
-    ``(<plan, M>, |plan 1 - a|_1 + |plan^T 1 - b|_1)`` with ``a, b`` the
-    unscaled weights (``scale`` times the ones the solver saw)."""
-    n, m = K.shape
-    cost = 0.0
-    col = np.zeros(m)
-    row_err = 0.0
-    for i in range(n):
-        ui = u[i] * scale
-        r = 0.0
-        for j in range(m):
-            p = ui * K[i, j] * v[j]
-            plan[i, j] = p
-            cost += p * M[i, j]
-            r += p
-            col[j] += p
-        row_err += abs(r - a[i])
-        f[i] = alpha[i] + eps * math.log(u[i])
-    col_err = 0.0
-    for j in range(m):
-        col_err += abs(col[j] - b[j])
-        g[j] = beta[j] + eps * math.log(v[j])
-    return cost, row_err + col_err

@@ -21,6 +21,9 @@ class Support(NamedTuple):
     cols: np.ndarray | None
 
 
+FULL = Support(None, None)
+
+
 def find(a: np.ndarray, b: np.ndarray) -> Support:
     return Support(_positive(a), _positive(b))
 
@@ -37,6 +40,12 @@ def restrict(support: Support, a: np.ndarray, b: np.ndarray, M: np.ndarray):
     if cols is not None:
         b, M = b[cols], M[:, cols]
     return a, b, np.ascontiguousarray(M)
+
+
+def restrict_potentials(support: Support, f: np.ndarray, g: np.ndarray):
+    """Warm-start potentials ``(f, g)`` on the support."""
+    rows, cols = support
+    return (f if rows is None else f[rows], g if cols is None else g[cols])
 
 
 def expand(support: Support, M: np.ndarray, plan, f, g, eps: float):

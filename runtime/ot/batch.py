@@ -12,76 +12,27 @@ import numpy as np
 from numba import njit
 
 from runtime.ot import _checks, _scaling
+from runtime.ot._solver import solve_problem
 from runtime.ot.errors import OTInputError
 from runtime.ot.result import OTResult
-from runtime.ot.sinkhorn import DEFAULT_TOL, KERNEL_SPREAD, METHODS, sinkhorn
+from runtime.ot.sinkhorn import DEFAULT_TOL, KERNEL_SPREAD, METHODS, MODES, sinkhorn
 
 
 @njit(cache=True)
-def _solve_all(
-    Ms,
-    A,
-    B,
-    masses,
-    skip,
-    eps,
-    stabilize,
-    max_iter,
-    tol,
-    check_every,
-    tiny,
-    plans,
-    F,
-    G,
-    costs,
-    errors,
-    n_iter,
-    status,
-):
-    """Solve every problem not marked in ``skip``; a kernel-domain breakdown is
-    retried stabilised."""
-    nb, n = A.shape
-    m = B.shape[1]
+def _solve_all(Ms, A, B, masses, skip, eps, mode, kernel_spread, max_iter, tol, check_every,
+               tiny, plans, F, G, costs, errors, n_iter, status, stabilized):  # fmt: skip
+    """Solve every problem not marked in ``skip`` (``A, B`` already divided by
+    ``masses``) with :func:`solve_problem`."""
+    n, m = A.shape[1], B.shape[1]
     alpha, beta = np.empty(n), np.empty(m)
-    u, v, t = np.empty(n), np.empty(m), np.empty(m)
-    K = np.empty((n, m), dtype=Ms.dtype)
-    for p in range(nb):
+    for p in range(A.shape[0]):
         if skip[p]:
             continue
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
-        a = A[p] / masses[p]
-        b = B[p] / masses[p]
-        for stab in (stabilize, True):
-            spread = _scaling.cold_potentials(M, alpha, beta)
-            stages = _scaling.stage_count(spread, eps) if stab else 1
-            it, _, st = _scaling.solve(
-                M,
-                a,
-                b,
-                alpha,
-                beta,
-                K,
-                u,
-                v,
-                t,
-                eps,
-                stages,
-                np.inf,
-                np.inf,
-                stab,
-                max_iter,
-                tol,
-                check_every,
-                tiny,
-            )
-            if st != _scaling.FAILED:
-                break
-        costs[p], errors[p] = _scaling.assemble(
-            K, M, A[p], B[p], u, v, alpha, beta, eps, masses[p], plans[p], F[p], G[p]
-        )
-        F[p] += eps * np.log(masses[p])
-        n_iter[p] = it
-        status[p] = st
+        costs[p], errors[p], n_iter[p], _, status[p], stabilized[p] = solve_problem(
+            M, A[p], B[p], eps, masses[p], alpha, beta, False, mode, kernel_spread, True,
+            np.inf, np.inf, max_iter, tol, check_every, tiny, plans[p], F[p], G[p],
+        )  # fmt: skip
 
 
 def sinkhorn_batch(
@@ -93,7 +44,7 @@ def sinkhorn_batch(
     method: str = "auto",
     max_iter: int = 1000,
     tol: float | None = None,
-    check_every: int = 10,
+    check_every: int = 1,
 ) -> OTResult:
     """Solve ``len(A)`` independent entropic OT problems.
 
@@ -106,7 +57,9 @@ def sinkhorn_batch(
     Returns:
         One :class:`OTResult` whose fields carry a leading axis of length ``P``
         (``plan`` is ``(P, n, m)``, ``cost``/``converged``/... are ``(P,)``).
-        Problems with zero weights are solved one by one by :func:`sinkhorn`.
+        ``method`` is ``"kernel"``, ``"log"`` or ``"mixed"`` (``auto`` chose per
+        problem). Problems with zero weights are solved one by one by
+        :func:`sinkhorn`.
     """
     dtype = _checks.work_dtype(M, A, B)
     M = np.asarray(M)
@@ -123,56 +76,27 @@ def sinkhorn_batch(
     tol = DEFAULT_TOL[dtype] if tol is None else _checks.positive(tol, "tol")
     max_iter = _checks.count(max_iter, "max_iter")
     check_every = _checks.count(check_every, "check_every")
-    masses = np.array([_checks.same_mass(A[p], B[p], f"A[{p}], B[{p}]") for p in range(len(A))])
-    if method == "auto":
-        method = "kernel" if float(np.ptp(Ms)) <= KERNEL_SPREAD[dtype] * reg else "log"
+    masses = _checks.same_masses(A, B)
     P = A.shape[0]
     plans = np.empty((P, n, m), dtype=dtype)
     F, G = np.empty((P, n)), np.empty((P, m))
     costs, errors = np.empty(P), np.empty(P)
     n_iter, status = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
+    stabilized = np.zeros(P, dtype=np.bool_)
     has_zeros = (A == 0).any(axis=1) | (B == 0).any(axis=1)
-    _solve_all(
-        Ms,
-        A.astype(np.float64),
-        B.astype(np.float64),
-        masses,
-        has_zeros,
-        reg,
-        method == "log",
-        max_iter,
-        tol,
-        check_every,
-        float(np.finfo(dtype).tiny),
-        plans,
-        F,
-        G,
-        costs,
-        errors,
-        n_iter,
-        status,
-    )
+    A_n, B_n = A / masses[:, None], B / masses[:, None]
+    _solve_all(Ms, A_n.astype(np.float64), B_n.astype(np.float64), masses, has_zeros, reg,
+               MODES[method], KERNEL_SPREAD[dtype], max_iter, tol, check_every,
+               float(np.finfo(dtype).tiny), plans, F, G, costs, errors, n_iter, status,
+               stabilized)  # fmt: skip
     for p in np.flatnonzero(has_zeros):
-        one = sinkhorn(
-            A[p],
-            B[p],
-            Ms[0 if len(Ms) == 1 else p],
-            reg,
-            method=method,
-            max_iter=max_iter,
-            tol=tol,
-            check_every=check_every,
-        )
-        plans[p], F[p], G[p], costs[p], errors[p], n_iter[p] = (
-            one.plan,
-            one.f,
-            one.g,
-            one.cost,
-            one.marginal_error,
-            one.n_iter,
-        )
+        one = sinkhorn(A[p], B[p], Ms[0 if len(Ms) == 1 else p], reg, method=method,
+                       max_iter=max_iter, tol=tol, check_every=check_every)  # fmt: skip
+        plans[p], F[p], G[p] = one.plan, one.f, one.g
+        costs[p], errors[p], n_iter[p] = one.cost, one.marginal_error, one.n_iter
         status[p] = _scaling.CONVERGED if one.converged else _scaling.MAX_ITER
+        stabilized[p] = one.method == "log"
     converged = status == _scaling.CONVERGED
-    return OTResult(
-        plans, costs, F.astype(dtype), G.astype(dtype), n_iter, converged, errors, method, reg
-    )
+    F, G = F.astype(dtype, copy=False), G.astype(dtype, copy=False)
+    used = "log" if stabilized.all() else "kernel" if not stabilized.any() else "mixed"
+    return OTResult(plans, costs, F, G, n_iter, converged, errors, used, reg)

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from runtime.ot import _checks, _driver, _support
+from runtime.ot._solver import LOG
 from runtime.ot.errors import OTInputError
 from runtime.ot.result import OTResult
 from runtime.ot.sinkhorn import DEFAULT_TOL
@@ -37,7 +38,7 @@ def sinkhorn_unbalanced(
     max_iter: int = 1000,
     tol: float | None = None,
     init: tuple | None = None,
-    check_every: int = 10,
+    check_every: int = 1,
 ) -> OTResult:
     """Unbalanced entropic transport plan between ``a`` and ``b``.
 
@@ -73,36 +74,20 @@ def sinkhorn_unbalanced(
     max_iter = _checks.count(max_iter, "max_iter")
     check_every = _checks.count(check_every, "check_every")
     support = _support.find(a, b)
-    a_s, b_s, M_s = _support.restrict(support, a, b, M)
     if init is not None:
-        f0, g0 = _checks.potentials(init, n, m)
-        init = (
-            f0 if support.rows is None else f0[support.rows],
-            g0 if support.cols is None else g0[support.cols],
-        )
+        init = _support.restrict_potentials(support, *_checks.potentials(init, n, m))
+    a_s, b_s, M_s = _support.restrict(support, a, b, M)
     a64, b64 = a_s.astype(np.float64), b_s.astype(np.float64)
     shifted = M_s
     if reg_type == "kl":  # K = exp(-M / reg) * a b^T = exp(-(M - reg log a - reg log b) / reg)
         shifted = M_s - reg * np.log(a64)[:, None] - reg * np.log(b64)[None, :]
         shifted = np.ascontiguousarray(shifted, dtype=dtype)
     result = _driver.scaling_solve(
-        a64,
-        b64,
-        shifted,
-        reg,
-        stabilize=True,
-        anneal=False,
-        init=init,
-        max_iter=max_iter,
-        tol=tol,
-        check_every=check_every,
-        rho=rho,
-        method="unbalanced",
-    )
+        a64, b64, shifted, reg, mode=LOG, anneal=False, init=init, max_iter=max_iter,
+        tol=tol, check_every=check_every, rho=rho, name="unbalanced",
+    )  # fmt: skip
     cost = float(np.sum(result.plan * M_s, dtype=np.float64))
-    result = result._replace(cost=cost)
-    full = _driver.on_full_grid(result, support, M)
-    return full
+    return _driver.on_full_grid(result._replace(cost=cost), support, M)
 
 
 def _pair(reg_m) -> tuple[float, float]:

@@ -1,0 +1,168 @@
+"""Compiled solve loops on top of the scaling passes of :mod:`._scaling`.
+
+:func:`solve_problem` is the single compiled entry of one solve (start
+potentials, kernel, iterations, plan, cost), so a small problem pays one
+Numba dispatch; :func:`solve` runs the epsilon-scaling stages.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from runtime.ot._scaling import (
+    CONVERGED,
+    FAILED,
+    FAST,
+    MAX_ITER,
+    STAGE_TOL,
+    _start_columns,
+    absorb,
+    build_kernel,
+    col_pass,
+    cold_potentials,
+    row_pass,
+    stage_count,
+)
+
+
+@njit(cache=True)
+def _exponent(rho, eps):
+    return 1.0 if rho == np.inf else rho / (rho + eps)
+
+
+@njit(cache=True)
+def solve(
+    M,
+    a,
+    b,
+    alpha,
+    beta,
+    K,
+    u,
+    v,
+    t,
+    eps,
+    n_stages,
+    rho_a,
+    rho_b,
+    stabilize,
+    max_iter,
+    tol,
+    check_every,
+    tiny,
+):
+    """Run the scaling iterations; ``alpha, beta`` hold the start potentials
+    and ``K, u, v, t`` are work arrays of shapes ``(n, m), (n,), (m,), (m,)``.
+    Stage ``s`` of ``n_stages`` uses ``eps * 2^(n_stages - 1 - s)``;
+    intermediate stages stop at ``max(tol, STAGE_TOL)``. The marginal error is
+    checked on every ``check_every``-th iteration of a stage.
+
+    Returns ``(n_iter, err, status)`` with status CONVERGED, MAX_ITER or FAILED.
+    """
+    it = 0
+    err = np.inf
+    stage_budget = max(1, max_iter // (2 * n_stages))
+    for stage in range(n_stages):
+        last = stage == n_stages - 1
+        eps_s = eps * 2.0 ** (n_stages - 1 - stage)
+        phi_a = _exponent(rho_a, eps_s)
+        phi_b = _exponent(rho_b, eps_s)
+        if stage == 0:
+            build_kernel(M, alpha, beta, eps_s, K, tiny)
+            _start_columns(K, b, beta, u, v, t, eps_s, phi_b, tiny)
+        else:
+            absorb(K, u, v, alpha, beta, 2.0 * eps_s, True, tiny)  # u, v belong to 2 eps
+        budget = max_iter - it if last else min(stage_budget, max_iter - it - 1)
+        threshold = tol if last else max(tol, STAGE_TOL)
+        for k in range(budget):
+            ok, wide_u = row_pass(K, M, a, alpha, beta, u, v, t, eps_s, phi_a, stabilize, tiny)
+            if not ok:
+                return it, err, FAILED
+            ok, err_now, wide_v = col_pass(
+                K, M, b, alpha, beta, u, v, t, eps_s, phi_b, stabilize, tiny
+            )
+            it += 1
+            if not ok:
+                return it, err, FAILED
+            if k % check_every == 0:
+                err = err_now
+                if err < threshold:
+                    break
+            if stabilize and (wide_u or wide_v):
+                absorb(K, u, v, alpha, beta, eps_s, False, tiny)
+        if last:
+            return it, err, CONVERGED if err < threshold else MAX_ITER
+    return it, err, MAX_ITER
+
+
+@njit(cache=True, fastmath=FAST)
+def assemble(K, M, a, b, u, v, alpha, beta, eps, scale, plan, f, g):
+    """Write ``plan = scale * u_i K_ij v_j`` (``scale``: the mass divided out of
+    ``a, b``) and the potentials of that plan, ``f = alpha + eps log(scale u)``,
+    ``g = beta + eps log v``; return ``(<plan, M>, |plan 1 - scale a|_1 +
+    |plan^T 1 - scale b|_1)``."""
+    n, m = K.shape
+    shift = eps * math.log(scale)
+    cost = 0.0
+    col = np.zeros(m)
+    row_err = 0.0
+    for i in range(n):
+        ui = u[i] * scale
+        r = 0.0
+        for j in range(m):
+            p = ui * K[i, j] * v[j]
+            plan[i, j] = p
+            cost += p * M[i, j]
+            r += p
+            col[j] += p
+        row_err += abs(r - scale * a[i])
+        f[i] = alpha[i] + eps * math.log(u[i]) + shift
+    col_err = 0.0
+    for j in range(m):
+        col_err += abs(col[j] - scale * b[j])
+        g[j] = beta[j] + eps * math.log(v[j])
+    return cost, row_err + col_err
+
+
+KERNEL, LOG, AUTO = 0, 1, 2
+
+
+@njit(cache=True)
+def solve_problem(
+    M, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
+    max_iter, tol, check_every, tiny, plan, f, g,
+):  # fmt: skip
+    """One complete solve on the support (``a, b`` divided by ``mass``).
+
+    ``mode`` is KERNEL (plain Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel
+    when the reduced cost spread is at most ``kernel_spread * eps`` on a cold
+    start). A kernel-domain breakdown is redone stabilised from a cold start.
+    ``alpha, beta`` hold the warm-start potentials when ``warm``; the plan
+    (times ``mass``) and its potentials are written to ``plan, f, g``. Epsilon
+    scaling runs when stabilised, ``anneal`` and cold. Returns
+    ``(cost, marginal_error, n_iter, err, status, stabilised)``.
+    """
+    n, m = M.shape
+    K = np.empty((n, m), dtype=M.dtype)
+    u, v, t = np.empty(n), np.empty(m), np.empty(m)
+    stabilize = mode != KERNEL
+    for attempt in range(2):
+        stages = 1
+        if not warm or attempt == 1:
+            spread = cold_potentials(M, alpha, beta)
+            if mode == AUTO and attempt == 0:
+                stabilize = spread > kernel_spread * eps
+            if stabilize and anneal:
+                stages = stage_count(spread, eps)
+        n_iter, err, status = solve(
+            M, a, b, alpha, beta, K, u, v, t, eps, stages, rho_a, rho_b,
+            stabilize, max_iter, tol, check_every, tiny,
+        )  # fmt: skip
+        if status != FAILED:
+            break
+        stabilize = True
+    cost, marginal_error = assemble(K, M, a, b, u, v, alpha, beta, eps, mass, plan, f, g)
+    return cost, marginal_error, n_iter, err, status, stabilize
