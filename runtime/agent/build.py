@@ -15,6 +15,7 @@ import time
 from runtime.agent.act import BridgeActuator
 from runtime.agent.clock import RoundClock
 from runtime.agent.config import AgentConfig
+from runtime.agent.groups import Grouping
 from runtime.agent.loop import Agent
 from runtime.agent.offers import OfferPolicy
 from runtime.agent.record import RunRecordWriter
@@ -158,9 +159,10 @@ def build_agent(config: AgentConfig) -> Agent:
         undo.callback(actuator.close)
         link = make_link(config)
         coordinator = make_coordinator(config, link, ledger, profile, policy.action_values)
+        c = config.coordination
+        grouping = Grouping(me.id, coordinator, link, c.cluster_size, c.position_m)
         link.start()  # connect (MQTT 5, else 3.1.1), subscribe, announce online
         undo.callback(link.close)
-        c = config.coordination
         agent = Agent(
             me.id,
             clock=RoundClock(me.tick_period_s),
@@ -168,6 +170,7 @@ def build_agent(config: AgentConfig) -> Agent:
             actuator=actuator,
             policy=policy,
             coordinator=coordinator,
+            grouping=grouping,
             offers=OfferPolicy(
                 c.share_above_soc if c.allocation else 1.0,
                 c.ask_below_soc if c.allocation else 0.0,

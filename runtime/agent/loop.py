@@ -13,6 +13,8 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    rate) and publishes it with this agent's energy offer; the planner of a round
    (one per round) publishes its plan; this agent's part of an accepted plan is
    executed through the MCU's energy transfer (its row sent, its column taken in);
+   past ``cluster_size`` members the agent aligns within its OT-balanced group
+   (:class:`runtime.agent.groups.Grouping`);
 5. **book**: every component's joules go to the ledger (CPU time of each stage
    priced by the board profile, bytes on the radio and the serial line, energy
    moved in and out), and one line goes to the run record.
@@ -55,6 +57,7 @@ class Agent:
         actuator,
         policy,
         coordinator,
+        grouping,
         offers: OfferPolicy,
         ledger,
         record: RunRecordWriter | None = None,
@@ -67,6 +70,7 @@ class Agent:
         self.policy = policy
         self.coordinator = coordinator
         self.link = coordinator.link
+        self.grouping = grouping
         self.offers = offers
         self.ledger = ledger
         self.record = record
@@ -147,6 +151,7 @@ class Agent:
             round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
             self._last_mcu_s = reading.mcu_time_s
             supply, demand = self.offers.supply_demand(reading, round_s)
+        rec.group, rec.group_head = self.grouping.update(rec.round)
         report = self.coordinator.round(rec.round, supply, demand)
         rec.adaptation_rate = report.step
         rec.peers = report.neighbours_heard

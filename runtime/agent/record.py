@@ -41,6 +41,8 @@ class TickRecord:
     plan_round: int | None = None  # the round of that plan
     given_j: float = 0.0  # energy sent to peers this tick (J)
     received_j: float = 0.0  # energy received from peers this tick, after losses (J)
+    group: int | None = None  # this agent's group when the swarm is split (else None)
+    group_head: str | None = None  # that group's head
     tick_s: float | None = None  # wall time the tick took, up to writing this record (s)
     errors: list[str] = field(default_factory=list)  # typed errors caught this tick
 

@@ -35,6 +35,7 @@ def write_agent_config(
     tick_period_s: float,
     boot_hour: float,
     drift_window: int,
+    cluster_size: int = 8,
 ) -> Path:
     """``folder/agent.toml`` for one demo agent; its record and log go in ``folder``, its
     ledger next to the other agents' in ``folder``'s parent (the run folder)."""
@@ -54,6 +55,7 @@ def write_agent_config(
         "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
         "coordination": {
             "drift_window": drift_window,
+            "cluster_size": cluster_size,
             "position_m": [10.0 * (index % 3), 10.0 * (index // 3), 0.0],
         },
     }

@@ -46,14 +46,15 @@ def _summary(report: dict) -> str:
 
 def _agents(report: dict) -> str:
     components = report["energy_components"]
-    head = ["agent", *(f"{c} J" for c in components), "total J", "W1 first", "W1 last"]
-    head += ["received J", "given J", "plans", "drift events", "ended"]
+    head = ["agent", *(f"{c} J" for c in components), "total J", "W1 first", "W1 end"]
+    head += ["received J", "given J", "plans", "drift events", "group head", "ended"]
     rows = []
     for agent_id, a in sorted(report["agents"].items()):
         cells = [agent_id, *(a["energy_j"].get(c) for c in components), a["energy_total_j"]]
-        cells += [a["alignment"]["w1_to_barycenter_first"], a["alignment"]["w1_to_barycenter_last"]]
+        cells += [a["alignment"]["w1_to_barycenter_first"], a["alignment"]["w1_to_barycenter_end"]]
         cells += [a["allocation"]["received_j"], a["allocation"]["given_j"]]
         cells += [a["allocation"]["plans_executed"], a["drift"]["stale_policy_events"]]
+        cells += [a["group"]["head"]]
         cells += [a["process"]["ended"]]
         rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"

@@ -42,10 +42,10 @@ class DemoSettings:
     broker_url: str | None = None
     out_dir: Path = Path("out/demo")
     tick_period_s: float = 0.5
-    drift_window: int = 5  # ticks per drift window: 4 calibration windows take 10 s
-    drop_at: float = 0.45  # fraction of the run at which harvest drops
+    cluster_size: int = 4  # 8 agents align in two OT-balanced groups joined by their heads
+    drop_at: float = 0.5  # fraction of the run at which harvest drops
     drop_factor: float = 0.2  # harvest keeps this fraction of its power after the drop
-    acceleration: float = 240.0  # board seconds per wall second: 45 s = 08:00 to 11:00
+    acceleration: float = 240.0  # board seconds per wall second: 45 s = 10:30 to 13:30
     stop_timeout_s: float = 10.0
     startup_timeout_s: float = 120.0
 
@@ -60,6 +60,23 @@ class DemoRun:
     ended_at: float
     drop_t: float | None
     processes: list[AgentProcess]
+
+
+STARTUP_S = 1.5  # from the boards powering up to the agents' first ticks
+CALIBRATION_WINDOWS = 4  # the drift monitor's reference pool (DriftMonitor's default)
+
+
+def drift_window_for(settings: DemoSettings) -> int:
+    """Ticks per drift window so that calibration ends just before the harvest drop.
+
+    The monitor calibrates on ``4 * w`` ticks, compares each later window, and
+    after a detection recalibrates on the next ``4 * w``. With the drop at half the
+    run, calibration covers the calm first half, the first window after it sees
+    the drop, and the recalibration lasts past the end of the run: one detection
+    per agent, the scripted one (``w`` >= 4, the monitor's minimum).
+    """
+    calm_s = settings.drop_at * settings.duration_s - STARTUP_S
+    return max(4, int(calm_s / (CALIBRATION_WINDOWS * settings.tick_period_s)))
 
 
 def agent_ids(n: int) -> list[str]:
@@ -84,7 +101,8 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
                 url,
                 settings.tick_period_s,
                 BOOT_HOUR,
-                settings.drift_window,
+                drift_window_for(settings),
+                settings.cluster_size,
             )
             processes.append(AgentProcess(agent_id, config, folder / "stdout.log"))
         for process in processes:

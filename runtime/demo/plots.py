@@ -42,7 +42,8 @@ def swarm_figure(report: dict, records: Mapping[str, list[dict]], path: Path) ->
     alive_ax.set_ylabel("members alive", color="tab:gray")
     alive_ax.set_ylim(0, max([r["members_alive"] for r in rounds], default=1) + 1)
 
-    moved_ax.bar(times, [r["energy_moved_j"] for r in rounds], width=0.8, color="tab:green")
+    width = 0.8 * report["tick_period_s"]
+    moved_ax.bar(times, [r["energy_moved_j"] for r in rounds], width=width, color="tab:green")
     moved_ax.set_ylabel("J moved")
     moved_ax.set_title("Energy allocation: energy moved between agents per round")
 
@@ -61,7 +62,7 @@ def swarm_figure(report: dict, records: Mapping[str, list[dict]], path: Path) ->
     soc_ax.set_title("Battery of every agent")
     soc_ax.set_xlabel("time since start (s)")
     drift_ax.set_ylabel("W1 recent vs reference")
-    drift_ax.set_title("Drift monitor (x: stale-policy event)")
+    drift_ax.set_title("Drift monitor: W1 of each closed window (x: stale-policy event)")
     drift_ax.set_xlabel("time since start (s)")
     soc_ax.legend(fontsize=7, ncol=2, loc="lower left")
     for ax in axes.flat:

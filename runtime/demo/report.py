@@ -11,7 +11,8 @@ Per round (the swarm-wide list ``"rounds"``):
   (executed two rounds later; at most one when allocation is exactly-once).
 
 Per agent, ``alignment`` gives W1(s_i, b) between its state and the swarm's W2
-barycenter ``b`` of all states of the same round, first and last round.
+barycenter ``b`` of all states of the same round: in its first shared round, at
+the end (median of the last ``END_ROUNDS`` rounds, as for the spread) and on average.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
         "ticks": len(lines),
         "alignment": {
             "w1_to_barycenter_first": w1[0] if w1 else None,
-            "w1_to_barycenter_last": w1[-1] if w1 else None,
+            "w1_to_barycenter_end": float(np.median(w1[-END_ROUNDS:])) if w1 else None,
             "w1_to_barycenter_mean": float(np.mean(w1)) if w1 else None,
             "peers_last": lines[-1]["peers"] if lines else 0,
         },
@@ -127,6 +128,10 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
             "max_w1": max(drift) if drift else None,
             "adaptation_rate_max": max(rates) if rates else None,
             "adaptation_rate_last": rates[-1] if rates else None,
+        },
+        "group": {
+            "label": lines[-1]["group"] if lines else None,
+            "head": lines[-1]["group_head"] if lines else None,
         },
         "battery_soc": {"first": soc[0] if soc else None, "last": soc[-1] if soc else None},
         "duty_mean": float(np.mean(duty)) if duty else None,

@@ -36,7 +36,7 @@ def coordination_table(report: dict) -> Table:
     """Alignment, allocation and drift figures per agent, and how its process ended."""
     table = Table(title="coordination per agent", title_style="bold")
     table.add_column("agent", no_wrap=True)
-    table.add_column("W1 to bary\nfirst→last", justify="right", no_wrap=True)
+    table.add_column("W1 to bary\nfirst→end", justify="right", no_wrap=True)
     table.add_column("recv J", justify="right")
     table.add_column("given J", justify="right")
     table.add_column("plans", justify="right")
@@ -44,7 +44,7 @@ def coordination_table(report: dict) -> Table:
     table.add_column("process")
     for agent_id, agent in sorted(report["agents"].items()):
         align = agent["alignment"]
-        first, last = align["w1_to_barycenter_first"], align["w1_to_barycenter_last"]
+        first, last = align["w1_to_barycenter_first"], align["w1_to_barycenter_end"]
         ended = agent["process"]["ended"]
         table.add_row(
             agent_id,
