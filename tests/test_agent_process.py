@@ -139,3 +139,23 @@ def test_bad_config_exits_1_and_names_the_key(tmp_path):
     output, _ = agent.communicate(timeout=60)
     assert agent.returncode == 1
     assert "[bridge].baudrate" in output
+
+
+def test_a_board_without_mcu_runs_on_its_own_meter(mqtt_broker, tmp_path):
+    folder = tmp_path / "mains-1"
+    config = tmp_path / "mains.toml"
+    config.write_text(
+        f'[agent]\nid = "mains-1"\nswarm = "mains"\ntick_period_s = 0.5\n'
+        f'record_file = "{folder / "run.jsonl"}"\nlog_file = "{folder / "agent.log"}"\n'
+        f'[link]\nurl = "{mqtt_broker.url}"\n[energy]\nledger_dir = "{tmp_path}"\n'
+    )
+    agent = _agent(config)
+    _wait_ticks(folder, 3, agent)
+    agent.send_signal(signal.SIGTERM)
+    output, _ = agent.communicate(timeout=30)
+    assert agent.returncode == 0, output
+    ticks = _records(folder)
+    assert all(not t["errors"] for t in ticks), [t["errors"] for t in ticks]
+    assert all(t["battery_soc"] == 1.0 and t["harvest_w"] == 0.0 for t in ticks)
+    assert all(t["load_w"] > 0 for t in ticks)  # the board's meter (or its power model)
+    assert all(t["given_j"] == 0 and t["received_j"] == 0 for t in ticks)

@@ -71,7 +71,7 @@ IDS = [f"agent-{i:02d}" for i in range(AGENTS)]
 
 def test_four_agent_demo_report_tells_the_whole_story(mqtt_broker, tmp_path):
     out = tmp_path / "demo"
-    report, output = _finish(_start_demo(out, mqtt_broker.url, duration_s=30))
+    report, output = _finish(_start_demo(out, mqtt_broker.url, duration_s=25))
 
     assert sorted(report["agents"]) == IDS
     summary = report["summary"]
@@ -96,7 +96,7 @@ def test_four_agent_demo_report_tells_the_whole_story(mqtt_broker, tmp_path):
 
 def test_a_killed_agent_is_reported_and_the_others_go_on(mqtt_broker, tmp_path):
     out = tmp_path / "demo"
-    demo = _start_demo(out, mqtt_broker.url, duration_s=30)
+    demo = _start_demo(out, mqtt_broker.url, duration_s=25)
     victim = IDS[1]
     _wait_for_ticks(out, IDS, ticks=5)
     os.kill(int((out / victim / "agent.pid").read_text()), signal.SIGKILL)
@@ -117,7 +117,7 @@ def test_agents_reconnect_after_the_broker_restarts(tmp_path):
     out = tmp_path / "demo"
     broker = EmbeddedBroker(prefer="mosquitto").start()
     try:
-        demo = _start_demo(out, broker.url, duration_s=35)
+        demo = _start_demo(out, broker.url, duration_s=30)
         _wait_for_ticks(out, IDS, ticks=5)
         broker.stop()
         time.sleep(2.0)

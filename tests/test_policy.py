@@ -47,6 +47,16 @@ def test_shipped_harvest_policy_runs_in_litert():
     assert np.array_equal(single, policy.action_probabilities(batch)[1])
 
 
+def test_every_shipped_policy_loads_and_matches_its_card():
+    for name, env, n_obs in (("harvest", "harvest", 7), ("spread", "spread", 18)):
+        policy = Policy.load_default(name)
+        assert policy.card.env == env and policy.observation_size == n_obs
+        probs = policy.action_probabilities(np.zeros(n_obs, dtype=np.float32))
+        assert probs.shape == (5,) and abs(probs.sum() - 1.0) < 1e-9
+    assert Policy.load_default("spread_mappo").card.training["ppo"]["align"] == 0.0
+    assert Policy.load_default("spread").card.training["ppo"]["align"] > 0.0
+
+
 def test_shipped_harvest_policy_reacts_to_its_battery():
     """Trained behaviour, not a stub: at night an almost empty battery runs a lower
     expected duty than a full one."""

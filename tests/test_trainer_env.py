@@ -7,9 +7,11 @@ import numpy as np
 import ot
 from pettingzoo.test import parallel_api_test
 
+from runtime.ot import sinkhorn_unbalanced
 from trainer.envs.harvest import HarvestConfig, HarvestParallelEnv, VecHarvest
 from trainer.envs.sharing import share_energy, unbalanced_plans
 from trainer.envs.spread import VecSpread, observation_names
+from trainer.envs.spread_numpy import VecSpreadNumpy
 
 
 def _episode(env, seed: int, actions_seed: int):
@@ -75,6 +77,11 @@ def test_unbalanced_plans_match_pot():
         a, b, M, 0.05, 1.0, reg_type="entropy", numItermax=10000, stopThr=1e-14
     )
     assert np.allclose(ours, ref, atol=1e-9)  # same fixed point, both converged
+    board = sinkhorn_unbalanced(a, b, M, 0.05, 1.0, reg_type="entropy", tol=1e-13, max_iter=10**5)
+    assert np.allclose(ours, board.plan, atol=1e-9)  # the kernel the boards run
+    # the environment's 200 iterations are converged to well below a milliwatt-hour
+    env_plan = unbalanced_plans(a[None], b[None], M, 0.05, 1.0)[0]
+    assert np.allclose(env_plan, board.plan, atol=1e-8)
 
 
 def test_spread_wrapper_is_seeded_and_matches_the_mpe2_layout():
@@ -87,3 +94,28 @@ def test_spread_wrapper_is_seeded_and_matches_the_mpe2_layout():
     # observation: own position at 2:4, landmark 0 relative position at 4:6
     assert np.allclose(first[:, :, 2:4], agents, atol=1e-6)
     assert np.allclose(first[:, :, 4:6], landmarks[:, :1] - agents, atol=1e-6)
+
+
+def test_numpy_spread_steps_exactly_like_mpe2_including_collisions():
+    real, fast = VecSpread(3), VecSpreadNumpy(3)
+    real.reset(21)
+    # env 0 as MPE2 drew it; envs 1 and 2 start with the agents overlapping
+    crowd = np.array([[0.0, 0.0], [0.1, 0.05], [-0.05, 0.12]])
+    for k in (1, 2):
+        for i, agent in enumerate(real.envs[k].unwrapped.world.agents):
+            agent.state.p_pos = crowd[i] + 0.3 * k
+    agents, landmarks, _ = real.landmarks_and_agents()
+    fast.start(agents, landmarks)
+    rng = np.random.default_rng(0)
+    collided = False
+    for _ in range(25):
+        actions = rng.integers(0, 5, (3, 3))
+        o_real, r_real, d_real, _ = real.step(actions)
+        o_fast, r_fast, d_fast, _ = fast.step(actions)
+        # same formulas; only summation order of the contact forces may differ
+        assert np.allclose(o_real, o_fast, atol=1e-5)
+        assert np.allclose(r_real, r_fast, atol=1e-9)
+        gaps = np.linalg.norm(fast.pos[1:, :, None] - fast.pos[1:, None], axis=-1)
+        collided = collided or bool((gaps[:, 0, 1:] < 0.3).any())
+    assert d_real and d_fast
+    assert collided  # the contact forces and collision penalties were exercised

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from runtime.policy import Policy
+from trainer.baselines import ot_assignment_policy, random_policy
 from trainer.evaluate import evaluate, greedy_keras, greedy_tflite
 from trainer.mappo import PPOConfig
 from trainer.pipeline import agreement, rollout_observations, ship
@@ -91,9 +92,20 @@ def test_eval_command_writes_the_same_figures_as_the_library(tmp_path):
     assert bad.returncode == 1 and "--baseline 'chess'" in bad.stderr
 
 
-def test_ot_assignment_heuristic_beats_random_on_spread():
-    from trainer.baselines import ot_assignment_policy, random_policy
-
-    heuristic = evaluate("spread", ot_assignment_policy(), 10, seed=0)["mean_return"]
-    rand = evaluate("spread", random_policy(5, 0), 10, seed=0)["mean_return"]
-    assert heuristic > rand + 20  # measured gap over 200 episodes is ~55
+def test_shipped_spread_policy_closes_most_of_the_gap_on_mpe2():
+    """On episodes 300..339 of the real MPE2 env, the shipped int8 policy closes at
+    least 70 % of the gap between random and the OT-assignment heuristic."""
+    seed, n = 300, 40
+    heuristic = evaluate("spread", ot_assignment_policy(), n, seed)["mean_return"]
+    rand = evaluate("spread", random_policy(5, 0), n, seed)["mean_return"]
+    policy = Policy.load_default("spread")
+    int8 = evaluate("spread", greedy_tflite(policy), n, seed)["mean_return"]
+    assert heuristic > rand + 20  # over 200 episodes: -23 against -82
+    assert (int8 - rand) / (heuristic - rand) >= 0.7
+    actor = tf.keras.models.load_model(ROOT / "trainer" / "models" / "spread_actor.keras")
+    float_return = evaluate("spread", greedy_keras(actor), n, seed)["mean_return"]
+    assert int8 == pytest.approx(float_return, rel=0.02)  # the issue's bar
+    held_out = rollout_observations("spread", actor, seed=9_000_000, episodes=8)
+    # below the 99 % of harvest: this policy keeps ~6 % of states near a tie
+    # (top two probabilities within 0.01), where int8 rounding picks either
+    assert agreement(actor, policy, held_out) >= 0.93

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from scipy.stats import wasserstein_distance
 
+from runtime.ot import wasserstein_1d
 from trainer.mappo import RunningStats, clipped_surrogate, entropy, gae, normalise_advantages
 from trainer.ot_terms import DriftSchedule, observation_drift, w1_to_barycenter
 from trainer.rollout import global_states, sample_actions
@@ -53,7 +54,7 @@ def test_running_stats_match_numpy():
     assert stats.std == pytest.approx(joined.std(), rel=1e-5)
 
 
-def test_w1_alignment_term_equals_pot_w1_to_the_median_barycenter():
+def test_w1_alignment_term_equals_pot_and_runtime_w1_to_the_median_barycenter():
     rng = np.random.default_rng(3)
     probs = rng.dirichlet(np.ones(5), size=(6, 3))  # 6 states, 3 agents
     term = float(w1_to_barycenter(tf.constant(probs, tf.float32), SUPPORT))
@@ -63,6 +64,7 @@ def test_w1_alignment_term_equals_pot_w1_to_the_median_barycenter():
         bary = np.diff(np.concatenate([[0.0], median_cdf]))
         for p in state:
             expected.append(ot.wasserstein_1d(SUPPORT, SUPPORT, p, bary, p=1))
+            assert expected[-1] == pytest.approx(wasserstein_1d(SUPPORT, SUPPORT, p, bary))
     assert term == pytest.approx(np.mean(expected), rel=1e-5)  # float32 vs float64
 
 

@@ -7,6 +7,8 @@
   (Birkhoff), found exactly by ``scipy.optimize.linear_sum_assignment``. The
   agent then picks the move whose acceleration best points at where it should
   be braking: ``target - (pos + lead * vel)``, and stays put within ``stop``.
+  ``lead`` = 0.2 s and ``stop`` = 0.02 were picked on episodes 10000..10099
+  (a 4 x 3 grid), apart from the evaluation seeds.
 * ``constant_duty`` (harvest): every agent always runs the same duty level.
 """
 
@@ -28,7 +30,7 @@ def random_policy(n_actions: int, seed: int):
     return act
 
 
-def ot_assignment_policy(lead: float = 1.0, stop: float = 0.05):
+def ot_assignment_policy(lead: float = 0.2, stop: float = 0.02):
     """Greedy mover toward the exact-OT-assigned landmark (see module docstring)."""
 
     def act(obs: np.ndarray, env) -> np.ndarray:

@@ -8,7 +8,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from runtime import __version__
 from runtime.errors import OtswarmError
 
 log = logging.getLogger(__name__)
@@ -18,45 +17,54 @@ class TrainerError(OtswarmError, ValueError):
     """A trainer argument is wrong; the message names it."""
 
 
+def command_line() -> str:
+    """This process's command line as ``otswarm ...`` (recorded in model cards)."""
+    return "otswarm " + shlex.join(sys.argv[1:])
+
+
 def run_train(args) -> int:
     if args.train_command == "eval":
         return run_eval(args)
+    if args.train_command == "ablation":
+        from trainer.ablation import run_ablation
+
+        return run_ablation(args)
     return _train(args)
 
 
-def _train(args) -> int:
-    import tensorflow as tf
-
+def ppo_config(args, **overrides):
+    """The PPO settings given on the command line (``overrides`` win)."""
     from trainer.mappo import PPOConfig
-    from trainer.pipeline import ship
-    from trainer.train import TrainConfig, train
+
+    options = {
+        "align": args.align,
+        "drift_lr": args.drift_lr,
+        "centralised": not args.ippo,
+        "lr": args.lr,
+        "entropy": args.entropy,
+        "epochs": args.epochs,
+        "minibatches": args.minibatches,
+        "time_in_state": args.time_in_state,
+        "team_reward": args.team_reward,
+    }
+    return PPOConfig(**{**options, **overrides})
+
+
+def _train(args) -> int:
+    from trainer.pipeline import train_and_ship
+    from trainer.train import TrainConfig
 
     env = args.train_command
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    ppo = PPOConfig(
-        align=args.align,
-        drift_lr=args.drift_lr,
-        centralised=not args.ippo,
-        lr=args.lr,
-        entropy=args.entropy,
-    )
     config = TrainConfig(
-        env=env, seed=args.seed, iterations=args.iterations, n_envs=args.n_envs, ppo=ppo
+        env=env,
+        seed=args.seed,
+        iterations=args.iterations,
+        n_envs=args.n_envs,
+        ppo=ppo_config(args),
     )
     out = Path(args.out or f"runs/{env}-seed{args.seed}")
-    result = train(config, out, show_progress=not args.no_progress)
-    result.actor.save(out / "actor.keras")
-    training = {
-        **config.to_json(),
-        "algorithm": "IPPO" if args.ippo else "MAPPO",
-        "command": "otswarm " + shlex.join(sys.argv[1:]),
-        "otswarm_version": __version__,
-        "final_training_return": result.final_return,
-    }
     model_out = Path(args.model_out or out / f"{env}_int8.tflite")
-    card = ship(result.actor, env, model_out, training, args.seed, args.eval_episodes)
-    (out / "summary.json").write_text(json.dumps(card.to_json(), indent=1) + "\n")
+    card = train_and_ship(config, out, model_out, args.eval_episodes, not args.no_progress)
     r = card.returns
     print(
         f"{env}: float return {r['float']['mean_return']:.2f}, "
@@ -116,7 +124,7 @@ def run_export(args) -> int:
     if not path.exists():
         raise TrainerError(f"{path}: no such actor model")
     actor = tf.keras.models.load_model(path)
-    training = {"exported_from": str(path), "command": "otswarm " + shlex.join(sys.argv[1:])}
+    training = {"exported_from": str(path), "command": command_line()}
     card = ship(actor, args.env, Path(args.out), training, args.seed, args.eval_episodes)
     print(f"wrote {args.out}; agreement {card.returns['int8_float_action_agreement']:.4f}")
     return 0

@@ -29,6 +29,8 @@ class PPOConfig:
     align: float = 0.0  # weight of the W1 alignment term (0: off)
     drift_lr: bool = False  # learning rate modulated by state-distribution drift
     centralised: bool = True  # MAPPO; False: IPPO
+    time_in_state: bool = False  # critic also sees t / episode length (episodes are cut by time)
+    team_reward: bool = False  # every agent learns from the mean of the agents' rewards
     lr: float = 3e-4
     critic_lr: float = 1e-3
     epochs: int = 4
@@ -97,7 +99,10 @@ def training_batch(rollout: dict, stats: RunningStats, config: PPOConfig) -> dic
     GAE advantages (normalised) and value targets in the running return scale
     (``stats`` is updated with this batch's returns)."""
     values = rollout["values"] * stats.std + stats.mean
-    advantages = gae(rollout["rewards"], values, config.gamma, config.lam)
+    rewards = rollout["rewards"]
+    if config.team_reward:
+        rewards = np.broadcast_to(rewards.mean(axis=-1, keepdims=True), rewards.shape)
+    advantages = gae(rewards, values, config.gamma, config.lam)
     returns = advantages + values
     stats.update(returns)
     t, b, n, d = rollout["obs"].shape

@@ -3,18 +3,21 @@ int8 export, float-vs-int8 agreement on held-out states, returns in the card."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from runtime import __version__
 from runtime.policy import Policy
 from runtime.policy.card import ModelCard, card_path_for
 from trainer.envs.registry import make_vec_env
 from trainer.evaluate import evaluate, greedy_keras, greedy_tflite
 from trainer.export import export_policy
 from trainer.rollout import sample_actions
+from trainer.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,35 @@ def agreement(actor, policy: Policy, observations: np.ndarray) -> float:
     """Fraction of states where int8 LiteRT and float Keras pick the same action."""
     float_actions = np.argmax(actor(observations, training=False).numpy(), axis=1)
     return float(np.mean(policy.greedy_action(observations) == float_actions))
+
+
+def train_and_ship(
+    config: TrainConfig,
+    out: Path,
+    model_out: Path,
+    eval_episodes: int,
+    show_progress: bool = True,
+) -> ModelCard:
+    """Train, save ``out/actor.keras``, export and check the int8 model, write
+    ``out/summary.json``; return the card."""
+    import tensorflow as tf
+
+    from trainer.cli import command_line
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    result = train(config, out, show_progress=show_progress)
+    result.actor.save(out / "actor.keras")
+    training = {
+        **config.to_json(),
+        "algorithm": "MAPPO" if config.ppo.centralised else "IPPO",
+        "command": command_line(),
+        "otswarm_version": __version__,
+        "final_training_return": result.final_return,
+    }
+    card = ship(result.actor, config.env, model_out, training, config.seed, eval_episodes)
+    (out / "summary.json").write_text(json.dumps(card.to_json(), indent=1) + "\n")
+    return card
 
 
 def ship(

@@ -28,8 +28,17 @@ def _forward(model, x):
     return model(x, training=False)
 
 
-def collect(env, actor, critic, seed: int, centralised: bool, rng: np.random.Generator) -> dict:
-    """Run one episode in every env; arrays are (T, n_envs, n_agents, ...)."""
+def collect(
+    env,
+    actor,
+    critic,
+    seed: int,
+    centralised: bool,
+    rng: np.random.Generator,
+    time_in_state: bool = False,
+) -> dict:
+    """Run one episode in every env; arrays are (T, n_envs, n_agents, ...).
+    ``time_in_state`` appends ``t / episode_steps`` to the critic's input."""
     obs = env.reset(seed)
     keys = ("obs", "states", "actions", "logp", "values", "rewards")
     out: dict[str, list] = {k: [] for k in keys}
@@ -40,6 +49,9 @@ def collect(env, actor, critic, seed: int, centralised: bool, rng: np.random.Gen
         probs = _forward(actor, tf.constant(flat)).numpy().reshape(*obs.shape[:2], -1)
         actions = sample_actions(probs, rng)
         states = global_states(obs, centralised)
+        if time_in_state:
+            clock = np.full((*states.shape[:-1], 1), len(out["obs"]) / env.episode_steps)
+            states = np.concatenate([states, clock.astype(states.dtype)], axis=-1)
         values = _forward(critic, tf.constant(states.reshape(-1, states.shape[-1]))).numpy()
         next_obs, rewards, done, info = env.step(actions)
         chosen = np.take_along_axis(probs, actions[..., None], axis=-1)[..., 0]

@@ -51,11 +51,12 @@ def train(config: TrainConfig, out_dir: Path, show_progress: bool = True) -> Tra
     tf.random.set_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     ppo = config.ppo
-    env = make_vec_env(config.env, config.n_envs)
+    env = make_vec_env(config.env, config.n_envs, for_training=True)
     n, d = env.n_agents, env.obs_size
     support = np.array([a["value"] for a in action_layout(config.env)])
     actor = build_actor(d, env.n_actions, ppo.hidden, config.seed)
-    critic = build_critic(n * d + n if ppo.centralised else d, ppo.critic_hidden, config.seed)
+    state_size = (n * d + n if ppo.centralised else d) + int(ppo.time_in_state)
+    critic = build_critic(state_size, ppo.critic_hidden, config.seed)
     agent = MAPPO(actor, critic, ppo, support)
     stats, drift = RunningStats(), DriftSchedule()
     metrics = MetricsLog(out_dir)
@@ -69,7 +70,13 @@ def train(config: TrainConfig, out_dir: Path, show_progress: bool = True) -> Tra
         start = time.monotonic()
         for it in range(config.iterations):
             batch = collect(
-                env, actor, critic, train_seed(config.seed, it, config.n_envs), ppo.centralised, rng
+                env,
+                actor,
+                critic,
+                train_seed(config.seed, it, config.n_envs),
+                ppo.centralised,
+                rng,
+                ppo.time_in_state,
             )
             drift_value, multiplier = drift.update(batch["obs"].reshape(-1, d), rng)
             lr = agent.set_lr(ppo.lr * (multiplier if ppo.drift_lr else 1.0))

@@ -1,5 +1,8 @@
 """Act: the agent's commands to its microcontroller, each booked as serial energy.
 
+Without a microcontroller (:class:`AdvisoryActuator`) the duty is only kept for
+the board's own workload to follow, and no energy can be moved.
+
 :class:`BridgeActuator` sets the duty level the loads run at and moves energy
 into or out of the battery (an allocation transfer). The bytes each command
 puts on the serial line (both ways, retries included, from the link's own
@@ -9,7 +12,12 @@ telemetry stream the MCU sends between commands.
 
 from __future__ import annotations
 
+import logging
+
 from firmware_bridge.protocol import MODE_RUN
+from runtime.agent.errors import AgentError
+
+log = logging.getLogger(__name__)
 
 
 class BridgeActuator:
@@ -42,11 +50,27 @@ class BridgeActuator:
             self.ledger.book_bytes("serial", total - self._bytes_seen)
         self._bytes_seen = total
 
-    @property
-    def can_share_energy(self) -> bool:
-        board = self.bridge.board
-        return bool(board and board.energy_sharing)
-
     def close(self) -> None:
         self.book_serial()
         self.bridge.close()
+
+
+class AdvisoryActuator:
+    """The actuator of a board without a microcontroller: it keeps the decided duty."""
+
+    def __init__(self) -> None:
+        self.duty = 1.0
+
+    def set_duty(self, duty: float) -> None:
+        if duty != self.duty:
+            log.debug("duty %.2f (advisory: no microcontroller)", duty)
+        self.duty = duty
+
+    def transfer(self, joules: float) -> float:
+        raise AgentError(f"cannot move {joules:.3f} J: this board has no microcontroller")
+
+    def book_serial(self) -> None:
+        """No serial line, nothing to book."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -12,14 +12,14 @@ import contextlib
 import logging
 import time
 
-from runtime.agent.act import BridgeActuator
+from runtime.agent.act import AdvisoryActuator, BridgeActuator
 from runtime.agent.clock import RoundClock
 from runtime.agent.config import AgentConfig
 from runtime.agent.groups import Grouping
 from runtime.agent.loop import Agent
 from runtime.agent.offers import OfferPolicy
 from runtime.agent.record import RunRecordWriter
-from runtime.agent.sense import BridgeSense
+from runtime.agent.sense import BridgeSense, MeterSense
 from runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -127,35 +127,53 @@ def _str(path) -> str | None:
     return None if path is None else str(path)
 
 
-def build_agent(config: AgentConfig) -> Agent:
-    """Open every part the config names and return the agent, ready to run."""
+def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
+    """``(sense, actuator)`` of this board: its MCU over the serial bridge, or, without
+    ``[bridge].device``, its own power meter (mains-powered, no energy to share)."""
     from firmware_bridge.link import BridgeLink
-    from runtime.energy import EnergyLedger, ledger_path, load_profile
+
+    if config.bridge.device is None:
+        actuator = AdvisoryActuator()
+        return MeterSense(meter, actuator), actuator
+    bridge = BridgeLink(
+        config.bridge.device,
+        baudrate=config.bridge.baudrate,
+        telemetry_hz=telemetry_hz,
+        on_telemetry=meter.push_record,
+        command_timeout_s=config.bridge.command_timeout_s,
+    )
+    open_bridge(bridge, config.bridge.open_timeout_s)
+    sense = BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour)
+    return sense, BridgeActuator(bridge, ledger)
+
+
+def board_meter(config: AgentConfig, profile, telemetry_hz: float):
+    """The ledger's power meter: the MCU's telemetry (pushed by the bridge), else the
+    board's own meter (or the profile's model when it has none)."""
+    from runtime.energy import discover_meter
     from runtime.energy.meters import TelemetryMeter
 
-    me = config.agent
     if config.bridge.device is None:
-        raise ConfigError("[bridge].device: required (the microcontroller's serial device)")
+        return discover_meter(profile)
+    return TelemetryMeter(source=f"mcu {config.bridge.device}", sample_period_s=1 / telemetry_hz)
+
+
+def build_agent(config: AgentConfig) -> Agent:
+    """Open every part the config names and return the agent, ready to run."""
+    from runtime.energy import EnergyLedger, ledger_path, load_profile
+
+    me = config.agent
     policy = load_policy(config.policy.model)
     profile = load_profile(config.energy.profile)
     kernels_s = load_kernels()
     telemetry_hz = max(1.0, 2.0 / me.tick_period_s)
-    # the MCU measures the board's power: its telemetry is the ledger's power meter
-    meter = TelemetryMeter(source=f"mcu {config.bridge.device}", sample_period_s=1 / telemetry_hz)
+    meter = board_meter(config, profile, telemetry_hz)
     with contextlib.ExitStack() as undo:
         config.energy.ledger_dir.mkdir(parents=True, exist_ok=True)
         path = ledger_path(config.energy.ledger_dir, me.id)
         ledger = EnergyLedger(path, me.id, profile, meter)
         undo.callback(ledger.close)
-        bridge = BridgeLink(
-            config.bridge.device,
-            baudrate=config.bridge.baudrate,
-            telemetry_hz=telemetry_hz,
-            on_telemetry=meter.push_record,
-            command_timeout_s=config.bridge.command_timeout_s,
-        )
-        open_bridge(bridge, config.bridge.open_timeout_s)
-        actuator = BridgeActuator(bridge, ledger)
+        sense, actuator = open_board(config, ledger, meter, telemetry_hz)
         undo.callback(actuator.close)
         link = make_link(config)
         coordinator = make_coordinator(config, link, ledger, profile, policy.action_values)
@@ -166,7 +184,7 @@ def build_agent(config: AgentConfig) -> Agent:
         agent = Agent(
             me.id,
             clock=RoundClock(me.tick_period_s),
-            sense=BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour),
+            sense=sense,
             actuator=actuator,
             policy=policy,
             coordinator=coordinator,

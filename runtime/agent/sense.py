@@ -1,7 +1,9 @@
 """Sense: what the board measures right now, as the quantities the policy needs.
 
 A :class:`Reading` is what the rest of the tick works from. It comes from the
-microcontroller's telemetry over the serial bridge (:class:`BridgeSense`). The
+microcontroller's telemetry over the serial bridge (:class:`BridgeSense`), or,
+on a mains-powered board without one, from the board's own power meter
+(:class:`MeterSense`: no battery to manage, no harvest). The
 time of day is the board's local clock, or the MCU's clock since boot plus the
 hour it booted at (``[bridge].clock = "mcu"``; the simulator keeps a day).
 """
@@ -77,3 +79,28 @@ class BridgeSense:
         else:
             hour = local_hour()
         return Reading(hour_of_day=hour, mcu_time_s=telemetry.mcu_time_ms / 1000.0, **values)
+
+
+class MeterSense:
+    """Readings of a board without a microcontroller, from its power meter.
+
+    The load is what the meter reads (W); such a board is mains-powered: its
+    battery is reported full with no stored energy to share (so it offers and
+    asks for nothing) and it harvests nothing. The duty is the last one decided.
+    """
+
+    def __init__(self, meter, actuator) -> None:
+        self.meter = meter
+        self.actuator = actuator
+
+    def read(self) -> Reading:
+        sample = self.meter.read()
+        return Reading(
+            battery_soc=1.0,
+            harvest_w=0.0,
+            load_w=sample.watts,
+            duty=self.actuator.duty,
+            hour_of_day=local_hour(sample.t),
+            battery_energy_j=0.0,
+            mcu_time_s=sample.t,
+        )

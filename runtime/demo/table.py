@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from rich.table import Table
 
 RADIO = ("mqtt_tx", "mqtt_rx")
@@ -32,6 +34,18 @@ def energy_table(report: dict) -> Table:
     return table
 
 
+def _process(process: dict) -> str:
+    """How the agent's process ended, in a few words (the report's events say more)."""
+    code = process["returncode"]
+    if code == 0:
+        return "clean stop"
+    if code is None:
+        return "[red]running[/red]"
+    if code < 0:
+        return f"[red]killed ({signal.Signals(-code).name})[/red]"
+    return f"[red]exit {code}[/red]"
+
+
 def coordination_table(report: dict) -> Table:
     """Alignment, allocation and drift figures per agent, and how its process ended."""
     table = Table(title="coordination per agent", title_style="bold")
@@ -45,7 +59,6 @@ def coordination_table(report: dict) -> Table:
     for agent_id, agent in sorted(report["agents"].items()):
         align = agent["alignment"]
         first, last = align["w1_to_barycenter_first"], align["w1_to_barycenter_end"]
-        ended = agent["process"]["ended"]
         table.add_row(
             agent_id,
             "-" if first is None else f"{first:.3f}→{last:.3f}",
@@ -53,6 +66,6 @@ def coordination_table(report: dict) -> Table:
             _num(agent["allocation"]["given_j"], 1),
             str(agent["allocation"]["plans_executed"]),
             str(agent["drift"]["stale_policy_events"]),
-            "clean stop" if agent["process"]["returncode"] == 0 else f"[red]{ended}[/red]",
+            _process(agent["process"]),
         )
     return table

@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 
 # Observation layouts the runtime knows; a shipped model must match its entry.
 EXPECTED_OBSERVATION = {"harvest": HARVEST_OBSERVATION}
-DEFAULT_MODELS = {"harvest": "harvest_int8.tflite", "spread": "spread_int8.tflite"}
+# shipped name -> (model file under models/, env the card must name)
+DEFAULT_MODELS = {
+    "harvest": ("harvest_int8.tflite", "harvest"),
+    "spread": ("spread_int8.tflite", "spread"),  # MAPPO with the OT extensions
+    "spread_mappo": ("spread_mappo_int8.tflite", "spread"),  # MAPPO alone
+}
 
 
 class Policy:
@@ -58,14 +63,15 @@ class Policy:
 
     @classmethod
     def load_default(cls, name: str) -> Policy:
-        """The trained policy shipped with otswarm (``"harvest"`` or ``"spread"``)."""
+        """A policy shipped with otswarm: ``"harvest"``, ``"spread"``, ``"spread_mappo"``."""
         if name not in DEFAULT_MODELS:
             raise PolicyCardError(
                 f"no shipped policy named {name!r}; have {sorted(DEFAULT_MODELS)}"
             )
-        model = resources.files("runtime.policy") / "models" / DEFAULT_MODELS[name]
-        policy = cls(Path(str(model)), expected_observation=EXPECTED_OBSERVATION.get(name))
-        if policy.card.env != name:
+        file_name, env = DEFAULT_MODELS[name]
+        model = resources.files("runtime.policy") / "models" / file_name
+        policy = cls(Path(str(model)), expected_observation=EXPECTED_OBSERVATION.get(env))
+        if policy.card.env != env:
             raise PolicyCardError(f"{policy.card.source}: card is for env {policy.card.env!r}")
         return policy
 

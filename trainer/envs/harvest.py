@@ -114,6 +114,10 @@ class VecHarvest:
         return len(HARVEST_FEATURES)
 
     @property
+    def episode_steps(self) -> int:
+        return self.config.steps
+
+    @property
     def n_actions(self) -> int:
         return len(self._levels)
 

@@ -10,11 +10,17 @@ ENVS = ("harvest", "spread")
 SPREAD_AGENTS, SPREAD_CYCLES = 3, 25
 
 
-def make_vec_env(name: str, n_envs: int):
+def make_vec_env(name: str, n_envs: int, for_training: bool = False):
+    """A batch of ``n_envs`` episodes; ``for_training`` picks the NumPy re-implementation
+    of simple_spread (checked against MPE2 in the tests), evaluation the real MPE2."""
     if name == "harvest":
         from trainer.envs.harvest import VecHarvest
 
         return VecHarvest(n_envs)
+    if name == "spread" and for_training:
+        from trainer.envs.spread_numpy import VecSpreadNumpy
+
+        return VecSpreadNumpy(n_envs, SPREAD_AGENTS, SPREAD_CYCLES)
     if name == "spread":
         return spread.VecSpread(n_envs, SPREAD_AGENTS, SPREAD_CYCLES)
     raise ValueError(f"unknown env {name!r}; choose from {ENVS}")

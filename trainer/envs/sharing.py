@@ -11,9 +11,10 @@ with ``M[i, j] = 1 - eta[i, j]`` the fraction of energy lost on the line from
 ``i`` to ``j``. The plan is then clipped so nobody sends more than it offers or
 receives more than it asked for; ``j`` receives ``sum_i P[i, j] * eta[i, j]``.
 
-The solver is the batched NumPy scaling iteration below (POT's
-``sinkhorn_unbalanced(..., reg_type="entropy")``; tests check they agree): the
-environment steps many swarms at once, one small problem each.
+The solver is the batched NumPy scaling iteration below: the environment steps
+many swarms at once, one small problem each. It is the problem the boards solve
+with ``runtime.ot.sinkhorn_unbalanced(..., reg_type="entropy")`` (POT's
+convention); the tests check the plans agree with it and with POT to 1e-8.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ class VecSpread:
         return len(observation_names(self._n))
 
     @property
+    def episode_steps(self) -> int:
+        return self.max_cycles
+
+    @property
     def n_actions(self) -> int:
         return len(ACTION_MEANINGS)
 

@@ -1,0 +1,49 @@
+"""The report's swarm figures from tick records: spread, energy moved, planners, exactly-once."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.agent.record import TickRecord
+from runtime.demo.report import (
+    allocation_exactly_once,
+    rounds_table,
+    spread_start_end,
+    w1_to_swarm_barycenter,
+)
+
+SUPPORT = [0.0, 0.25, 0.5, 0.75, 1.0]
+DIRAC = {x: [1.0 if s == x else 0.0 for s in SUPPORT] for x in SUPPORT}
+
+
+def _tick(agent, rnd, state, given=0.0, planner=None, plan_round=None):
+    rec = TickRecord(agent=agent, tick=rnd, round=rnd, t=float(rnd), aligned_probs=state)
+    rec.given_j, rec.planner, rec.plan_round = given, planner, plan_round
+    return vars(rec)
+
+
+def test_spread_is_the_largest_pairwise_w1_and_planners_are_grouped_by_plan_round():
+    records = {
+        "a": [_tick("a", 1, DIRAC[0.0]), _tick("a", 3, DIRAC[0.5], 2.0, "a", 1)],
+        "b": [_tick("b", 1, DIRAC[1.0]), _tick("b", 3, DIRAC[0.5], 0.0, "a", 1)],
+        "c": [_tick("c", 1, DIRAC[0.25])],
+    }
+    rounds = rounds_table(records, SUPPORT)
+    # W1 between point masses is the distance between the points (duty units)
+    assert [r["alignment_spread"] for r in rounds] == pytest.approx([1.0, 0.0])
+    assert [r["members_alive"] for r in rounds] == [3, 2]
+    assert rounds[0]["planners"] == ["a"]  # the plan of round 1, executed in round 3
+    assert rounds[1]["energy_moved_j"] == 2.0
+    assert spread_start_end(rounds) == (pytest.approx(1.0), pytest.approx(0.5))
+    # barycenter of Diracs at 0, 1 and 0.25 is the Dirac at their mean, 5/12
+    w1 = w1_to_swarm_barycenter(records, SUPPORT)
+    assert w1["a"][0] == pytest.approx(5 / 12, abs=1e-9)
+    assert w1["a"][1] == pytest.approx(0.0)
+
+
+def test_two_planners_for_one_round_or_a_plan_run_twice_is_not_exactly_once():
+    agents = {"a": {"allocation": {"plans_executed_twice": 0}}}
+    assert allocation_exactly_once([{"planners": ["a"]}], agents)
+    assert not allocation_exactly_once([{"planners": ["a", "b"]}], agents)
+    agents["a"]["allocation"]["plans_executed_twice"] = 1
+    assert not allocation_exactly_once([{"planners": ["a"]}], agents)
