@@ -14,8 +14,9 @@ cache is warmed first, as an install does (docs/deploy.md). Figures:
 - ``cpu_ms_per_tick``: CPU time of the whole process (every thread: loop, link,
   bridge reader, ledger) per tick, and as a share of one core at 1 tick/s;
 - ``tick_ms``: wall time of one tick (p50, p99) with 16 peers that publish a
-  consensus histogram and an energy offer every round; the agent under test has
-  the smallest id, so it is the allocation planner of all 17 every round.
+  consensus histogram and an energy offer every round, all of them its
+  neighbours (``cluster_size`` 17: no groups); the agent under test has the
+  smallest id, so it is the allocation planner of all 17.
 
 Ratios are against the tick period (the budget the board gives one tick).
 """
@@ -150,7 +151,8 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
     peers = Peers(url, support)
     peers.thread.start()
     agent_dir = folder / "a-00"
-    config = write_agent_config(agent_dir, "a-00", 0, device, url, PERIOD_S, 8, 16)
+    # cluster_size above the swarm: the agent aligns with all 16 peers (no groups)
+    config = write_agent_config(agent_dir, "a-00", 0, device, url, PERIOD_S, 8, 16, PEERS + 1)
     process = _spawn(config)
     record = agent_dir / "run.jsonl"
     try:

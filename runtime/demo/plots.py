@@ -64,6 +64,7 @@ def swarm_figure(report: dict, records: Mapping[str, list[dict]], path: Path) ->
     drift_ax.set_ylabel("W1 recent vs reference")
     drift_ax.set_title("Drift monitor: W1 of each closed window (x: stale-policy event)")
     drift_ax.set_xlabel("time since start (s)")
+    drift_ax.set_ylim(bottom=0)
     soc_ax.legend(fontsize=7, ncol=2, loc="lower left")
     for ax in axes.flat:
         _mark_drop(ax, report)
