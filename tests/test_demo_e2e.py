@@ -115,14 +115,14 @@ def test_a_killed_agent_is_reported_and_the_others_go_on(mqtt_broker, tmp_path):
 
 def test_agents_reconnect_after_the_broker_restarts(tmp_path):
     out = tmp_path / "demo"
-    broker = EmbeddedBroker(prefer="mosquitto").start()
+    broker = EmbeddedBroker().start()
     try:
         demo = _start_demo(out, broker.url, duration_s=30)
         _wait_for_ticks(out, IDS, ticks=5)
         broker.stop()
         time.sleep(2.0)
         restarted_at = time.time()
-        broker = EmbeddedBroker(port=broker.port, prefer="mosquitto").start()
+        broker = EmbeddedBroker(port=broker.port).start()
         report, _ = _finish(demo)
     finally:
         broker.stop()
