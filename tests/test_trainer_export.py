@@ -109,3 +109,24 @@ def test_shipped_spread_policy_closes_most_of_the_gap_on_mpe2():
     # below the 99 % of harvest: this policy keeps ~6 % of states near a tie
     # (top two probabilities within 0.01), where int8 rounding picks either
     assert agreement(actor, policy, held_out) >= 0.93
+
+
+def test_train_without_the_trainer_extra_says_what_to_install(tmp_path):
+    """A machine without TensorFlow (simulated by a package that fails to import
+    the way a missing one does) gets a one-line typed error, not a traceback."""
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "train", "harvest", "--iterations", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "pip install 'otswarm[trainer]'" in done.stderr and "Traceback" not in done.stderr

@@ -16,6 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer import cli
+    from runtime.commands.train import run_trainer
 
-    return cli.run_export(args)
+    return run_trainer("run_export", args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from runtime.errors import OtswarmError
+
 HELP = "train policies offline (harvest, spread) and evaluate them (trainer extra)"
 
 
@@ -47,7 +49,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--json", help="write the result here")
 
 
-def run(args: argparse.Namespace) -> int:
-    from trainer import cli
+class TrainerMissingError(OtswarmError, ImportError):
+    """The trainer extra (TensorFlow, PettingZoo, MPE2) is not installed here."""
 
-    return cli.run_train(args)
+
+# packages of the trainer extra (pyproject.toml) and what they pull in
+TRAINER_PACKAGES = {"tensorflow", "keras", "pettingzoo", "mpe2", "gymnasium", "matplotlib"}
+
+
+def run_trainer(what: str, args: argparse.Namespace) -> int:
+    """Call ``trainer.cli.<what>(args)``; a missing trainer package becomes a typed error."""
+    try:
+        from trainer import cli
+
+        return getattr(cli, what)(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TRAINER_PACKAGES:
+            raise
+        raise TrainerMissingError(
+            f"needs the trainer extra ({exc.name} is missing): pip install 'otswarm[trainer]'"
+        ) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_trainer("run_train", args)
