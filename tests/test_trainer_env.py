@@ -90,7 +90,7 @@ def test_spread_wrapper_is_seeded_and_matches_the_mpe2_layout():
     assert first.shape == (2, 3, len(observation_names(3))) == (2, 3, 18)
     again = VecSpread(1).reset(6)
     assert np.array_equal(first[1], again[0])  # episode k uses seed + k
-    agents, landmarks, _ = env.landmarks_and_agents()
+    agents, landmarks, _ = env.world_state()
     # observation: own position at 2:4, landmark 0 relative position at 4:6
     assert np.allclose(first[:, :, 2:4], agents, atol=1e-6)
     assert np.allclose(first[:, :, 4:6], landmarks[:, :1] - agents, atol=1e-6)
@@ -104,7 +104,7 @@ def test_numpy_spread_steps_exactly_like_mpe2_including_collisions():
     for k in (1, 2):
         for i, agent in enumerate(real.envs[k].unwrapped.world.agents):
             agent.state.p_pos = crowd[i] + 0.3 * k
-    agents, landmarks, _ = real.landmarks_and_agents()
+    agents, landmarks, _ = real.world_state()
     fast.start(agents, landmarks)
     rng = np.random.default_rng(0)
     collided = False

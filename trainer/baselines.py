@@ -34,7 +34,7 @@ def ot_assignment_policy(lead: float = 0.2, stop: float = 0.02):
     """Greedy mover toward the exact-OT-assigned landmark (see module docstring)."""
 
     def act(obs: np.ndarray, env) -> np.ndarray:
-        agents, landmarks, velocities = env.landmarks_and_agents()
+        agents, landmarks, velocities = env.world_state()
         actions = np.zeros(obs.shape[:2], dtype=int)
         for k in range(len(agents)):
             cost = np.linalg.norm(agents[k][:, None] - landmarks[k][None], axis=-1)

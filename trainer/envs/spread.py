@@ -63,8 +63,8 @@ class VecSpread:
             done = done or any(term.values()) or any(trunc.values())
         return self._stack(obs), np.asarray(rewards), done, {}
 
-    def landmarks_and_agents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """World positions (n_envs, N, 2) of agents and landmarks, agent velocities."""
+    def world_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Agent positions, landmark positions, agent velocities: each (n_envs, N, 2)."""
         worlds = [env.unwrapped.world for env in self.envs]
         agents = np.array([[a.state.p_pos for a in w.agents] for w in worlds])
         velocities = np.array([[a.state.p_vel for a in w.agents] for w in worlds])

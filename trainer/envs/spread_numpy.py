@@ -94,5 +94,6 @@ class VecSpreadNumpy:
         ]
         return np.concatenate(parts, axis=-1).astype(np.float32)
 
-    def landmarks_and_agents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def world_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Agent positions, landmark positions, agent velocities: each (B, N, 2)."""
         return self.pos.copy(), self.landmarks.copy(), self.vel.copy()
