@@ -6,7 +6,8 @@ faster), both costs and both convergence flags, plus the cold start (first
 compile, and import + ``warmup()`` from the Numba cache) measured in fresh
 processes. One core: ``NUMBA_NUM_THREADS=1`` and single-threaded BLAS.
 
-Usage: ``python bench/bench_ot.py [--sizes 16 64 256 1024] [--quick]``
+Usage: ``python bench/bench_ot.py [--sizes 16 64 256 1024] [--quick] [--batch 1000]
+[--no-cold-start]``
 (``otswarm bench ot --json FILE`` runs this script and renders a table).
 """
 
@@ -213,6 +214,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--quick", action="store_true", help="skip the extra kernels")
+    parser.add_argument("--batch", type=int, default=1000, help="problems in the batch row")
+    parser.add_argument("--no-cold-start", action="store_true", help="skip the cold start")
     args = parser.parse_args(argv)
     rot.warmup()
     rows = []
@@ -220,7 +223,7 @@ def main(argv=None) -> int:
         rows.append(bench_sinkhorn(n, "kernel", REG_KERNEL))
         rows.append(bench_sinkhorn(n, "log", REG_LOG))
         print(f"# n={n} done", file=sys.stderr, flush=True)
-    rows.append(bench_batch())
+    rows.append(bench_batch(count=args.batch))
     if not args.quick:
         for n in args.sizes:
             rows.append(bench_unbalanced(n))
@@ -237,7 +240,7 @@ def main(argv=None) -> int:
             "threads": 1,
             "pot": ot.__version__,
         },
-        "cold_start": cold_start(),
+        "cold_start": None if args.no_cold_start else cold_start(),
         "results": rows,
     }
     print(json.dumps(doc, indent=2))

@@ -45,6 +45,22 @@ def test_batch_with_shared_cost_equals_single_solves():
         assert got.n_iter[p] == one.n_iter
 
 
+def test_batch_lanes_match_single_solves_and_take_the_next_problem():
+    A, B, Ms = _stack(150, 6, 5, seed=600)  # more problems than SIMD lanes (64)
+    Ms[::7] *= 50.0  # these need the log domain under "auto"
+    got = sinkhorn_batch(A, B, Ms, 0.05, max_iter=20000)
+    assert got.method == "mixed" and np.all(got.converged)
+    for p in range(150):
+        one = sinkhorn(A[p], B[p], Ms[p], 0.05, max_iter=20000)
+        # same iteration from the same start; only the summation order differs,
+        # which can move the stop by one sweep when the error sits at tol
+        assert abs(int(got.n_iter[p]) - one.n_iter) <= 1
+        np.testing.assert_allclose(got.plan[p], one.plan, rtol=1e-7, atol=1e-12)
+    short = sinkhorn_batch(A[:70], B[:70], Ms[:70], 0.05, method="kernel", max_iter=3)
+    assert not short.converged.any() and np.all(short.n_iter == 3)
+    assert np.all(np.isfinite(short.plan)) and np.all(np.isfinite(short.f))
+
+
 def test_batch_zero_weights_and_float32():
     A, B, Ms = _stack(5, 10, 10, seed=300, dtype=np.float32)
     A[2, :3] = 0.0

@@ -1,4 +1,4 @@
-"""``otswarm bench TARGET [--json FILE]``: run a benchmark of ``bench/`` on one core.
+"""``otswarm bench TARGET [--json FILE] [--script-args ARGS]``: one benchmark, one core.
 
 A target is a script ``bench/bench_<target>.py`` of the source checkout that
 prints one JSON document (``otswarm bench`` alone lists them). The script runs
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,9 @@ class BenchError(OtswarmError, RuntimeError):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", help="which benchmark (omit to list them)")
     parser.add_argument("--json", metavar="FILE", help="also write the JSON document here")
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to the script")
+    parser.add_argument(
+        "--script-args", default="", metavar="ARGS", help='passed on to the script, e.g. "--quick"'
+    )
 
 
 def targets() -> dict[str, Path]:
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"benchmark targets: {names}", file=sys.stderr)
         return 2
     proc = subprocess.run(
-        [sys.executable, str(found[args.target]), *args.extra],
+        [sys.executable, str(found[args.target]), *shlex.split(args.script_args)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=BENCH_DIR.parent,

@@ -18,6 +18,11 @@ def tiny(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).tiny)
 
 
+def unit_mass(w: np.ndarray, mass: float) -> np.ndarray:
+    """``w / mass`` in float64 (no copy for float64 weights of mass 1)."""
+    return w.astype(np.float64, copy=False) if mass == 1.0 else w / np.float64(mass)
+
+
 def scaling_solve(
     a: np.ndarray,
     b: np.ndarray,
@@ -61,6 +66,8 @@ def scaling_solve(
 def on_full_grid(result: OTResult, support: _support.Support, M: np.ndarray) -> OTResult:
     """The result re-expressed on the full grid (zero-weight points put back),
     potentials in the dtype of ``M``."""
+    if support.rows is None and support.cols is None and M.dtype == np.float64:
+        return result
     plan, f, g = _support.expand(support, M, result.plan, result.f, result.g, result.reg)
     dtype = M.dtype
     return result._replace(plan=plan, f=f.astype(dtype, copy=False), g=g.astype(dtype, copy=False))

@@ -1,8 +1,10 @@
 """Many small entropic OT problems in one compiled call: ``sinkhorn_batch``.
 
 Each problem ``p`` is the balanced entropic problem of :func:`sinkhorn` with
-weights ``A[p], B[p]`` and cost ``M`` (shared) or ``M[p]``. The loop over
-problems runs inside Numba, reusing one set of work arrays, so a tick that
+weights ``A[p], B[p]`` and cost ``M`` (shared) or ``M[p]``. Kernel-domain
+problems are solved side by side, one SIMD lane each (``_lanes``); the others
+(small ``reg``, or a kernel-domain breakdown) one after the other by the
+stabilised solver, still inside one compiled loop. Either way a tick that
 solves a thousand 16x16 problems pays the Python overhead once.
 """
 
@@ -12,25 +14,27 @@ import numpy as np
 from numba import njit
 
 from runtime.ot import _checks, _scaling
-from runtime.ot._solver import solve_problem
+from runtime.ot._lanes import solve_lanes
+from runtime.ot._scaling import FAILED
+from runtime.ot._solver import LOG, solve_problem
 from runtime.ot.errors import OTInputError
 from runtime.ot.result import OTResult
-from runtime.ot.sinkhorn import DEFAULT_TOL, KERNEL_SPREAD, METHODS, MODES, sinkhorn
+from runtime.ot.sinkhorn import DEFAULT_TOL, KERNEL_SPREAD, METHODS, sinkhorn
 
 
 @njit(cache=True)
-def _solve_all(Ms, A, B, masses, skip, eps, mode, kernel_spread, max_iter, tol, check_every,
-               tiny, plans, F, G, costs, errors, n_iter, status, stabilized):  # fmt: skip
-    """Solve every problem not marked in ``skip`` (``A, B`` already divided by
-    ``masses``) with :func:`solve_problem`."""
+def _solve_stabilized(Ms, A, B, masses, todo, eps, max_iter, tol, check_every, tiny,
+                      plans, F, G, costs, errors, n_iter, status):  # fmt: skip
+    """Solve the problems marked in ``todo`` (``A, B`` already divided by
+    ``masses``) with the stabilised :func:`solve_problem`."""
     n, m = A.shape[1], B.shape[1]
     alpha, beta = np.empty(n), np.empty(m)
     for p in range(A.shape[0]):
-        if skip[p]:
+        if not todo[p]:
             continue
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
-        costs[p], errors[p], n_iter[p], _, status[p], stabilized[p] = solve_problem(
-            M, A[p], B[p], eps, masses[p], alpha, beta, False, mode, kernel_spread, True,
+        costs[p], errors[p], n_iter[p], _, status[p], _ = solve_problem(
+            M, A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0, True,
             np.inf, np.inf, max_iter, tol, check_every, tiny, plans[p], F[p], G[p],
         )  # fmt: skip
 
@@ -82,13 +86,19 @@ def sinkhorn_batch(
     F, G = np.empty((P, n)), np.empty((P, m))
     costs, errors = np.empty(P), np.empty(P)
     n_iter, status = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
-    stabilized = np.zeros(P, dtype=np.bool_)
     has_zeros = (A == 0).any(axis=1) | (B == 0).any(axis=1)
-    A_n, B_n = A / masses[:, None], B / masses[:, None]
-    _solve_all(Ms, A_n.astype(np.float64), B_n.astype(np.float64), masses, has_zeros, reg,
-               MODES[method], KERNEL_SPREAD[dtype], max_iter, tol, check_every,
-               float(np.finfo(dtype).tiny), plans, F, G, costs, errors, n_iter, status,
-               stabilized)  # fmt: skip
+    A_n = (A / masses[:, None]).astype(np.float64)
+    B_n = (B / masses[:, None]).astype(np.float64)
+    tiny = float(np.finfo(dtype).tiny)
+    status[:] = FAILED
+    if method != "log":  # kernel domain, many problems per SIMD lane set
+        spread = KERNEL_SPREAD[dtype] if method == "auto" else np.inf
+        solve_lanes(Ms, A_n, B_n, masses, np.flatnonzero(~has_zeros), reg, spread, max_iter,
+                    tol, check_every, tiny, plans, F, G, costs, errors, n_iter, status)  # fmt: skip
+    # the log domain for the rest (and for kernel-domain breakdowns)
+    stabilized = (status == FAILED) & ~has_zeros
+    _solve_stabilized(Ms, A_n, B_n, masses, stabilized, reg, max_iter, tol, check_every, tiny,
+                      plans, F, G, costs, errors, n_iter, status)  # fmt: skip
     for p in np.flatnonzero(has_zeros):
         one = sinkhorn(A[p], B[p], Ms[0 if len(Ms) == 1 else p], reg, method=method,
                        max_iter=max_iter, tol=tol, check_every=check_every)  # fmt: skip

@@ -84,7 +84,7 @@ def sinkhorn(
     if init is not None:
         init = _support.restrict_potentials(support, *_checks.potentials(init, n, m))
     result = _driver.scaling_solve(
-        (a_s / mass).astype(np.float64, copy=False), (b_s / mass).astype(np.float64, copy=False),
+        _driver.unit_mass(a_s, mass), _driver.unit_mass(b_s, mass),
         M_s, reg, mode=MODES[method], kernel_spread=KERNEL_SPREAD[dtype], init=init,
         max_iter=max_iter, tol=tol, check_every=check_every, mass=mass,
     )  # fmt: skip

@@ -1,0 +1,49 @@
+"""`otswarm bench`: lists the targets, refuses unknown ones, runs `ot` and writes its JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _otswarm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_bench_without_target_lists_the_targets():
+    result = _otswarm()
+    assert result.returncode == 2
+    assert "benchmark targets:" in result.stderr and "ot" in result.stderr.split(":")[-1]
+
+
+def test_bench_unknown_target_names_it_and_the_known_ones():
+    result = _otswarm("no-such-target")
+    assert result.returncode == 2
+    assert "unknown target 'no-such-target'" in result.stderr
+    assert "ot" in result.stderr.splitlines()[-1]
+
+
+def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
+    out = tmp_path / "ot.json"
+    args = "--quick --sizes 16 --batch 5 --no-cold-start"
+    result = _otswarm("ot", "--json", str(out), "--script-args", args)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert {r["kernel"] for r in rows} == {"sinkhorn_kernel", "sinkhorn_log", "sinkhorn_batch_5x"}
+    for r in rows:
+        assert r["ratio"] > 0 and r["otswarm_converged"]
+        # same problem, same tolerance: the two solvers agree on the cost
+        assert abs(r["otswarm_cost"] - r["pot_cost"]) <= 1e-6 * abs(r["pot_cost"])
+    assert "ratio" in result.stdout
