@@ -24,6 +24,8 @@ def test_documented_example_loads_with_its_values():
     assert config.bridge.device == "/dev/ttyACM0"
     assert config.energy.ledger_dir == Path("/var/lib/otswarm")
     assert config.coordination.position_m == (0.0, 0.0, 0.0)
+    assert config.coordination.alignment_anchor == 0.2
+    assert config.coordination.bypass_alignment_below_soc == 0.3
 
 
 def test_minimal_config_takes_defaults():
@@ -58,6 +60,12 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
         ('[agent]\nid = "a1"\n[coordination]\nposition_m = [1.0, 2.0]\n', "position_m"),
         ('[agent]\nid = "a1"\n[coordination]\nposition_m = [1.0, "x", 2.0]\n', "position_m[1]"),
         ('[agent]\nid = "a1"\n[coordination]\nask_below_soc = 0.9\n', "ask_below_soc"),
+        ('[agent]\nid = "a1"\n[coordination]\nalignment_anchor = 1.0\n', "alignment_anchor"),
+        ('[agent]\nid = "a1"\n[coordination]\nalignment_anchor = "x"\n', "alignment_anchor"),
+        (
+            '[agent]\nid = "a1"\n[coordination]\nbypass_alignment_below_soc = 1.5\n',
+            "bypass_alignment_below_soc",
+        ),
     ],
 )
 def test_bad_config_raises_config_error_naming_the_key(text, named):

@@ -118,6 +118,7 @@ def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfe
         costs=TransferCosts.from_profile(profile),
         position_m=c.position_m,
         drift=drift,
+        anchor=c.alignment_anchor,
         ledger=ledger,
         support_id=ACTION_SUPPORT_ID,
         transfer=transfer,
@@ -199,6 +200,7 @@ def build_agent(config: AgentConfig) -> Agent:
                 c.transfer_max_w,
             ),
             ledger=ledger,
+            bypass_below_soc=c.bypass_alignment_below_soc,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
         )

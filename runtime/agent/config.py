@@ -89,6 +89,8 @@ class CoordinationSection:
     position_m: tuple[float, ...] = (0.0, 0.0, 0.0)
     drift_window: int = 16
     cluster_size: int = 8
+    alignment_anchor: float = 0.2
+    bypass_alignment_below_soc: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,14 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         (len(config.coordination.position_m) == 3, "[coordination].position_m: give [x, y, z]"),
         (config.coordination.drift_window >= 4, "[coordination].drift_window: must be >= 4"),
         (config.coordination.cluster_size >= 2, "[coordination].cluster_size: must be >= 2"),
+        (
+            0.0 <= config.coordination.alignment_anchor < 1.0,
+            "[coordination].alignment_anchor: must be in [0, 1)",
+        ),
+        (
+            0.0 <= config.coordination.bypass_alignment_below_soc <= 1.0,
+            "[coordination].bypass_alignment_below_soc: must be in [0, 1] (0: never)",
+        ),
     ]
     for ok, message in checks:
         if not ok:

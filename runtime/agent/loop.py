@@ -5,7 +5,10 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
 1. **sense**: the MCU's telemetry (battery SoC, harvest W, load W, duty);
 2. **decide**: the policy's action distribution ``pi`` over duty levels; alignment
    pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
-   duty is drawn from ``pi'`` (seeded);
+   duty is drawn from ``pi'`` (seeded). Battery safety: below
+   ``bypass_below_soc`` the duty is drawn from ``pi`` itself (alignment never
+   drains a board's battery against its own policy); ``pi`` still feeds the
+   aligner's average, so the board's anchor stays current;
 3. **act**: the duty goes to the MCU through the bridge;
 4. **coordinate** (:class:`runtime.coordination.swarm.SwarmCoordinator`): the
    drift monitor is fed with the harvest; the round ``k`` moves the consensus
@@ -60,6 +63,7 @@ class Agent:
         grouping,
         offers: OfferPolicy,
         ledger,
+        bypass_below_soc: float = 0.0,
         record: RunRecordWriter | None = None,
         seed: int | None = None,
     ) -> None:
@@ -73,6 +77,7 @@ class Agent:
         self.grouping = grouping
         self.offers = offers
         self.ledger = ledger
+        self.bypass_below_soc = bypass_below_soc
         self.record = record
         self.traffic = LinkTraffic(self.link, ledger)
         self.support = np.asarray(policy.action_values, dtype=float)
@@ -80,6 +85,7 @@ class Agent:
         self.received_w = 0.0
         self._last_mcu_s: float | None = None
         self._rng = np.random.default_rng(seed)
+        self._bypassed = False
         self._closed = False
 
     # -- the tick -------------------------------------------------------------
@@ -124,11 +130,23 @@ class Agent:
             probs = self.policy.action_probabilities(obs)
         with self.ledger.measure("ot"):
             aligned = self.coordinator.align(probs)
-        index = int(self._rng.choice(self.support.size, p=aligned / aligned.sum()))
+        rec.alignment_bypassed = self._battery_low(reading.battery_soc)
+        drawn = np.asarray(probs, dtype=float) if rec.alignment_bypassed else aligned
+        index = int(self._rng.choice(self.support.size, p=drawn / drawn.sum()))
         rec.policy_probs = [float(p) for p in probs]
-        rec.duty_probs = [float(p) for p in aligned]
+        rec.duty_probs = [float(p) for p in drawn]
         rec.duty = float(self.support[index])
         self.actuator.set_duty(rec.duty)
+
+    def _battery_low(self, soc: float) -> bool:
+        """True below ``bypass_below_soc``; logs when the bypass switches on or off."""
+        low = soc < self.bypass_below_soc
+        if low != self._bypassed:
+            self._bypassed = low
+            fields = {"event": "alignment_bypass", "on": low, "soc": soc}
+            state = "bypassed, the policy decides alone" if low else "back on"
+            log.info("battery safety: alignment %s", state, extra={"fields": fields})
+        return low
 
     def _watch_drift(self, reading, rec: TickRecord) -> None:
         with self.ledger.measure("ot"):

@@ -31,7 +31,8 @@ class TickRecord:
     load_w: float | None = None
     duty: float | None = None  # duty level sent to the MCU, in [0, 1]
     policy_probs: list[float] | None = None  # the policy's own action distribution
-    duty_probs: list[float] | None = None  # the aligned distribution the duty was drawn from
+    duty_probs: list[float] | None = None  # the distribution the duty was drawn from
+    alignment_bypassed: bool = False  # battery low: duty drawn from the policy's own probs
     aligned_probs: list[float] | None = None  # consensus state after this round's move
     peers: int = 0  # peer states the consensus move used this round
     members_alive: int = 0  # agents this one sees online (itself included)

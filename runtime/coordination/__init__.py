@@ -9,7 +9,7 @@ alignment, allocation and drift to one agent's SwarmLink.
 """
 
 from runtime.coordination.adaptation import AdaptationRate, RateMap
-from runtime.coordination.alignment import PolicyAligner, align_step
+from runtime.coordination.alignment import PolicyAligner, align_step, anchored_step
 from runtime.coordination.allocation import greedy_plan, ot_plan, proportional_plan
 from runtime.coordination.clustering import Clustering, cluster, recluster
 from runtime.coordination.costs import TransferCosts
@@ -36,6 +36,7 @@ __all__ = [
     "SwarmCoordinator",
     "TransferCosts",
     "align_step",
+    "anchored_step",
     "barycenter_1d",
     "cluster",
     "displacement_interpolate",

@@ -17,8 +17,9 @@ One call of ``round(r)`` does, in order:
 2. if this agent is the planner of round ``r - 1`` (smallest id among the
    offers of ``r - 1`` it holds) and ``r - 1`` is a planning round for its
    current re-planning period, build the plan of ``r - 1`` and publish it;
-3. move its consensus state toward the neighbours' barycenter, with the step
-   the drift monitor's adaptation rate gives;
+3. move its consensus state toward the barycenter of its own live policy's
+   average (the anchor) and the neighbours' states, with the step the drift
+   monitor's adaptation rate gives;
 4. publish its consensus histogram and its energy offer, stamped ``r``.
 
 So offers of round ``r`` are planned at ``r + 1`` and executed at ``r + 2``: one
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.alignment import PolicyAligner
+from runtime.coordination.alignment import DEFAULT_ANCHOR, PolicyAligner
 from runtime.coordination.costs import TransferCosts
 from runtime.coordination.drift import DriftMonitor, DriftReading
 from runtime.coordination.errors import HistogramError, PlanError
@@ -88,6 +89,8 @@ class SwarmCoordinator:
             ledger books its answer. None: no battery here, the plan's figures
             are taken as moved (simulation, tests).
         step: alignment step when there is no drift monitor.
+        anchor: weight ``lam`` of the live policy's average in each consensus
+            round (:func:`~runtime.coordination.alignment.anchored_step`).
         method: allocation method ("ot", "greedy" or "proportional").
         support_id: the support id of the histograms (agents on other ids are ignored).
         max_age: rounds a neighbour's histogram stays usable.
@@ -111,6 +114,7 @@ class SwarmCoordinator:
         drift: DriftMonitor | None = None,
         ledger=None,
         step: float = 0.5,
+        anchor: float = DEFAULT_ANCHOR,
         method: str = "ot",
         support_id: int = 0,
         max_age: int = 2,
@@ -119,7 +123,7 @@ class SwarmCoordinator:
     ):
         self.link = link
         self.me = link.agent
-        self.aligner = PolicyAligner(levels, step=step)
+        self.aligner = PolicyAligner(levels, step=step, anchor=anchor)
         self.levels = self.aligner.support
         if not np.allclose(np.diff(self.levels), self.levels[1] - self.levels[0]):
             raise HistogramError(f"levels must be equally spaced for the wire: {levels}")
