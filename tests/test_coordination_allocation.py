@@ -117,3 +117,27 @@ def test_wire_plan_rows_columns_and_refusals():
                                         if t.source == "s1" and t.target == "c1"))  # fmt: skip
     with pytest.raises(PlanError):
         row_part(plan, "s1", EnergyOffer(0.1, 0.0))  # a row larger than the offer
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_solver_converges_on_demo_like_offers(seed, caplog):
+    """``otswarm demo``'s swarm: 8 boards on a 10 m grid, offers of 0-240 J (2 W over a
+    120 s board-clock round), the rpi4 profile's costs; the OT passes converge (a
+    non-converged solve is logged by runtime.ot and by the allocation)."""
+    from runtime.coordination.plans import build_plan
+    from runtime.energy import load_profile
+    from runtime.summaries import EnergyOffer
+
+    rng = np.random.default_rng(seed)
+    costs = TransferCosts.from_profile(load_profile("rpi4"))
+    offers = {}
+    for i in range(8):
+        supply, demand = (rng.uniform(0, 240), 0.0) if i % 2 else (0.0, rng.uniform(0, 240))
+        position = (10.0 * (i % 3), 10.0 * (i // 3), 0.0)
+        offers[f"agent-{i:02d}"] = EnergyOffer(supply, demand, position, 0.0, 128)
+    with caplog.at_level("INFO", logger="runtime"):
+        plan, outcome = build_plan(seed, "agent-00", offers, costs)
+    unconverged = [r.getMessage() for r in caplog.records if "converge" in r.getMessage()
+                   or "stopped after" in r.getMessage()]  # fmt: skip
+    assert unconverged == []
+    assert outcome.moved_j > 0 and plan.transfers

@@ -206,3 +206,47 @@ def test_planner_skips_rounds_not_worth_the_solve(tmp_path):
     assert planned == [False, True, True, False, False, True, True, True]
     for coord in coords.values():
         coord.ledger.close()
+
+
+def test_the_ledger_books_what_the_batteries_moved_not_what_the_plan_said(tmp_path, caplog):
+    """The giver's battery drained below its offer, the taker's filled up: each books
+    what its (simulated) battery reports it moved, and says how short it fell."""
+    from firmware_bridge.simulator.battery import Battery
+    from firmware_bridge.simulator.config import SimulatorConfig
+
+    capacity = 100.0
+    giver = Battery(SimulatorConfig(battery_capacity_j=capacity, initial_soc=0.02))  # 2 J
+    taker = Battery(SimulatorConfig(battery_capacity_j=capacity, initial_soc=0.99))  # 1 J room
+    bus = InProcessBus("short", seed=3)
+    boards = {}
+    for name, battery in (("g", giver), ("t", taker)):
+        ledger = EnergyLedger(ledger_path(tmp_path, name), name, load_profile("rpi4"), start=False)
+        coord = SwarmCoordinator(
+            bus.link(name).start(), LEVELS, ledger=ledger, min_move_per_solve=0.0,
+            transfer=battery.transfer,
+        ).start()  # fmt: skip
+        boards[name] = (coord, ledger)
+    reports = {"g": [], "t": []}
+    with caplog.at_level("WARNING", logger="runtime.coordination.swarm"):
+        for r in range(5):  # offers of round 0: planned at 1, sent at 2, received at 3
+            for name, supply, demand in (("g", 6.0, 0.0), ("t", 0.0, 5.0)):
+                supply, demand = (supply, demand) if r == 0 else (0.0, 0.0)
+                reports[name].append(boards[name][0].round(r, supply, demand))
+    sent = sum(rep.sent.joules for rep in reports["g"] if rep.sent is not None)
+    delivered = sum(rep.received.delivered_j for rep in reports["t"] if rep.received is not None)
+    assert sent > 5.0 and delivered == pytest.approx(5.0, rel=1e-6)  # 5 J asked, plus losses
+    # what moved: the giver had 2 J, the taker room for 1 J (the rest is lost)
+    assert sum(rep.given_j for rep in reports["g"]) == pytest.approx(2.0, abs=1e-9)
+    assert sum(rep.taken_j for rep in reports["t"]) == pytest.approx(1.0, abs=1e-9)
+    assert giver.energy_j == 0.0 and taker.energy_j == capacity
+    for name, component, moved in (("g", "energy_out", 2.0), ("t", "energy_in", 1.0)):
+        coord, ledger = boards[name]
+        ledger.flush()
+        totals = LedgerReader(ledger_path(tmp_path, name)).totals(name)[name]
+        assert totals[component] == pytest.approx(moved, abs=1e-9)
+        ledger.close()
+    short = [r for r in caplog.records if getattr(r, "fields", {}).get("event") == "transfer_short"]
+    assert {(r.fields["component"], round(r.fields["moved_j"], 6)) for r in short} == {
+        ("energy_out", -2.0),
+        ("energy_in", 1.0),
+    }

@@ -47,3 +47,31 @@ def test_two_planners_for_one_round_or_a_plan_run_twice_is_not_exactly_once():
     assert not allocation_exactly_once([{"planners": ["a", "b"]}], agents)
     agents["a"]["allocation"]["plans_executed_twice"] = 1
     assert not allocation_exactly_once([{"planners": ["a"]}], agents)
+
+
+def test_energy_plot_shows_the_sub_joule_components_next_to_the_idle_baseline():
+    """Demo-like ledgers: ~123 J idle, < 1 J of work. The second panel leaves idle out
+    and scales to the work, so each component's bar is a visible part of the axis."""
+    import matplotlib.pyplot as plt
+
+    from runtime.demo.collect import MOVED, SPENT
+    from runtime.demo.plots import energy_plot
+
+    work = {"ot": 0.05, "policy": 0.01, "mqtt_tx": 0.09, "mqtt_rx": 0.67, "serial": 0.03}
+    report = {
+        "energy_components": [*SPENT, *MOVED],
+        "agents": {
+            f"a{i}": {"energy_j": {**work, "idle": 123.0, "energy_out": 200.0}} for i in range(3)
+        },
+    }
+    fig = energy_plot(report)
+    try:
+        everything, no_idle = fig.axes
+        labels = [c.get_label() for c in no_idle.containers]
+        assert labels == ["ot", "policy", "mqtt_tx", "mqtt_rx", "serial"]
+        axis_mj = no_idle.get_xlim()[1]
+        for container in no_idle.containers:  # the smallest (policy, 10 mJ) is >= 1 % of it
+            assert min(bar.get_width() for bar in container) >= 0.01 * axis_mj
+        assert everything.get_xlim()[1] > 123.0  # the first panel still shows the whole
+    finally:
+        plt.close(fig)

@@ -102,9 +102,10 @@ def make_link(config: AgentConfig):
     return MqttLink(settings)
 
 
-def make_coordinator(config: AgentConfig, link, ledger, profile, levels):
+def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfer):
     """Alignment, allocation and drift of this agent, its handlers registered on ``link``
-    (before the link starts, so its first subscriptions include them)."""
+    (before the link starts, so its first subscriptions include them); its part of
+    each plan moves through ``transfer`` (the actuator's)."""
     from runtime.coordination.costs import TransferCosts
     from runtime.coordination.drift import DriftMonitor
     from runtime.coordination.swarm import SwarmCoordinator
@@ -119,6 +120,7 @@ def make_coordinator(config: AgentConfig, link, ledger, profile, levels):
         drift=drift,
         ledger=ledger,
         support_id=ACTION_SUPPORT_ID,
+        transfer=transfer,
     )
     return coordinator.start()
 
@@ -176,7 +178,9 @@ def build_agent(config: AgentConfig) -> Agent:
         sense, actuator = open_board(config, ledger, meter, telemetry_hz)
         undo.callback(actuator.close)
         link = make_link(config)
-        coordinator = make_coordinator(config, link, ledger, profile, policy.action_values)
+        coordinator = make_coordinator(
+            config, link, ledger, profile, policy.action_values, actuator.transfer
+        )
         c = config.coordination
         grouping = Grouping(me.id, coordinator, link, c.cluster_size, c.position_m)
         link.start()  # connect (MQTT 5, else 3.1.1), subscribe, announce online

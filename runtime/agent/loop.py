@@ -12,7 +12,8 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    state toward the peers' barycenter (step = the drift monitor's adaptation
    rate) and publishes it with this agent's energy offer; the planner of a round
    (one per round) publishes its plan; this agent's part of an accepted plan is
-   executed through the MCU's energy transfer (its row sent, its column taken in);
+   executed through the MCU's energy transfer (its row sent, its column taken in),
+   and what the MCU reports it moved is what is booked and recorded;
    past ``cluster_size`` members the agent aligns within its OT-balanced group
    (:class:`runtime.agent.groups.Grouping`);
 5. **book**: every component's joules go to the ledger (CPU time of each stage
@@ -37,12 +38,11 @@ import numpy as np
 from runtime.agent.clock import RoundClock
 from runtime.agent.offers import OfferPolicy
 from runtime.agent.record import RunRecordWriter, TickRecord
+from runtime.agent.sense import received_power_w
 from runtime.agent.traffic import LinkTraffic
 from runtime.errors import OtswarmError
 
 log = logging.getLogger(__name__)
-
-TRANSFER_TOLERANCE_J = 1e-3  # float32 joules on the wire and in the MCU's answer
 
 
 class Agent:
@@ -126,6 +126,7 @@ class Agent:
             aligned = self.coordinator.align(probs)
         index = int(self._rng.choice(self.support.size, p=aligned / aligned.sum()))
         rec.policy_probs = [float(p) for p in probs]
+        rec.duty_probs = [float(p) for p in aligned]
         rec.duty = float(self.support[index])
         self.actuator.set_duty(rec.duty)
 
@@ -146,7 +147,7 @@ class Agent:
             log.warning("drift: stale policy, consensus re-anchored", extra={"fields": fields})
 
     def _coordinate(self, reading, rec: TickRecord) -> None:
-        supply = demand = 0.0
+        supply = demand = round_s = 0.0
         if reading is not None:
             round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
             self._last_mcu_s = reading.mcu_time_s
@@ -159,24 +160,11 @@ class Agent:
             rec.aligned_probs = [float(p) for p in report.state]
         if report.sent is not None:
             rec.planner, rec.plan_round = report.sent.planner, report.sent.round
-            rec.given_j = report.sent.joules
-            if rec.given_j > 0:
-                self._transfer(-rec.given_j)
-        rec.received_j = report.received.delivered_j if report.received is not None else 0.0
-        if rec.received_j > 0:
-            self._transfer(rec.received_j)
-        self.received_w = rec.received_j / self.clock.period_s
-
-    def _transfer(self, joules: float) -> None:
-        """Move ``joules`` through the MCU (the ledger booked the plan's figure)."""
-        moved = self.actuator.transfer(joules)
-        if abs(moved - joules) > TRANSFER_TOLERANCE_J:
-            log.warning(
-                "allocation: the MCU moved %.3f J of %.3f J (battery limit)",
-                moved,
-                joules,
-                extra={"fields": {"event": "transfer_clipped", "asked": joules, "moved": moved}},
-            )
+            rec.plan_given_j = report.sent.joules
+        if report.received is not None:
+            rec.plan_received_j = report.received.delivered_j
+        rec.given_j, rec.received_j = report.given_j, report.taken_j  # what the MCU moved
+        self.received_w = received_power_w(rec.received_j, round_s)
 
     def _book(self) -> None:
         self.traffic.book()

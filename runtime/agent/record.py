@@ -31,6 +31,7 @@ class TickRecord:
     load_w: float | None = None
     duty: float | None = None  # duty level sent to the MCU, in [0, 1]
     policy_probs: list[float] | None = None  # the policy's own action distribution
+    duty_probs: list[float] | None = None  # the aligned distribution the duty was drawn from
     aligned_probs: list[float] | None = None  # consensus state after this round's move
     peers: int = 0  # peer states the consensus move used this round
     members_alive: int = 0  # agents this one sees online (itself included)
@@ -39,8 +40,10 @@ class TickRecord:
     stale_policy: bool = False  # the drift monitor raised a stale-policy event this tick
     planner: str | None = None  # who computed the allocation plan executed this tick
     plan_round: int | None = None  # the round of that plan
-    given_j: float = 0.0  # energy sent to peers this tick (J)
-    received_j: float = 0.0  # energy received from peers this tick, after losses (J)
+    given_j: float = 0.0  # energy the battery gave to peers this tick, as the MCU moved it (J)
+    received_j: float = 0.0  # energy the battery took in from peers this tick (J)
+    plan_given_j: float = 0.0  # what the plan said to give (more than given_j: battery empty)
+    plan_received_j: float = 0.0  # what the plan delivers after losses (more: battery full)
     group: int | None = None  # this agent's group when the swarm is split (else None)
     group_head: str | None = None  # that group's head
     tick_s: float | None = None  # wall time the tick took, up to writing this record (s)

@@ -43,6 +43,18 @@ class Reading:
         }
 
 
+def received_power_w(received_j: float, round_s: float) -> float:
+    """The policy's ``received_w``: joules taken in from the swarm over the last round
+    divided by that round's length *in the board's own time* (the MCU clock), W.
+
+    The training environment divides the energy shared in a step by the step's
+    length (``received / dt_h``); a board whose clock runs faster than the wall
+    clock (the demo's simulators, x240) lives a longer round than the wall period.
+    0 when the round length is not known yet.
+    """
+    return received_j / round_s if round_s > 0 else 0.0
+
+
 def local_hour(t: float | None = None) -> float:
     """Hours since local midnight at Unix time ``t`` (now by default)."""
     tm = time.localtime(t)

@@ -9,9 +9,11 @@ The agent loop calls three things (see docs/coordination.md):
 One call of ``round(r)`` does, in order:
 
 1. execute the allocation plan of round ``r - 2`` if one was accepted: send its
-   row (booked ``energy_out``); and receive the column of the plan of round
-   ``r - 3`` from the senders whose offer of round ``r - 1`` arrived, i.e. who
-   were alive *after* executing it (booked ``energy_in``, net of losses);
+   row; and receive the column of the plan of round ``r - 3`` from the senders
+   whose offer of round ``r - 1`` arrived, i.e. who were alive *after* executing
+   it (net of losses). Each side goes through ``transfer`` (the board's battery)
+   and the ledger books what it *reports* moved (``energy_out``, ``energy_in``),
+   which is less than the plan's figure when the battery is empty or full;
 2. if this agent is the planner of round ``r - 1`` (smallest id among the
    offers of ``r - 1`` it holds) and ``r - 1`` is a planning round for its
    current re-planning period, build the plan of ``r - 1`` and publish it;
@@ -29,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -45,6 +47,8 @@ from runtime.errors import OtswarmError
 from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
 
 log = logging.getLogger(__name__)
+
+TRANSFER_TOLERANCE_J = 1e-3  # float32 joules on the wire and in the MCU's answer
 
 
 def histogram_message(weights, levels: np.ndarray, support_id: int) -> Histogram:
@@ -64,6 +68,8 @@ class RoundReport:
     planned: bool
     sent: PlanPart | None
     received: PlanPart | None
+    given_j: float = 0.0  # joules the battery gave for ``sent`` (booked energy_out)
+    taken_j: float = 0.0  # joules the battery took in for ``received`` (booked energy_in)
 
 
 class SwarmCoordinator:
@@ -77,6 +83,10 @@ class SwarmCoordinator:
         position_m, loss_fraction, priority: what this agent's offers say.
         drift: the drift monitor (None: fixed ``step`` and planning every round).
         ledger: an EnergyLedger; books ``ot``, ``energy_out`` and ``energy_in``.
+        transfer: moves joules into (+) or out of (-) this board's battery and
+            returns the joules that moved (signed, clipped by the battery); the
+            ledger books its answer. None: no battery here, the plan's figures
+            are taken as moved (simulation, tests).
         step: alignment step when there is no drift monitor.
         method: allocation method ("ot", "greedy" or "proportional").
         support_id: the support id of the histograms (agents on other ids are ignored).
@@ -105,6 +115,7 @@ class SwarmCoordinator:
         support_id: int = 0,
         max_age: int = 2,
         min_move_per_solve: float = 10.0,
+        transfer: Callable[[float], float] | None = None,
     ):
         self.link = link
         self.me = link.agent
@@ -125,6 +136,7 @@ class SwarmCoordinator:
         self.support_id = support_id
         self.max_age = max_age
         self.min_move_per_solve = min_move_per_solve
+        self.transfer = transfer
         self._solves: deque[float] = deque(maxlen=8)  # J of recent plans (ledger spans)
         self.gate = PlanGate(self.me)
         self._lock = threading.Lock()
@@ -213,7 +225,9 @@ class SwarmCoordinator:
     def round(self, r: int, supply_j: float, demand_j: float) -> RoundReport:
         """Execute, plan, align and publish for round ``r`` (see the module doc)."""
         received = self._receive(r - 3, evidence_round=r - 1)
+        taken_j = self._move("energy_in", received.delivered_j) if received else 0.0
         sent = self._send(r - 2)
+        given_j = -self._move("energy_out", -sent.joules) if sent else 0.0
         planned = self._plan(r - 1)
         with self._lock:
             self._round = r
@@ -229,7 +243,9 @@ class SwarmCoordinator:
             for old in [k for k in self._offers if k < r - 4]:
                 del self._offers[old]
         self.link.publish(offer, round=r)
-        return RoundReport(r, state, self.step, len(fresh), planned, sent, received)
+        return RoundReport(
+            r, state, self.step, len(fresh), planned, sent, received, given_j, taken_j
+        )
 
     def _send(self, r: int) -> PlanPart | None:
         with self._lock:
@@ -243,8 +259,6 @@ class SwarmCoordinator:
             log.warning("%s: plan refused: %s", self.me, exc)
             return None
         self._executed[r] = plan
-        if self.ledger is not None and part.joules > 0:
-            self.ledger.book("energy_out", part.joules)
         return part
 
     def _receive(self, r: int, evidence_round: int) -> PlanPart | None:
@@ -256,10 +270,39 @@ class SwarmCoordinator:
         with self._lock:
             offers = dict(self._offers.get(r, {}))
             senders = set(self._offers.get(evidence_round, {}))
-        part = column_part(plan, self.me, offers, self.costs, senders)
-        if self.ledger is not None and part.delivered_j > 0:
-            self.ledger.book("energy_in", part.delivered_j)
-        return part
+        return column_part(plan, self.me, offers, self.costs, senders)
+
+    def _move(self, component: str, joules: float) -> float:
+        """Move ``joules`` (+ in, - out) through ``transfer``, book ``|moved|`` as
+        ``component`` and return the signed joules moved.
+
+        A battery that is empty (sending) or full (receiving) moves less than the
+        plan says: the shortfall is logged with both figures and not booked. On the
+        receiving side the joules the battery could not take are lost (the sender
+        gave them); nothing else books them. A transfer the hardware refuses (a
+        typed error) moves nothing.
+        """
+        if joules == 0.0:
+            return 0.0
+        moved = joules if self.transfer is None else self._transfer(component, joules)
+        if self.ledger is not None and moved != 0.0:
+            self.ledger.book(component, abs(moved))
+        return moved
+
+    def _transfer(self, component: str, joules: float) -> float:
+        try:
+            moved = float(self.transfer(joules))
+        except OtswarmError as exc:
+            log.warning("%s: %s of %.3f J failed, nothing moved: %s", self.me, component,
+                        joules, exc)  # fmt: skip
+            return 0.0
+        if abs(moved - joules) > TRANSFER_TOLERANCE_J:
+            why = "battery empty" if joules < 0 else "battery full: the rest is lost"
+            fields = {"event": "transfer_short", "component": component,
+                      "planned_j": joules, "moved_j": moved}  # fmt: skip
+            log.warning("%s: %s: moved %.3f J of the plan's %.3f J (%s)", self.me, component,
+                        moved, joules, why, extra={"fields": fields})  # fmt: skip
+        return moved
 
     def _plan(self, r: int) -> bool:
         with self._lock:
