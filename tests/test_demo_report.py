@@ -75,3 +75,14 @@ def test_energy_plot_shows_the_sub_joule_components_next_to_the_idle_baseline():
         assert everything.get_xlim()[1] > 123.0  # the first panel still shows the whole
     finally:
         plt.close(fig)
+
+
+def test_agent_figures_report_what_moved_and_what_the_plan_said():
+    """A full battery took 1 J of the 4.6 J its plan delivered: the report says both."""
+    from runtime.demo.report import agent_figures
+
+    line = vars(TickRecord(agent="a", tick=0, round=3, t=3.0, planner="a", plan_round=1))
+    line.update(given_j=2.0, plan_given_j=5.0, received_j=1.0, plan_received_j=4.6)
+    allocation = agent_figures([line], [])["allocation"]
+    assert (allocation["given_j"], allocation["plan_given_j"]) == (2.0, 5.0)
+    assert (allocation["received_j"], allocation["plan_received_j"]) == (1.0, 4.6)

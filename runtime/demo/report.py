@@ -120,6 +120,9 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
         "allocation": {
             "given_j": sum(line["given_j"] for line in lines),
             "received_j": sum(line["received_j"] for line in lines),
+            # the plan's figures: more than the above when a battery was empty / full
+            "plan_given_j": sum(line.get("plan_given_j", 0.0) for line in lines),
+            "plan_received_j": sum(line.get("plan_received_j", 0.0) for line in lines),
             "plans_executed": len(executed),
             "plans_executed_twice": len(executed) - len(set(executed)),
         },
