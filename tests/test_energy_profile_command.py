@@ -108,3 +108,31 @@ def test_profile_live_samples_this_board():
     assert result.returncode == 0, result.stderr
     assert "meter model:x86-dev" in result.stdout or "meter rapl" in result.stdout
     assert "mean" in result.stdout
+
+
+def test_energy_the_meter_saw_but_no_component_booked_is_reported(tmp_path):
+    from runtime.energy.meters.telemetry import TelemetryMeter
+
+    clock = StepClock(T0)
+    meter = TelemetryMeter(clock=clock)
+    ledger = EnergyLedger(
+        ledger_path(tmp_path, "m1"),
+        "m1",
+        load_profile("rpi4"),
+        meter=meter,
+        clock=clock,
+        start=False,
+    )
+    for _ in range(21):  # 10 s at a constant 5 W on the meter, in 0.5 s steps
+        meter.push(clock.t, 5.0)
+        ledger.tick()
+        clock.t += 0.5
+    ledger.book("ot", 1.0)
+    ledger.close()
+    (report,) = build_reports([tmp_path])
+    # 5 W between the ledger's first and last meter sample: 9.5 to 10 s of the run
+    assert 47.5 - 1e-9 <= report.measured_j <= 50.0 + 1e-9
+    assert report.unattributed_j == pytest.approx(report.measured_j - report.spent_j)
+    result = _otswarm(str(tmp_path), "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "not attributed (meter - booked)" in result.stdout

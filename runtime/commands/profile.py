@@ -107,6 +107,13 @@ def _print_tables(reports) -> None:
             table.add_row(
                 row.component, f"{row.joules:.4g}", f"{row.mean_w:.4g}", f"{row.share:.1%}"
             )
+        if report.unattributed_j is not None:
+            table.add_row(
+                "[dim]not attributed (meter - booked)[/]",
+                f"[dim]{report.unattributed_j:.4g}[/]",
+                "",
+                "",
+            )
         for component, joules in report.allocation.items():
             table.add_row(f"[dim]{component} (allocation)[/]", f"[dim]{joules:.4g}[/]", "", "")
         console.print(table)

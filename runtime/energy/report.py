@@ -68,6 +68,13 @@ class AgentReport:
     def spent_j(self) -> float:
         return sum(row.joules for row in self.rows)
 
+    @property
+    def unattributed_j(self) -> float | None:
+        """Measured minus booked energy (J): what the board drew that no component
+        accounts for (on a board with an MCU meter, mostly the workload its duty
+        level runs). None without meter samples."""
+        return None if self.measured_j is None else self.measured_j - self.spent_j
+
 
 def find_ledgers(paths: Iterable[str | Path]) -> list[Path]:
     """Ledger files named directly, or found (``*.ledger.sqlite``) under directories."""
@@ -190,6 +197,7 @@ def report_json(reports: Sequence[AgentReport]) -> dict:
                 "duration_s": r.duration_s,
                 "spent_j": r.spent_j,
                 "measured_j": r.measured_j,
+                "unattributed_j": r.unattributed_j,
                 "components": {
                     row.component: {"joules": row.joules, "mean_w": row.mean_w, "share": row.share}
                     for row in r.rows
