@@ -68,6 +68,22 @@ def test_shipped_harvest_policy_reacts_to_its_battery():
     assert empty < full
 
 
+def test_shipped_harvest_policy_cuts_duty_on_a_low_battery_without_harvest():
+    """Fed the contract's units (SoC 0..1, watts), the shipped policy runs duty 0 at
+    every hour when the battery is at 5 % or 20 % and the panel gives nothing, even
+    coming from duty 1; a board that keeps duty ~1 there is fed something else."""
+    policy = Policy.load_default("harvest")
+    duty = np.asarray(policy.action_values)
+    for soc in (0.05, 0.2):
+        for hour in range(24):
+            quantities = {**NOON_SUNNY, "battery_soc": soc, "harvest_w": 0.0}
+            quantities.update(load_w=6.5, hour_of_day=float(hour), duty=1.0)
+            probs = policy.action_probabilities(build_observation(quantities))
+            assert duty[int(np.argmax(probs))] == 0.0, (soc, hour, probs)
+            # sampled, not greedy: the expected duty stays low too (0.43 at worst, 20 %)
+            assert probs @ duty < 0.5, (soc, hour, probs)
+
+
 def test_observation_builder_follows_the_contract():
     obs = build_observation(NOON_SUNNY)
     assert obs.dtype == np.float32 and obs.shape == (len(HARVEST_OBSERVATION),)
