@@ -31,9 +31,7 @@ def low_battery_board():
 def _ticks(tmp_path, name, device, url, bypass_soc, n=6):
     path = write_agent_config(tmp_path / name, name, 0, device, url, 0.5, 8.0, 5)
     config = load_config(path)
-    coordination = dataclasses.replace(
-        config.coordination, bypass_alignment_below_soc=bypass_soc
-    )
+    coordination = dataclasses.replace(config.coordination, bypass_alignment_below_soc=bypass_soc)
     agent = build_agent(dataclasses.replace(config, coordination=coordination))
     try:
         for _ in range(n):
