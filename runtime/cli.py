@@ -22,9 +22,6 @@ COMMANDS = {
     "bench": "runtime.commands.bench",
 }
 
-# sub-commands of the design that are not built yet -> the issue that builds them
-NOT_BUILT: dict[str, tuple[str, int]] = {}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -39,19 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(run=module.run)
-    for name, (text, issue) in NOT_BUILT.items():
-        command = sub.add_parser(name, help=f"{text} [not built yet]", add_help=False)
-        command.add_argument("rest", nargs=argparse.REMAINDER)
-        command.set_defaults(run=_not_built(name, issue))
     return parser
-
-
-def _not_built(name: str, issue: int):
-    def run(args: argparse.Namespace) -> int:
-        print(f"otswarm {name}: not built yet (issue #{issue})", file=sys.stderr)
-        return 2
-
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:
