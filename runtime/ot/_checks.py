@@ -16,6 +16,8 @@ from runtime.ot.errors import OTInputError
 
 # relative tolerance on |sum(a) - sum(b)| for balanced problems, per dtype
 MASS_RTOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+# default stopping tolerance on the marginal violation (relative to the mass), per dtype
+DEFAULT_TOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-6}
 
 
 def work_dtype(*arrays) -> np.dtype:
@@ -173,3 +175,19 @@ def potentials(init, n: int, m: int, name: str = "init") -> tuple[np.ndarray, np
     if not (np.all(np.isfinite(f)) and np.all(np.isfinite(g))):
         raise OTInputError(f"{name}: potentials must be finite")
     return f, g
+
+
+def pair_problem(a, b, M) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+    """``(a, b, M, dtype)`` of one problem: ``M`` an (n, m) cost matrix, ``a``
+    (n,) and ``b`` (m,) weights (``None``: uniform), all in the working dtype."""
+    dtype = work_dtype(M, a, b)
+    M = cost_matrix(M, dtype)
+    n, m = M.shape
+    return histogram(a, n, dtype, "a"), histogram(b, m, dtype, "b"), M, dtype
+
+
+def iteration_options(tol, max_iter, check_every, dtype: np.dtype) -> tuple[float, int, int]:
+    """``(tol, max_iter, check_every)`` of an iterative solver; ``tol=None`` is the
+    dtype's default."""
+    tol = DEFAULT_TOL[dtype] if tol is None else positive(tol, "tol")
+    return tol, count(max_iter, "max_iter"), count(check_every, "check_every")

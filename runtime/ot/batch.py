@@ -19,7 +19,7 @@ from runtime.ot._scaling import FAILED
 from runtime.ot._solver import LOG, solve_problem
 from runtime.ot.errors import OTInputError
 from runtime.ot.result import OTResult
-from runtime.ot.sinkhorn import DEFAULT_TOL, KERNEL_SPREAD, METHODS, sinkhorn
+from runtime.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
 
 
 @njit(cache=True)
@@ -77,9 +77,7 @@ def sinkhorn_batch(
     reg = _checks.positive(reg, "reg")
     if method not in METHODS:
         raise OTInputError(f"method: expected one of {METHODS}, got {method!r}")
-    tol = DEFAULT_TOL[dtype] if tol is None else _checks.positive(tol, "tol")
-    max_iter = _checks.count(max_iter, "max_iter")
-    check_every = _checks.count(check_every, "check_every")
+    tol, max_iter, check_every = _checks.iteration_options(tol, max_iter, check_every, dtype)
     masses = _checks.same_masses(A, B)
     P = A.shape[0]
     plans = np.empty((P, n, m), dtype=dtype)

@@ -34,11 +34,7 @@ def emd(a, b, M) -> OTResult:
         :class:`OTResult` with the optimal plan, ``cost = <P, M>`` (POT's
         ``emd2``), the LP duals as ``f, g``, ``n_iter = 0``, ``reg = 0``.
     """
-    dtype = _checks.work_dtype(M, a, b)
-    M = _checks.cost_matrix(M, dtype)
-    n, m = M.shape
-    a = _checks.histogram(a, n, dtype, "a")
-    b = _checks.histogram(b, m, dtype, "b")
+    a, b, M, dtype = _checks.pair_problem(a, b, M)
     _checks.same_mass(a, b)
     support = _support.find(a, b)
     a_s, b_s, M_s = _support.restrict(support, a, b, M)

@@ -27,7 +27,6 @@ MODES = {"kernel": KERNEL, "log": LOG, "auto": AUTO}
 # largest reduced cost spread / reg for which "auto" stays in the kernel domain
 KERNEL_SPREAD = {np.dtype(np.float64): 30.0, np.dtype(np.float32): 15.0}
 # default stopping threshold on |P^T 1 - b|_2 / mass
-DEFAULT_TOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-6}
 
 
 def sinkhorn(
@@ -67,17 +66,12 @@ def sinkhorn(
         OTInputError: bad shapes, negative or non-finite weights, non-finite
             costs, unequal masses, ``reg <= 0``, unknown ``method``.
     """
-    dtype = _checks.work_dtype(M, a, b)
-    M = _checks.cost_matrix(M, dtype)
+    a, b, M, dtype = _checks.pair_problem(a, b, M)
     n, m = M.shape
-    a = _checks.histogram(a, n, dtype, "a")
-    b = _checks.histogram(b, m, dtype, "b")
     reg = _checks.positive(reg, "reg")
     if method not in METHODS:
         raise OTInputError(f"method: expected one of {METHODS}, got {method!r}")
-    max_iter = _checks.count(max_iter, "max_iter")
-    check_every = _checks.count(check_every, "check_every")
-    tol = DEFAULT_TOL[dtype] if tol is None else _checks.positive(tol, "tol")
+    tol, max_iter, check_every = _checks.iteration_options(tol, max_iter, check_every, dtype)
     mass, zeros = _checks.same_mass(a, b)
     support = _support.find(a, b) if zeros else _support.FULL
     a_s, b_s, M_s = _support.restrict(support, a, b, M)

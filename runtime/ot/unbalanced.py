@@ -22,7 +22,6 @@ from runtime.ot import _checks, _driver, _support
 from runtime.ot._solver import LOG
 from runtime.ot.errors import OTInputError
 from runtime.ot.result import OTResult
-from runtime.ot.sinkhorn import DEFAULT_TOL
 
 REG_TYPES = ("kl", "entropy")
 
@@ -59,20 +58,15 @@ def sinkhorn_unbalanced(
         ``sinkhorn_unbalanced2``) and ``marginal_error`` the L1 distance of the
         plan's marginals to ``(a, b)`` (the relaxation, not an error).
     """
-    dtype = _checks.work_dtype(M, a, b)
-    M = _checks.cost_matrix(M, dtype)
+    a, b, M, dtype = _checks.pair_problem(a, b, M)
     n, m = M.shape
-    a = _checks.histogram(a, n, dtype, "a")
-    b = _checks.histogram(b, m, dtype, "b")
     reg = _checks.positive(reg, "reg")
     rho = _pair(reg_m)
     if reg_type not in REG_TYPES:
         raise OTInputError(f"reg_type: expected one of {REG_TYPES}, got {reg_type!r}")
     if math.isinf(rho[0]) and math.isinf(rho[1]):
         _checks.same_mass(a, b)
-    tol = DEFAULT_TOL[dtype] if tol is None else _checks.positive(tol, "tol")
-    max_iter = _checks.count(max_iter, "max_iter")
-    check_every = _checks.count(check_every, "check_every")
+    tol, max_iter, check_every = _checks.iteration_options(tol, max_iter, check_every, dtype)
     support = _support.find(a, b)
     if init is not None:
         init = _support.restrict_potentials(support, *_checks.potentials(init, n, m))
