@@ -64,10 +64,11 @@ def main() -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     from runtime.policy import Policy
+    from trainer.networks import load_actor
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     policy = Policy.load_default("harvest")
-    actor = tf.keras.models.load_model(ROOT / "trainer" / "models" / "harvest_actor.keras")
+    actor = load_actor(ROOT / "trainer" / "models" / "harvest_actor.keras")
     rng = np.random.default_rng(0)
     inputs = rng.uniform(-1, 1, (CALLS, policy.observation_size)).astype(np.float32)
 

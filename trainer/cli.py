@@ -46,6 +46,7 @@ def ppo_config(args, **overrides):
         "minibatches": args.minibatches,
         "time_in_state": args.time_in_state,
         "team_reward": args.team_reward,
+        "quantization_aware": args.quantization_aware,
     }
     return PPOConfig(**{**options, **overrides})
 
@@ -82,11 +83,11 @@ def _act_fn(args):
     if args.policy:
         path = Path(args.policy)
         if path.suffix == ".keras":
-            import tensorflow as tf
+            from trainer.networks import load_actor
 
             if not path.exists():
                 raise TrainerError(f"--policy {path}: no such file")
-            return greedy_keras(tf.keras.models.load_model(path)), str(path)
+            return greedy_keras(load_actor(path)), str(path)
         from runtime.policy import Policy
 
         return greedy_tflite(Policy(path)), str(path)
@@ -116,14 +117,13 @@ def run_eval(args) -> int:
 
 
 def run_export(args) -> int:
-    import tensorflow as tf
-
+    from trainer.networks import load_actor
     from trainer.pipeline import ship
 
     path = Path(args.model)
     if not path.exists():
         raise TrainerError(f"{path}: no such actor model")
-    actor = tf.keras.models.load_model(path)
+    actor = load_actor(path)
     training = {"exported_from": str(path), "command": command_line()}
     card = ship(actor, args.env, Path(args.out), training, args.seed, args.eval_episodes)
     print(f"wrote {args.out}; agreement {card.returns['int8_float_action_agreement']:.4f}")

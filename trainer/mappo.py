@@ -37,6 +37,7 @@ class PPOConfig:
     minibatches: int = 4
     max_grad_norm: float = 0.5
     hidden: tuple[int, ...] = (64, 64)
+    quantization_aware: bool = False  # the actor simulates its int8 export while training
     critic_hidden: tuple[int, ...] = (128, 128)
 
     def to_json(self) -> dict:

@@ -16,6 +16,7 @@ from runtime.policy.card import ModelCard, card_path_for
 from trainer.envs.registry import make_vec_env
 from trainer.evaluate import evaluate, greedy_keras, greedy_tflite
 from trainer.export import export_policy
+from trainer.networks import is_quantization_aware, without_quantization
 from trainer.rollout import sample_actions
 from trainer.train import TrainConfig, train
 
@@ -96,6 +97,10 @@ def ship(
         "int8_float_action_agreement": agreement(actor, policy, held_out),
         "held_out_states": len(held_out),
     }
+    if is_quantization_aware(actor):
+        # the same weights without the simulated int8 grids: what QAT changed
+        plain = without_quantization(actor)
+        returns["int8_unquantized_weights_agreement"] = agreement(plain, policy, held_out)
     card = replace(card, returns=returns)
     card.save(card_path_for(model_out))
     log.info(

@@ -54,7 +54,7 @@ def train(config: TrainConfig, out_dir: Path, show_progress: bool = True) -> Tra
     env = make_vec_env(config.env, config.n_envs, for_training=True)
     n, d = env.n_agents, env.obs_size
     support = np.array([a["value"] for a in action_layout(config.env)])
-    actor = build_actor(d, env.n_actions, ppo.hidden, config.seed)
+    actor = build_actor(d, env.n_actions, ppo.hidden, config.seed, ppo.quantization_aware)
     state_size = (n * d + n if ppo.centralised else d) + int(ppo.time_in_state)
     critic = build_critic(state_size, ppo.critic_hidden, config.seed)
     agent = MAPPO(actor, critic, ppo, support)

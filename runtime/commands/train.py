@@ -22,6 +22,11 @@ def _add_training(parser: argparse.ArgumentParser, iterations: int, n_envs: int)
     parser.add_argument("--entropy", type=float, default=0.01, help="entropy bonus weight")
     parser.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration")
     parser.add_argument("--minibatches", type=int, default=4, help="minibatches per epoch")
+    parser.add_argument(
+        "--quantization-aware",
+        action="store_true",
+        help="train the actor with its int8 export simulated (fake quantisation)",
+    )
     parser.add_argument("--out", help="run directory (default runs/ENV-seedS)")
     parser.add_argument("--model-out", help="int8 .tflite path (default OUT/ENV_int8.tflite)")
     parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the card")
