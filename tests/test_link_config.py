@@ -34,6 +34,9 @@ def test_urls_give_host_port_and_tls():
         ({"protocol": "4"}, "protocol"),
         ({"heartbeat_period_s": 0}, "heartbeat_period_s"),
         ({"reconnect_min_s": 5, "reconnect_max_s": 1}, "reconnect_min_s"),
+        ({"session_expiry_s": -1}, "session_expiry_s"),
+        ({"session_expiry_s": 2**32}, "session_expiry_s"),
+        ({"max_offline_messages": 0}, "max_offline_messages"),
     ],
 )
 def test_bad_values_name_their_key(options, key):

@@ -317,7 +317,7 @@ class SwarmLink(abc.ABC):
         else:
             self._membership.heard(agent, now)
 
-    def _log_drop(self, what: str, exc: Exception) -> None:
+    def _log_drop(self, what: str, exc: Exception | str) -> None:
         """Log a dropped payload, at most once a second per link (the rest are counted)."""
         now = time.monotonic()
         if now < self._next_drop_log:

@@ -104,6 +104,12 @@ class EmbeddedBroker:
         self._amqtt = None
 
     @property
+    def pid(self) -> int | None:
+        """The Mosquitto process id while it runs (None for amqtt): fault tests freeze
+        or kill it to stand for a broker machine that hangs or loses power."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 

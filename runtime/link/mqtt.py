@@ -5,15 +5,24 @@
 * Subscriptions are (re)made in ``on_connect``, so a reconnect restores them;
   MQTT 5 subscriptions set *no local* so the broker does not echo our own messages.
 * Reconnects: paho's loop retries with exponential backoff between
-  ``reconnect_min_s`` and ``reconnect_max_s``. QoS 1/2 messages published while
-  disconnected are queued by paho and sent after the reconnect.
+  ``reconnect_min_s`` and ``reconnect_max_s``. MQTT 5 sessions outlive the
+  connection by ``session_expiry_s``: while an agent is away the broker keeps its
+  subscriptions and queues what they match (across a broker restart too, when the
+  broker persists sessions), so a reconnect resumes where it stopped.
+* Offline publishes: QoS 1/2 summaries published while disconnected wait in the
+  link's outbox (at most ``max_offline_messages``; when full the oldest is
+  dropped, counted in ``dropped_offline`` and logged). ``on_connect`` sends, in
+  publish order, the messages the broker had not acknowledged before the outage,
+  then the outbox, before any new publish can overtake them.
 * Membership: before every (re)connect the last will (``offline``, retained,
   QoS 1) is set and the matching ``online`` state is encoded; ``on_connect``
   publishes it retained. A heartbeat thread publishes every ``heartbeat_period_s``.
 * TCP_NODELAY on the socket (paho leaves Nagle on; Mosquitto needs
   ``set_tcp_nodelay true`` for the same on its side).
 * TLS (``mqtts://``: CA, client certificate and key) and username/password
-  come from :class:`MqttLinkConfig`.
+  come from :class:`MqttLinkConfig`. A broker refusing the TLS session (no or a
+  bad client certificate, an unknown CA) fails :meth:`MqttLink.start` at once
+  with a LinkConnectError saying so, instead of a fallback to MQTT 3.1.1.
 """
 
 from __future__ import annotations
@@ -21,12 +30,17 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import ssl
+import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from runtime.link.base import SwarmLink
@@ -42,6 +56,8 @@ _PROTOCOL_REFUSED = ("Unsupported protocol version",)
 _PROTOCOLS = {"auto": (mqtt.MQTTv5, mqtt.MQTTv311), "5": (mqtt.MQTTv5,), "3.1.1": (mqtt.MQTTv311,)}
 _NAMES = {mqtt.MQTTv5: "5", mqtt.MQTTv311: "3.1.1"}
 PROBE_S = 2.0  # seconds a broker has to answer an MQTT 5 CONNECT before we try 3.1.1
+# a closed connection is retried like a refused one; other TLS errors will not go away
+_TRANSIENT_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 class MqttLink(SwarmLink):
@@ -80,6 +96,10 @@ class MqttLink(SwarmLink):
         self._attempts: queue.Queue[str] = queue.Queue()
         self._online: bytes | None = None
         self._pending_mids: set[int] = set()
+        self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
+        self._gate = threading.Lock()  # orders hand-overs to paho against the reconnect flush
+        self._socket_error: str | None = None  # what paho last logged as an error
+        self._connect_error: str | None = None  # why the last connection attempt failed
         self._stop = threading.Event()
         self._heartbeats: threading.Thread | None = None
 
@@ -127,11 +147,14 @@ class MqttLink(SwarmLink):
         if self._connected.is_set():
             info = self._send(Kind.STATE, self._offline())
             try:
-                info.wait_for_publish(timeout=2.0)
+                if info is not None:  # None: the connection dropped just now (held)
+                    info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError) as exc:
                 log.warning("%s: offline state not confirmed: %s", self.agent, exc)
+        if self._outbox:
+            log.warning("%s: closed with %d unsent messages", self.agent, len(self._outbox))
         self._closed = True
-        client.disconnect()
+        client.disconnect(properties=self._end_session())
         client.loop_stop()
         if self._heartbeats is not None:
             self._heartbeats.join(timeout=2.0)
@@ -148,10 +171,47 @@ class MqttLink(SwarmLink):
     # -- transport hooks ---------------------------------------------------------------
 
     def _transmit(self, topic_name: str, payload: bytes, qos: int, retain: bool):
+        """Hand a publish to paho, or hold it in the outbox while disconnected (QoS 0,
+        the heartbeats, is not held: the next one replaces it). paho's MQTTMessageInfo,
+        or None when held."""
+        with self._gate:
+            if qos == 0 or self._connected.is_set():
+                return self._hand_over(topic_name, payload, qos, retain)
+            if len(self._outbox) == self.config.max_offline_messages:
+                self._outbox.popleft()
+                self._counter.add(dropped_offline=1)
+                self._log_drop(
+                    "offline", f"more than {self.config.max_offline_messages} messages "
+                    "published while disconnected (max_offline_messages): dropped the oldest",
+                )  # fmt: skip
+            self._outbox.append((topic_name, payload, qos, retain))
+            return None
+
+    def _hand_over(self, topic_name: str, payload: bytes, qos: int, retain: bool):
         info = self._client.publish(topic_name, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.warning("%s: publish on %s failed: %s", self.agent, topic_name, info.rc)
-        return info
+        return info  # NO_CONN: the connection dropped unnoticed; paho keeps QoS 1/2 for later
+
+    def _flush(self, client: mqtt.Client) -> None:
+        """Send what waited for this connection, in publish order: first the messages
+        paho still holds (unacknowledged before the outage), then the outbox.
+
+        paho would resend its own only after ``on_connect`` returns, behind anything
+        published meanwhile, so they are taken back and published again here; a
+        receiver's replay window drops the copies the broker had already delivered.
+        """
+        unacknowledged = client.drop_out_messages()
+        for m in unacknowledged:
+            self._hand_over(m.topic, m.payload, m.qos, m.retain)
+        for held in self._outbox:
+            self._hand_over(*held)
+        if unacknowledged or self._outbox:
+            log.info(
+                "%s: sent %d unacknowledged and %d held messages after reconnecting",
+                self.agent, len(unacknowledged), len(self._outbox),
+            )  # fmt: skip
+        self._outbox.clear()
 
     def _subscribe(self, filter_: str, qos: int) -> None:
         if self._connected.is_set():  # else on_connect subscribes to every filter
@@ -191,6 +251,7 @@ class MqttLink(SwarmLink):
         client.on_unsubscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
         client.on_message = self._on_message
+        client.on_log = self._on_log
         return client
 
     def _first_connect(self, client: mqtt.Client, deadline: float, probe: bool) -> str:
@@ -202,12 +263,19 @@ class MqttLink(SwarmLink):
         """
         while not self._attempts.empty():
             self._attempts.get_nowait()
-        v5 = client.protocol == mqtt.MQTTv5
+        properties = None
+        if client.protocol == mqtt.MQTTv5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.config.session_expiry_s
         client.connect_async(
             self.config.host,
             self.config.port,
             keepalive=self.config.keepalive_s,
-            clean_start=True if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,  # 3.1.1: clean_session
+            # MQTT 5: never start clean. The client id is new, so there is nothing stale to
+            # resume at first; and Mosquitto saves a session across its restarts only when
+            # its last CONNECT did not ask for a clean start. (3.1.1: clean_session.)
+            clean_start=False,
+            properties=properties,
         )
         client.loop_start()
         answer_by = deadline
@@ -217,7 +285,8 @@ class MqttLink(SwarmLink):
             except queue.Empty:
                 if answer_by < deadline:
                     return "protocol"
-                return "no answer from the broker within the timeout"
+                last = f" (last error: {self._connect_error})" if self._connect_error else ""
+                return f"no answer from the broker within the timeout{last}"
             if outcome != "socket":
                 break
             if probe:
@@ -227,6 +296,14 @@ class MqttLink(SwarmLink):
         if not self._ready.wait(max(0.0, deadline - time.monotonic())):
             return "subscriptions not acknowledged within the timeout"
         return outcome
+
+    def _end_session(self) -> Properties | None:
+        """DISCONNECT properties of a clean leave: the broker drops our session now."""
+        if self._client.protocol != mqtt.MQTTv5 or self.config.session_expiry_s == 0:
+            return None
+        properties = Properties(PacketTypes.DISCONNECT)
+        properties.SessionExpiryInterval = 0
+        return properties
 
     def _subscription(self, filters: list[tuple[str, int]]) -> list:
         if self._client.protocol == mqtt.MQTTv5:
@@ -250,7 +327,11 @@ class MqttLink(SwarmLink):
             self._attempts.put("protocol" if reason in _PROTOCOL_REFUSED else f"refused: {reason}")
             return
         self.connections += 1
-        self._connected.set()
+        client.on_log = None  # connected: no need to format paho's per-packet log lines
+        self._socket_error = self._connect_error = None
+        with self._gate:
+            self._flush(client)
+            self._connected.set()
         with self._rx_lock:
             filters = list(self._filters.items())
             self._pending_mids.clear()
@@ -275,18 +356,43 @@ class MqttLink(SwarmLink):
                 self._ready.set()
 
     def _on_connect_fail(self, client, userdata) -> None:
-        log.debug("%s: cannot reach %s yet; retrying", self.agent, self.config.broker_url)
+        """paho calls this inside its ``except OSError`` around the connect, so the
+        error in flight says why. A TLS handshake failure ends :meth:`start`."""
+        error = sys.exc_info()[1]
+        self._connect_error = str(error)
+        if isinstance(error, ssl.SSLError) and not isinstance(error, _TRANSIENT_TLS):
+            reason = self._tls_failure(f"TLS handshake failed: {error}")
+            log.warning("%s: %s: %s", self.agent, self.config.broker_url, reason)
+            self._attempts.put(reason)
+            return
+        log.debug("%s: cannot reach %s yet (%s); retrying", self.agent, self.config.broker_url,
+                  error)  # fmt: skip
+
+    def _on_log(self, client, userdata, level, buf) -> None:
+        """While not connected: keep paho's last error line (a TLS alert shows only here)."""
+        if level == mqtt.MQTT_LOG_ERR:
+            self._socket_error = buf
+
+    def _tls_failure(self, reason: str) -> str:
+        if self.config.cert_file is None:
+            reason += "; no client certificate was offered (set cert_file and key_file)"
+        return reason
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
         self._ready.clear()
+        client.on_log = self._on_log
         if self._closed:
             return
+        refused = self._socket_error if "alert" in (self._socket_error or "") else None
+        if refused is not None:  # a TLS alert: the broker refused the session
+            refused = self._tls_failure(f"the broker refused the TLS session: {refused}")
         if not was_connected and self.connections == 0:
-            self._attempts.put("protocol")  # hung up before CONNACK: an older broker
+            self._attempts.put(refused or "protocol")  # else hung up before CONNACK: old broker
         else:
-            log.warning("%s: connection lost (%s); reconnecting", self.agent, reason_code)
+            reason = refused or reason_code
+            log.warning("%s: connection lost (%s); reconnecting", self.agent, reason)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         try:

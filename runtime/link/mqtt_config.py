@@ -31,6 +31,12 @@ class MqttLinkConfig:
         reconnect_min_s, reconnect_max_s: exponential reconnect backoff bounds (s).
         protocol: ``"auto"`` (MQTT 5, falling back to 3.1.1), ``"5"`` or ``"3.1.1"``.
         max_age_s: reject summaries older than this by our clock (None: off).
+        session_expiry_s: MQTT 5 session expiry (s): how long the broker keeps this
+            agent's subscriptions, and queues what they match, while it is
+            disconnected (0: the session ends with the connection).
+        max_offline_messages: QoS 1/2 publishes held while disconnected and sent in
+            order on reconnect; beyond it the oldest is dropped, counted
+            (``LinkStats.dropped_offline``) and logged.
     """
 
     broker_url: str = "mqtt://127.0.0.1:1883"
@@ -48,6 +54,8 @@ class MqttLinkConfig:
     reconnect_max_s: float = 30.0
     protocol: str = "auto"
     max_age_s: float | None = None
+    session_expiry_s: int = 300
+    max_offline_messages: int = 1000
 
     def __post_init__(self) -> None:
         url = urlsplit(self.broker_url)
@@ -71,6 +79,12 @@ class MqttLinkConfig:
             raise ConfigError("link.heartbeat_period_s and link.keepalive_s must be > 0")
         if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
             raise ConfigError("link: need 0 < reconnect_min_s <= reconnect_max_s")
+        if not 0 <= self.session_expiry_s <= 0xFFFFFFFF:  # MQTT 5: a four-byte integer
+            raise ConfigError(f"link.session_expiry_s {self.session_expiry_s}: need 0..2^32-1")
+        if self.max_offline_messages < 1:
+            raise ConfigError(
+                f"link.max_offline_messages {self.max_offline_messages}: need at least 1"
+            )
 
     @property
     def host(self) -> str:

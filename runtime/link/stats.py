@@ -14,6 +14,8 @@ class LinkStats:
     of those, ``decode_errors`` were malformed, ``rejected`` failed the swarm key,
     the replay window or the topic/header match, and ``delivered`` reached the
     membership table and the handlers. ``handler_errors`` counts handlers that raised.
+    ``dropped_offline`` counts publishes discarded (oldest first) because more than
+    ``max_offline_messages`` piled up while the link was disconnected.
     """
 
     sent_messages: int = 0
@@ -24,6 +26,7 @@ class LinkStats:
     decode_errors: int = 0
     rejected: int = 0
     handler_errors: int = 0
+    dropped_offline: int = 0
 
 
 class StatsCounter:
