@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from runtime.policy import Policy
 from trainer.baselines import ot_assignment_policy, random_policy
@@ -174,3 +175,13 @@ def test_ablation_command_writes_one_row_over_its_seeds(tmp_path):
     assert row["float_mean_return"]["mean"] == pytest.approx(np.mean(returns))
     assert all(0.0 <= s["int8_float_action_agreement"] <= 1.0 for s in row["per_seed"])
     assert (tmp_path / "harvest-both-seed1" / "harvest_int8.tflite").exists()
+
+
+def test_training_in_a_process_that_already_ran_tensorflow_warns_and_goes_on(caplog):
+    """TensorFlow's thread pools are fixed once it has run an op (as in this session)."""
+    from trainer.pipeline import use_one_thread
+
+    tf.constant(1.0) + 1.0  # initialise TensorFlow, as any earlier test or notebook cell does
+    with caplog.at_level("WARNING", logger="trainer.pipeline"):
+        use_one_thread(tf)
+    assert "already initialised" in caplog.text
