@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from runtime.policy import Policy
 from trainer.baselines import ot_assignment_policy, random_policy
@@ -154,3 +155,33 @@ def test_train_without_the_trainer_extra_says_what_to_install(tmp_path):
     )
     assert done.returncode == 1
     assert "pip install 'otswarm[trainer]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ablation_command_writes_one_row_over_its_seeds(tmp_path):
+    """``otswarm train ablation``: each seed trains, exports and is evaluated float and
+    int8; the row holds per-seed figures, their mean and sd, and the agreement."""
+    from runtime.cli import main
+
+    out = tmp_path / "row.json"
+    argv = ["train", "ablation", "--env", "harvest", "--variant", "both", "--seeds", "0", "1"]
+    argv += ["--iterations", "1", "--n-envs", "2", "--eval-episodes", "2"]
+    argv += ["--quantization-aware", "--out", str(tmp_path), "--json", str(out)]
+    assert main(argv) == 0
+    row = json.loads(out.read_text())
+    assert row["ppo"]["align"] == 0.2 and row["ppo"]["drift_lr"] is True
+    assert row["ppo"]["quantization_aware"] is True
+    assert [s["seed"] for s in row["per_seed"]] == [0, 1]
+    returns = [s["float"]["mean_return"] for s in row["per_seed"]]
+    assert row["float_mean_return"]["mean"] == pytest.approx(np.mean(returns))
+    assert all(0.0 <= s["int8_float_action_agreement"] <= 1.0 for s in row["per_seed"])
+    assert (tmp_path / "harvest-both-seed1" / "harvest_int8.tflite").exists()
+
+
+def test_training_in_a_process_that_already_ran_tensorflow_warns_and_goes_on(caplog):
+    """TensorFlow's thread pools are fixed once it has run an op (as in this session)."""
+    from trainer.pipeline import use_one_thread
+
+    tf.constant(1.0) + 1.0  # initialise TensorFlow, as any earlier test or notebook cell does
+    with caplog.at_level("WARNING", logger="trainer.pipeline"):
+        use_one_thread(tf)
+    assert "already initialised" in caplog.text

@@ -37,7 +37,8 @@ def run_ablation(args) -> int:
             env=env, seed=seed, iterations=args.iterations, n_envs=args.n_envs, ppo=ppo
         )
         card = train_and_ship(config, out, out / f"{env}_int8.tflite", args.eval_episodes, False)
-        per_seed.append({"seed": seed, **{k: card.returns[k] for k in ("float", "int8")}})
+        keys = ("float", "int8", "int8_float_action_agreement")
+        per_seed.append({"seed": seed, **{k: card.returns[k] for k in keys}})
     row = {
         "env": env,
         "variant": args.variant,

@@ -53,6 +53,7 @@ def without_quantization(actor: tf.keras.Model) -> tf.keras.Model:
 
 
 def is_quantization_aware(actor: tf.keras.Model) -> bool:
+    """Whether ``actor`` simulates its int8 export (built with ``quantization_aware``)."""
     return any(isinstance(layer, QuantizedDense) for layer in actor.layers)
 
 

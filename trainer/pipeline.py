@@ -44,6 +44,22 @@ def agreement(actor, policy: Policy, observations: np.ndarray) -> float:
     return float(np.mean(policy.greedy_action(observations) == float_actions))
 
 
+def use_one_thread(tf) -> None:
+    """Run TensorFlow on one thread, which makes training deterministic for a seed.
+
+    TensorFlow fixes its thread pools when it first runs an op; in a process that
+    has already used it (a notebook, a test session) the pools stay as they are,
+    and a warning says that runs may then differ in the last bits."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        log.warning(
+            "TensorFlow was already initialised in this process: training keeps its "
+            "thread pools, so it may not be bit-for-bit reproducible (run it in a fresh process)"
+        )
+
+
 def train_and_ship(
     config: TrainConfig,
     out: Path,
@@ -57,8 +73,7 @@ def train_and_ship(
 
     from trainer.cli import command_line
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    use_one_thread(tf)
     result = train(config, out, show_progress=show_progress)
     result.actor.save(out / "actor.keras")
     training = {
