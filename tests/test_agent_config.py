@@ -26,6 +26,7 @@ def test_documented_example_loads_with_its_values():
     assert config.coordination.position_m == (0.0, 0.0, 0.0)
     assert config.coordination.alignment_anchor == 0.2
     assert config.coordination.bypass_alignment_below_soc == 0.3
+    assert (config.link.session_expiry_s, config.link.max_offline_messages) == (300, 1000)
 
 
 def test_minimal_config_takes_defaults():
@@ -54,6 +55,9 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
         ('[agent]\nid = "a1"\n[polcy]\nmodel = "x"\n', "[polcy]"),
         ('[link]\nurl = "mqtt://x"\n', "[agent]"),
         ('[agent]\nid = "a1"\n[link]\nurl = "http://x"\n', "[link].url"),
+        ('[agent]\nid = "a1"\n[link]\nmax_offline_messages = 0\n', "max_offline_messages"),
+        ('[agent]\nid = "a1"\n[link]\nsession_expiry_s = -1\n', "session_expiry_s"),
+        ('[agent]\nid = "a1"\n[link]\nsession_expiry_s = 1.5\n', "session_expiry_s"),
         ('[agent]\nid = "a1"\n[energy]\nledger_dir = 3\n', "[energy].ledger_dir"),
         ('[agent]\nid = "a1"\nlink = 3\n', "[agent]"),
         ('[agent\nid = "a1"\n', "not valid TOML"),
@@ -92,3 +96,11 @@ def test_log_lines_are_json_with_agent_and_fields():
     assert entry["level"] == "warning"
     assert entry["event"] == "drift"
     assert entry["w1"] == 0.25
+
+
+def test_link_settings_reach_the_mqtt_link():
+    from runtime.agent.build import make_link
+
+    text = '[agent]\nid = "a1"\n[link]\nsession_expiry_s = 0\nmax_offline_messages = 7\n'
+    link = make_link(parse_config(text))
+    assert (link.config.session_expiry_s, link.config.max_offline_messages) == (0, 7)

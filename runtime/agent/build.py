@@ -98,6 +98,8 @@ def make_link(config: AgentConfig):
         username=link.username,
         password=link.password,
         heartbeat_period_s=link.heartbeat_s,
+        session_expiry_s=link.session_expiry_s,
+        max_offline_messages=link.max_offline_messages,
     )
     return MqttLink(settings)
 

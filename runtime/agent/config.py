@@ -49,6 +49,8 @@ class LinkSection:
     tls_key: Path | None = None
     hmac_key_file: Path | None = None
     heartbeat_s: float = 2.0
+    session_expiry_s: int = 300
+    max_offline_messages: int = 1000
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[link].url: must start with mqtt:// or mqtts://",
         ),
         (config.link.heartbeat_s > 0, "[link].heartbeat_s: must be > 0"),
+        (config.link.session_expiry_s >= 0, "[link].session_expiry_s: must be >= 0"),
+        (config.link.max_offline_messages >= 1, "[link].max_offline_messages: must be >= 1"),
         (
             config.bridge.clock in ("local", "mcu"),
             "[bridge].clock: use local (board clock) or mcu (the MCU's time of day)",
