@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from energy_support import StepClock
 
 from runtime.energy import (
     EnergyLedger,
@@ -23,14 +24,6 @@ from runtime.energy.meters import PowerReadingMeter
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = load_profile("rpi4")
-
-
-class StepClock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class ConstantLoad(PowerReadingMeter):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from energy_support import FIXTURES, StepClock
 
 from firmware_bridge.protocol import MODE_RUN, Telemetry
 from runtime.energy import discover_meter, load_profile
@@ -28,15 +29,6 @@ from runtime.energy.meters.rapl import RaplMeter
 from runtime.energy.meters.telemetry import TelemetryMeter
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures" / "energy"
-
-
-class StepClock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _copy(name: str, dest: Path) -> Path:

@@ -6,23 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from energy_support import FIXTURES, StepClock
 
 from runtime.energy import discover_meter, load_profile
 from runtime.energy.errors import MeterError
 from runtime.energy.meters import ModelMeter
 from runtime.energy.meters.model import read_cpu_jiffies
-
-FIXTURES = Path(__file__).parent / "fixtures" / "energy"
-
-
-class StepClock:
-    """A clock the test advances by hand (s)."""
-
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _write_stat(root: Path, busy: int, idle: int) -> None:

@@ -9,20 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from energy_support import StepClock
 
 from runtime.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
 from runtime.energy.report import build_reports
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_795_000_000.0
-
-
-class StepClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _otswarm(*args: str) -> subprocess.CompletedProcess:

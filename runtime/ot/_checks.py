@@ -133,12 +133,16 @@ def same_masses(A: np.ndarray, B: np.ndarray, names: str = "A, B") -> np.ndarray
     return ma
 
 
-def positive(value, name: str) -> float:
-    """A finite float > 0 (regularisation strengths, tolerances)."""
+def _number(value, name: str) -> float:
     try:
-        out = float(value)
+        return float(value)
     except (TypeError, ValueError) as exc:
         raise OTInputError(f"{name}: expected a number, got {value!r}") from exc
+
+
+def positive(value, name: str) -> float:
+    """A finite float > 0 (regularisation strengths, tolerances)."""
+    out = _number(value, name)
     if not (math.isfinite(out) and out > 0):
         raise OTInputError(f"{name}: must be finite and > 0, got {value!r}")
     return out
@@ -146,10 +150,7 @@ def positive(value, name: str) -> float:
 
 def positive_or_inf(value, name: str) -> float:
     """A float > 0, ``inf`` allowed (marginal relaxation strengths)."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise OTInputError(f"{name}: expected a number, got {value!r}") from exc
+    out = _number(value, name)
     if math.isnan(out) or out <= 0:
         raise OTInputError(f"{name}: must be > 0 (inf allowed), got {value!r}")
     return out

@@ -18,21 +18,12 @@ def observation_names(n_agents: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-class VecSpread:
-    """``n_envs`` copies of ``simple_spread_v3.parallel_env``; episode ``k`` of a
-    reset with ``seed`` uses MPE2 seed ``seed + k``."""
+class SpreadBatch:
+    """Shape of a batch of ``n_envs`` simple_spread episodes (N agents, N landmarks,
+    ``max_cycles`` steps), shared by the MPE2 batch and the NumPy re-implementation."""
 
     def __init__(self, n_envs: int = 1, n_agents: int = 3, max_cycles: int = 25) -> None:
-        from mpe2 import simple_spread_v3
-
         self.n_envs, self._n, self.max_cycles = n_envs, n_agents, max_cycles
-        self.envs = [
-            simple_spread_v3.parallel_env(
-                N=n_agents, max_cycles=max_cycles, continuous_actions=False
-            )
-            for _ in range(n_envs)
-        ]
-        self.names = [f"agent_{i}" for i in range(n_agents)]
 
     @property
     def n_agents(self) -> int:
@@ -49,6 +40,23 @@ class VecSpread:
     @property
     def n_actions(self) -> int:
         return len(ACTION_MEANINGS)
+
+
+class VecSpread(SpreadBatch):
+    """``n_envs`` copies of ``simple_spread_v3.parallel_env``; episode ``k`` of a
+    reset with ``seed`` uses MPE2 seed ``seed + k``."""
+
+    def __init__(self, n_envs: int = 1, n_agents: int = 3, max_cycles: int = 25) -> None:
+        from mpe2 import simple_spread_v3
+
+        super().__init__(n_envs, n_agents, max_cycles)
+        self.envs = [
+            simple_spread_v3.parallel_env(
+                N=n_agents, max_cycles=max_cycles, continuous_actions=False
+            )
+            for _ in range(n_envs)
+        ]
+        self.names = [f"agent_{i}" for i in range(n_agents)]
 
     def reset(self, seed: int) -> np.ndarray:
         obs = [env.reset(seed=seed + k)[0] for k, env in enumerate(self.envs)]

@@ -18,35 +18,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.envs.spread import ACTION_MEANINGS
+from trainer.envs.spread import SpreadBatch
 
 DT, DAMPING, SENSITIVITY = 0.1, 0.25, 5.0
 SIZE, CONTACT_FORCE, CONTACT_MARGIN, LOCAL_RATIO = 0.15, 1e2, 1e-3, 0.5
 _MOVES = np.array([[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
 
 
-class VecSpreadNumpy:
+class VecSpreadNumpy(SpreadBatch):
     """``n_envs`` simple_spread episodes in arrays: positions (B, N, 2)."""
 
     def __init__(self, n_envs: int = 1, n_agents: int = 3, max_cycles: int = 25) -> None:
-        self.n_envs, self._n, self.max_cycles = n_envs, n_agents, max_cycles
+        super().__init__(n_envs, n_agents, max_cycles)
         self._others = np.array([[j for j in range(n_agents) if j != i] for i in range(n_agents)])
-
-    @property
-    def n_agents(self) -> int:
-        return self._n
-
-    @property
-    def obs_size(self) -> int:
-        return 4 + 2 * self._n + 4 * (self._n - 1)
-
-    @property
-    def episode_steps(self) -> int:
-        return self.max_cycles
-
-    @property
-    def n_actions(self) -> int:
-        return len(ACTION_MEANINGS)
 
     def reset(self, seed: int) -> np.ndarray:
         """Agents and landmarks uniform in [-1, 1]^2 (as MPE2), drawn from ``seed``."""
