@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from firmware_bridge.simulator.pty_server import start_simulator_on_pty  # noqa: E402
-from runtime.demo.configs import write_agent_config  # noqa: E402
-from runtime.link.broker import EmbeddedBroker  # noqa: E402
+from otswarm.demo.configs import write_agent_config  # noqa: E402
+from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty  # noqa: E402
+from otswarm.link.broker import EmbeddedBroker  # noqa: E402
 
 PERIOD_S = 1.0  # the agent's default tick period
 PEERS = 16
@@ -52,7 +52,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def _spawn(config: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "agent", "--config", str(config)],
+        [sys.executable, "-m", "otswarm.cli", "agent", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
@@ -117,9 +117,9 @@ class Peers:
     """16 coordinators on their own MQTT links, one consensus round per period."""
 
     def __init__(self, url: str, support) -> None:
-        from runtime.coordination.swarm import SwarmCoordinator
-        from runtime.link.mqtt import MqttLink
-        from runtime.link.mqtt_config import MqttLinkConfig
+        from otswarm.coordination.swarm import SwarmCoordinator
+        from otswarm.link.mqtt import MqttLink
+        from otswarm.link.mqtt_config import MqttLinkConfig
 
         self.rng = np.random.default_rng(0)
         self.coordinators = []
@@ -184,10 +184,10 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
 
 
 def main() -> int:
-    import runtime.ot
-    from runtime.agent.build import load_policy
+    import otswarm.ot
+    from otswarm.agent.build import load_policy
 
-    warm_s = runtime.ot.warmup()
+    warm_s = otswarm.ot.warmup()
     support = list(load_policy("harvest").action_values)
     with TemporaryDirectory(prefix="otswarm-bench-agent-") as tmp, EmbeddedBroker() as broker:
         device, simulator = start_simulator_on_pty(in_process=True, time_acceleration=60.0)

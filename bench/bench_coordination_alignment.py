@@ -21,9 +21,9 @@ import json
 import numpy as np
 from coordination_common import LEVELS, machine, ring_with_chords, rounds_to, timed
 
-from runtime.coordination import SwarmCoordinator, max_pairwise_w1
-from runtime.coordination.quantile import w1_to_all
-from runtime.link import InProcessBus
+from otswarm.coordination import SwarmCoordinator, max_pairwise_w1
+from otswarm.coordination.quantile import w1_to_all
+from otswarm.link import InProcessBus
 
 N, ROUNDS, STEP = 32, 40, 0.5
 FLOOR = 1e-4  # uint16 wire weights: the spread's quantisation floor is ~1e-5

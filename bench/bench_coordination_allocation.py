@@ -17,9 +17,9 @@ import json
 import numpy as np
 from coordination_common import machine, timed
 
-from runtime.coordination.allocation import evaluate, greedy_plan, ot_plan, proportional_plan
-from runtime.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
-from runtime.energy import load_profile
+from otswarm.coordination.allocation import evaluate, greedy_plan, ot_plan, proportional_plan
+from otswarm.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
+from otswarm.energy import load_profile
 
 N_SUP, N_CON, DRAWS = 8, 12, 30
 METHODS = {

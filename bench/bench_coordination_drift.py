@@ -18,7 +18,7 @@ import time
 import numpy as np
 from coordination_common import machine
 
-from runtime.coordination import DriftMonitor
+from otswarm.coordination import DriftMonitor
 
 WINDOW, STREAMS, NOISE_W = 32, 40, 0.4
 

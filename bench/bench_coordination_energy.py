@@ -28,12 +28,12 @@ import time
 import numpy as np
 from coordination_common import LEVELS, machine
 
-from runtime.coordination import DriftMonitor, SwarmCoordinator, TransferCosts, barycenter_1d
-from runtime.coordination.swarm import histogram_message
-from runtime.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
-from runtime.link import InProcessBus
-from runtime.ot import warmup, wasserstein_1d
-from runtime.summaries import encode
+from otswarm.coordination import DriftMonitor, SwarmCoordinator, TransferCosts, barycenter_1d
+from otswarm.coordination.swarm import histogram_message
+from otswarm.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
+from otswarm.link import InProcessBus
+from otswarm.ot import warmup, wasserstein_1d
+from otswarm.summaries import encode
 
 N, ROUNDS, TICKS = 16, 30, 8
 PROFILE = load_profile("rpi4")

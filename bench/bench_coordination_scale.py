@@ -22,10 +22,10 @@ import sys
 import numpy as np
 from coordination_common import LEVELS, machine, rounds_to, timed
 
-from runtime.coordination import ClusterNode, align_step, cluster, max_pairwise_w1
-from runtime.coordination.swarm import histogram_message
-from runtime.link import InProcessBus
-from runtime.summaries import Kind
+from otswarm.coordination import ClusterNode, align_step, cluster, max_pairwise_w1
+from otswarm.coordination.swarm import histogram_message
+from otswarm.link import InProcessBus
+from otswarm.summaries import Kind
 
 STEP = 0.7
 

@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runtime.energy import EnergyLedger, load_profile  # noqa: E402
-from runtime.energy.meters import ModelMeter  # noqa: E402
-from runtime.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter  # noqa: E402
-from runtime.energy.meters.jetson_ina3221 import JetsonIna3221Meter  # noqa: E402
-from runtime.energy.meters.pi5_pmic import Pi5PmicMeter  # noqa: E402
-from runtime.energy.meters.rapl import RaplMeter  # noqa: E402
+from otswarm.energy import EnergyLedger, load_profile  # noqa: E402
+from otswarm.energy.meters import ModelMeter  # noqa: E402
+from otswarm.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter  # noqa: E402
+from otswarm.energy.meters.jetson_ina3221 import JetsonIna3221Meter  # noqa: E402
+from otswarm.energy.meters.pi5_pmic import Pi5PmicMeter  # noqa: E402
+from otswarm.energy.meters.rapl import RaplMeter  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "energy"
 RATE_HZ = 10.0

@@ -40,10 +40,10 @@ import paho.mqtt.client as mqtt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runtime.link import MqttLink, MqttLinkConfig  # noqa: E402
-from runtime.link.broker import EmbeddedBroker, free_port, mosquitto_config  # noqa: E402
-from runtime.link.topics import topic  # noqa: E402
-from runtime.summaries import EnergyOffer, Heartbeat, Histogram, Kind, State, decode, encode  # noqa: E402
+from otswarm.link import MqttLink, MqttLinkConfig  # noqa: E402
+from otswarm.link.broker import EmbeddedBroker, free_port, mosquitto_config  # noqa: E402
+from otswarm.link.topics import topic  # noqa: E402
+from otswarm.summaries import EnergyOffer, Heartbeat, Histogram, Kind, State, decode, encode  # noqa: E402
 
 KEY = b"bench-swarm-key-0123"
 HIST = Histogram(np.random.default_rng(0).dirichlet(np.ones(32)), 0.0, 1.0, 1)

@@ -1,4 +1,4 @@
-"""OT kernels of runtime.ot against their POT twins, same process, same inputs.
+"""OT kernels of otswarm.ot against their POT twins, same process, same inputs.
 
 Prints one JSON document: for each kernel and size ``n`` the best-of-k CPU
 time of otswarm and of POT, the ratio ``pot_s / otswarm_s`` (> 1: otswarm is
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import ot  # noqa: E402
 
-import runtime.ot as rot  # noqa: E402
+import otswarm.ot as rot  # noqa: E402
 
 SIZES = (16, 64, 256, 1024)
 REG_KERNEL = 0.05  # relative to max(M) = 1
@@ -197,7 +197,7 @@ def bench_exact(n):
 def cold_start():
     """Seconds for import + warmup() in a fresh process: with an empty Numba
     cache (compiling everything) and with the cache filled by that run."""
-    code = "import runtime.ot as o; print(o.warmup())"
+    code = "import otswarm.ot as o; print(o.warmup())"
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}

@@ -63,8 +63,8 @@ def main() -> None:
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from runtime.policy import Policy
-    from trainer.networks import load_actor
+    from otswarm.policy import Policy
+    from otswarm.trainer.networks import load_actor
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     policy = Policy.load_default("harvest")

@@ -31,10 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge import protocol
-from firmware_bridge.frames import encode_frame
-from firmware_bridge.link import BridgeLink
-from firmware_bridge.packetizer import Packetizer
+from otswarm.firmware_bridge import protocol
+from otswarm.firmware_bridge.frames import encode_frame
+from otswarm.firmware_bridge.link import BridgeLink
+from otswarm.firmware_bridge.packetizer import Packetizer
 
 BAUD_RATES = {"115200": 115200, "1M": 1_000_000}
 BITS_PER_BYTE = 10  # 8N1: start + 8 data + stop

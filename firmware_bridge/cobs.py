@@ -10,7 +10,7 @@ MicroPython-compatible (no annotations, f-strings only, no CPython-only modules)
 the reference firmware imports this module as it is.
 """
 
-from firmware_bridge.errors import FrameDecodeError
+from .errors import FrameDecodeError
 
 
 def max_encoded_len(n):

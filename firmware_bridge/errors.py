@@ -1,21 +1,15 @@
 """Typed errors of the serial bridge.
 
-Every error derives from ``runtime.errors.OtswarmError`` on the host. On the
-microcontroller (MicroPython, no ``runtime`` package) the same names derive from
-a local stand-in, so the shared framing code raises the same types on both ends.
-Single inheritance only: MicroPython cannot mix a second built-in exception base
-into a class.
+The bridge sits below the runtime and imports nothing from it, so its errors
+have their own root, :class:`BridgeError`. The runtime catches it next to its
+own root (``otswarm.errors.PROJECT_ERRORS``). The same module runs on the
+microcontroller (MicroPython), so the shared framing code raises the same types
+on both ends. Single inheritance only: MicroPython cannot mix a second built-in
+exception base into a class.
 """
 
-try:
-    from runtime.errors import OtswarmError
-except ImportError:  # MicroPython on the MCU: the runtime package is not installed
 
-    class OtswarmError(Exception):
-        """Stand-in base class on the microcontroller."""
-
-
-class BridgeError(OtswarmError):
+class BridgeError(Exception):
     """Base class of every error of the serial bridge."""
 
 

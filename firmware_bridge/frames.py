@@ -19,11 +19,11 @@ MicroPython-compatible: the reference firmware imports this module as it is.
 import struct
 from collections import namedtuple
 
-from firmware_bridge.cobs import decode as cobs_decode
-from firmware_bridge.cobs import encode as cobs_encode
-from firmware_bridge.cobs import max_encoded_len
-from firmware_bridge.crc import crc32
-from firmware_bridge.errors import (
+from .cobs import decode as cobs_decode
+from .cobs import encode as cobs_encode
+from .cobs import max_encoded_len
+from .crc import crc32
+from .errors import (
     FrameCRCError,
     FrameDecodeError,
     FrameVersionError,

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from firmware_bridge.errors import (
+from .errors import (
     CommandRejectedError,
     CommandTimeoutError,
     FrameCRCError,
@@ -30,9 +30,9 @@ from firmware_bridge.errors import (
     PayloadError,
     TelemetryTimeoutError,
 )
-from firmware_bridge.frames import PROTOCOL_VERSION, encode_frame
-from firmware_bridge.packetizer import Packetizer
-from firmware_bridge.protocol import (
+from .frames import PROTOCOL_VERSION, encode_frame
+from .packetizer import Packetizer
+from .protocol import (
     CAP_ENERGY_SHARING,
     ERROR_NAMES,
     MODE_RUN,
@@ -50,7 +50,7 @@ from firmware_bridge.protocol import (
     encode_payload,
     message_type,
 )
-from firmware_bridge.transport import SerialTransport
+from .transport import SerialTransport
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ delimiter it reports :class:`FrameTooLongError` and discards up to the next
 MicroPython-compatible: the reference firmware imports this module as it is.
 """
 
-from firmware_bridge.errors import FrameError, FrameTooLongError
-from firmware_bridge.frames import DELIMITER, MAX_ENCODED_LEN, decode_frame
+from .errors import FrameError, FrameTooLongError
+from .frames import DELIMITER, MAX_ENCODED_LEN, decode_frame
 
 
 class Packetizer:

@@ -15,7 +15,7 @@ MicroPython-compatible: the reference firmware imports this module as it is.
 import struct
 from collections import namedtuple
 
-from firmware_bridge.errors import PayloadError
+from .errors import PayloadError
 
 # message types -------------------------------------------------------------
 MSG_HELLO = 0x01  # host -> MCU: version handshake, resets the MCU's command memory

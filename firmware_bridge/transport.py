@@ -11,7 +11,7 @@ import threading
 
 import serial
 
-from firmware_bridge.errors import LinkError
+from .errors import LinkError
 
 log = logging.getLogger(__name__)
 

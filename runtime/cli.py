@@ -7,19 +7,19 @@ import importlib
 import logging
 import sys
 
-from runtime import __version__
-from runtime.errors import OtswarmError
+from otswarm import __version__
+from otswarm.errors import PROJECT_ERRORS
 
-# sub-command -> module under runtime.commands (see runtime/commands/__init__.py)
+# sub-command -> module under otswarm.commands (see runtime/commands/__init__.py)
 COMMANDS = {
-    "demo": "runtime.commands.demo",
-    "agent": "runtime.commands.agent",
-    "doctor": "runtime.commands.doctor",
-    "broker": "runtime.commands.broker",
-    "profile": "runtime.commands.profile",
-    "train": "runtime.commands.train",
-    "export": "runtime.commands.export",
-    "bench": "runtime.commands.bench",
+    "demo": "otswarm.commands.demo",
+    "agent": "otswarm.commands.agent",
+    "doctor": "otswarm.commands.doctor",
+    "broker": "otswarm.commands.broker",
+    "profile": "otswarm.commands.profile",
+    "train": "otswarm.commands.train",
+    "export": "otswarm.commands.export",
+    "bench": "otswarm.commands.bench",
 }
 
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except OtswarmError as exc:
+    except PROJECT_ERRORS as exc:
         print(f"otswarm {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,12 +1,16 @@
 """Typed errors shared by the runtime.
 
-Every error the runtime raises on bad input derives from :class:`OtswarmError`,
-so an agent loop can catch one type, log it and keep running.
+Every error the runtime raises on bad input derives from :class:`OtswarmError`;
+the serial bridge, which sits below the runtime, has its own root
+(:class:`~otswarm.firmware_bridge.errors.BridgeError`). An agent loop catches
+both, :data:`PROJECT_ERRORS`, logs the error and keeps running.
 """
+
+from otswarm.firmware_bridge.errors import BridgeError
 
 
 class OtswarmError(Exception):
-    """Base class of every error otswarm raises on purpose."""
+    """Base class of every error the runtime raises on purpose."""
 
 
 class ConfigError(OtswarmError, ValueError):
@@ -15,3 +19,7 @@ class ConfigError(OtswarmError, ValueError):
 
 class BrokerError(OtswarmError, RuntimeError):
     """The embedded broker could not be started or reached."""
+
+
+#: Every error type otswarm raises on purpose: the runtime's and the serial bridge's.
+PROJECT_ERRORS = (OtswarmError, BridgeError)

@@ -13,8 +13,8 @@ import threading
 import time
 import tty
 
-from firmware_bridge.firmware.app import FirmwareApp
-from firmware_bridge.firmware.hal import Hal
+from otswarm.firmware_bridge.firmware.app import FirmwareApp
+from otswarm.firmware_bridge.firmware.hal import Hal
 
 READINGS = (5.0, 0.5, 2.5)  # bus V, A, W the fixed board reports
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from runtime.link.broker import EmbeddedBroker
+from otswarm.link.broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,6 @@ os.environ.setdefault("POT_BACKEND_DISABLE_TENSORFLOW", "1")
 @pytest.fixture(scope="session")
 def ot_warm():
     """Compile (or load from the Numba cache) every OT kernel once per session."""
-    from runtime.ot import warmup
+    from otswarm.ot import warmup
 
     warmup()

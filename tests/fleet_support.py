@@ -20,9 +20,9 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from link_support import KEY, inbox
 
-from runtime.link import MqttLink
-from runtime.link.broker import EmbeddedBroker
-from runtime.summaries import Histogram, Kind, encode
+from otswarm.link import MqttLink
+from otswarm.link.broker import EmbeddedBroker
+from otswarm.summaries import Histogram, Kind, encode
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWARM = "fleet"

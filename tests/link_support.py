@@ -6,8 +6,8 @@ import queue
 import time
 from collections.abc import Callable
 
-from runtime.link import MqttLink, MqttLinkConfig
-from runtime.summaries import Kind
+from otswarm.link import MqttLink, MqttLinkConfig
+from otswarm.summaries import Kind
 
 KEY = "swarm-key-0123456789"
 

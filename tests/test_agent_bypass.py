@@ -13,10 +13,10 @@ import json
 import numpy as np
 import pytest
 
-from firmware_bridge.simulator.pty_server import start_simulator_on_pty
-from runtime.agent.build import build_agent
-from runtime.agent.config import load_config
-from runtime.demo.configs import write_agent_config
+from otswarm.agent.build import build_agent
+from otswarm.agent.config import load_config
+from otswarm.demo.configs import write_agent_config
+from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty
 
 HIGH_DUTY_CONSENSUS = np.array([0.001, 0.006, 0.016, 0.082, 0.895])  # the demo's frozen one
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.agent.config import load_config, parse_config
-from runtime.agent.jsonlog import JsonLineFormatter
-from runtime.errors import ConfigError
+from otswarm.agent.config import load_config, parse_config
+from otswarm.agent.jsonlog import JsonLineFormatter
+from otswarm.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "agent.example.toml"
@@ -87,7 +87,7 @@ def test_missing_file_is_a_config_error(tmp_path):
 def test_log_lines_are_json_with_agent_and_fields():
 
     record = logging.LogRecord(
-        "runtime.agent", logging.WARNING, __file__, 1, "bad %s", ("x",), None
+        "otswarm.agent", logging.WARNING, __file__, 1, "bad %s", ("x",), None
     )
     record.fields = {"event": "drift", "w1": 0.25}
     entry = json.loads(JsonLineFormatter("a7").format(record))
@@ -99,7 +99,7 @@ def test_log_lines_are_json_with_agent_and_fields():
 
 
 def test_link_settings_reach_the_mqtt_link():
-    from runtime.agent.build import make_link
+    from otswarm.agent.build import make_link
 
     text = '[agent]\nid = "a1"\n[link]\nsession_expiry_s = 0\nmax_offline_messages = 7\n'
     link = make_link(parse_config(text))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.agent.groups import Grouping
-from runtime.coordination import SwarmCoordinator
-from runtime.link.inprocess import InProcessBus
+from otswarm.agent.groups import Grouping
+from otswarm.coordination import SwarmCoordinator
+from otswarm.link.inprocess import InProcessBus
 
 LEVELS = np.linspace(0.0, 1.0, 5)
 

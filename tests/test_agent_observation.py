@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.agent.sense import Reading, received_power_w
-from runtime.policy import HARVEST_FEATURES, build_observation
+from otswarm.agent.sense import Reading, received_power_w
+from otswarm.policy import HARVEST_FEATURES, build_observation
 
 RECEIVED_COLUMN = [f["name"] for f in HARVEST_FEATURES].index("received_w")
 

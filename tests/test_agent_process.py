@@ -19,17 +19,17 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from firmware_bridge.simulator.pty_server import start_simulator_on_pty
-from runtime.demo.configs import write_agent_config
-from runtime.energy import LedgerReader, ledger_path
-from runtime.summaries import State, decode
+from otswarm.demo.configs import write_agent_config
+from otswarm.energy import LedgerReader, ledger_path
+from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty
+from otswarm.summaries import State, decode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _agent(config: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "agent", "--config", str(config)],
+        [sys.executable, "-m", "otswarm.cli", "agent", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _otswarm(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "bench", *args],
+        [sys.executable, "-m", "otswarm.cli", "bench", *args],
         capture_output=True,
         text=True,
         timeout=240,

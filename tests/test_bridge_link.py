@@ -9,10 +9,10 @@ import random
 import pytest
 from bridge_support import READINGS, McuThread, raw_pty, wait_until
 
-from firmware_bridge import protocol
-from firmware_bridge.errors import CommandRejectedError, CommandTimeoutError, LinkError
-from firmware_bridge.frames import MAX_ENCODED_LEN, encode_frame
-from firmware_bridge.link import BridgeLink
+from otswarm.firmware_bridge import protocol
+from otswarm.firmware_bridge.errors import CommandRejectedError, CommandTimeoutError, LinkError
+from otswarm.firmware_bridge.frames import MAX_ENCODED_LEN, encode_frame
+from otswarm.firmware_bridge.link import BridgeLink
 
 
 def test_handshake_reports_the_board():

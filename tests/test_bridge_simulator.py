@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from bridge_support import wait_until
 
-from firmware_bridge import protocol
-from firmware_bridge.errors import CommandRejectedError
-from firmware_bridge.link import BridgeLink
-from firmware_bridge.simulator import SimulatorConfig, start_simulator_on_pty
-from firmware_bridge.simulator.battery import Battery
-from firmware_bridge.simulator.board import SimulatedBoard
-from firmware_bridge.simulator.sensor import Ina219Model
-from firmware_bridge.simulator.solar import SolarHarvester
+from otswarm.firmware_bridge import protocol
+from otswarm.firmware_bridge.errors import CommandRejectedError
+from otswarm.firmware_bridge.link import BridgeLink
+from otswarm.firmware_bridge.simulator import SimulatorConfig, start_simulator_on_pty
+from otswarm.firmware_bridge.simulator.battery import Battery
+from otswarm.firmware_bridge.simulator.board import SimulatedBoard
+from otswarm.firmware_bridge.simulator.sensor import Ina219Model
+from otswarm.firmware_bridge.simulator.solar import SolarHarvester
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOON = 4 * 3600.0  # board time of noon with the default 08:00 boot
@@ -138,7 +138,7 @@ def _process_gone(pid: int) -> bool:
 def test_child_simulator_exits_when_its_parent_dies():
     code = (
         "import os\n"
-        "from firmware_bridge.simulator import start_simulator_on_pty\n"
+        "from otswarm.firmware_bridge.simulator import start_simulator_on_pty\n"
         "path, handle = start_simulator_on_pty()\n"
         "print(handle.pid, flush=True)\n"
         "os._exit(0)  # crash without stopping the simulator\n"

@@ -10,7 +10,7 @@ import sys
 import paho.mqtt.client as mqtt
 import pytest
 
-from runtime.link.broker import EmbeddedBroker, find_mosquitto
+from otswarm.link.broker import EmbeddedBroker, find_mosquitto
 
 
 def _roundtrip(host: str, port: int, protocol) -> bytes:
@@ -49,18 +49,18 @@ def test_amqtt_fallback_carries_mqtt311():
 
 
 def test_unknown_broker_kind_is_a_clear_error():
-    from runtime.errors import BrokerError
+    from otswarm.errors import BrokerError
 
     with pytest.raises(BrokerError, match="unknown broker kind"):
         EmbeddedBroker(prefer="rabbit")
 
 
 def test_otswarm_broker_command_serves_until_terminated():
-    from runtime.link.broker import free_port, wait_for_port
+    from otswarm.link.broker import free_port, wait_for_port
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "broker", "--port", str(port)],
+        [sys.executable, "-m", "otswarm.cli", "broker", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

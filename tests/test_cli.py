@@ -5,14 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from runtime import cli
+from otswarm import cli
 
 DESIGN_COMMANDS = {"demo", "agent", "broker", "train", "export", "profile", "bench", "doctor"}
 
 
 def _otswarm(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "otswarm.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.coordination.adaptation import AdaptationRate, RateMap
-from runtime.coordination.errors import CoordinationError
+from otswarm.coordination.adaptation import AdaptationRate, RateMap
+from otswarm.coordination.errors import CoordinationError
 
 
 def test_target_is_bounded_and_monotone():

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.coordination.allocation import (
+from otswarm.coordination.allocation import (
     evaluate,
     greedy_plan,
     gross_demand,
     ot_plan,
     proportional_plan,
 )
-from runtime.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
-from runtime.coordination.errors import PlanError
-from runtime.ot import emd
+from otswarm.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
+from otswarm.coordination.errors import PlanError
+from otswarm.ot import emd
 
 
 def _instance(seed, n_sup=6, n_con=9, ratio=1.0):
@@ -94,8 +94,8 @@ def test_bad_offers_raise_plan_errors():
 
 
 def test_wire_plan_rows_columns_and_refusals():
-    from runtime.coordination.plans import build_plan, column_part, row_part
-    from runtime.summaries import EnergyOffer
+    from otswarm.coordination.plans import build_plan, column_part, row_part
+    from otswarm.summaries import EnergyOffer
 
     offers = {
         "s1": EnergyOffer(5.0, 0.0, (0.0, 0.0, 0.0)),
@@ -123,10 +123,10 @@ def test_wire_plan_rows_columns_and_refusals():
 def test_the_solver_converges_on_demo_like_offers(seed, caplog):
     """``otswarm demo``'s swarm: 8 boards on a 10 m grid, offers of 0-240 J (2 W over a
     120 s board-clock round), the rpi4 profile's costs; the OT passes converge (a
-    non-converged solve is logged by runtime.ot and by the allocation)."""
-    from runtime.coordination.plans import build_plan
-    from runtime.energy import load_profile
-    from runtime.summaries import EnergyOffer
+    non-converged solve is logged by otswarm.ot and by the allocation)."""
+    from otswarm.coordination.plans import build_plan
+    from otswarm.energy import load_profile
+    from otswarm.summaries import EnergyOffer
 
     rng = np.random.default_rng(seed)
     costs = TransferCosts.from_profile(load_profile("rpi4"))

@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from runtime.coordination.alignment import PolicyAligner, align_step, anchored_step
-from runtime.coordination.errors import HistogramError
-from runtime.coordination.quantile import max_pairwise_w1, w1_to_all
-from runtime.coordination.swarm import SwarmCoordinator
-from runtime.link.inprocess import InProcessBus
+from otswarm.coordination.alignment import PolicyAligner, align_step, anchored_step
+from otswarm.coordination.errors import HistogramError
+from otswarm.coordination.quantile import max_pairwise_w1, w1_to_all
+from otswarm.coordination.swarm import SwarmCoordinator
+from otswarm.link.inprocess import InProcessBus
 
 LEVELS = np.linspace(0.0, 1.0, 5)
 HIGH_DUTY = np.array([0.001, 0.006, 0.016, 0.082, 0.895])  # the demo's pre-drop consensus

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from runtime.coordination.clustering import balanced_assignment, cluster, recluster
-from runtime.coordination.errors import CoordinationError
-from runtime.coordination.hierarchy import ClusterNode
-from runtime.coordination.quantile import barycenter_1d, max_pairwise_w1, w1_to_all
-from runtime.link import InProcessBus
+from otswarm.coordination.clustering import balanced_assignment, cluster, recluster
+from otswarm.coordination.errors import CoordinationError
+from otswarm.coordination.hierarchy import ClusterNode
+from otswarm.coordination.quantile import barycenter_1d, max_pairwise_w1, w1_to_all
+from otswarm.link import InProcessBus
 
 LEVELS = np.linspace(0.0, 1.0, 5)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.coordination.drift import DriftMonitor
-from runtime.coordination.errors import CoordinationError
+from otswarm.coordination.drift import DriftMonitor
+from otswarm.coordination.errors import CoordinationError
 
 WINDOW = 32
 ALPHA = 0.01  # designed false-alarm rate per window
@@ -72,8 +72,8 @@ def test_bad_observations_raise():
 
 
 def test_drift_drives_the_alignment_step_and_the_replanning_period():
-    from runtime.coordination.swarm import SwarmCoordinator
-    from runtime.link import InProcessBus
+    from otswarm.coordination.swarm import SwarmCoordinator
+    from otswarm.link import InProcessBus
 
     link = InProcessBus("drift").link("d0", track_members=False)
     coord = SwarmCoordinator(link, [0.0, 0.5, 1.0], drift=DriftMonitor(window=WINDOW, seed=4))

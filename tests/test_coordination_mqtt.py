@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from runtime.coordination.swarm import SwarmCoordinator
-from runtime.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
-from runtime.link import MqttLink, MqttLinkConfig
+from otswarm.coordination.swarm import SwarmCoordinator
+from otswarm.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
+from otswarm.link import MqttLink, MqttLinkConfig
 
 LEVELS = np.linspace(0.0, 1.0, 5)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.coordination.planner import PlanGate, planner_of
+from otswarm.coordination.planner import PlanGate, planner_of
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import numpy as np
 import ot as pot
 import pytest
 
-from runtime.coordination.errors import HistogramError
-from runtime.coordination.quantile import (
+from otswarm.coordination.errors import HistogramError
+from otswarm.coordination.quantile import (
     barycenter_1d,
     displacement_interpolate,
     linear_binning,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.coordination.quantile import max_pairwise_w1
-from runtime.coordination.swarm import SwarmCoordinator
-from runtime.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
-from runtime.link.inprocess import InProcessBus
+from otswarm.coordination.quantile import max_pairwise_w1
+from otswarm.coordination.swarm import SwarmCoordinator
+from otswarm.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
+from otswarm.link.inprocess import InProcessBus
 
 LEVELS = np.linspace(0.0, 1.0, 5)
 
@@ -113,7 +113,7 @@ def test_exactly_one_plan_per_round_while_the_planner_dies_and_a_smaller_id_join
 
 def test_live_policy_outputs_are_aligned_and_keep_their_order():
     """The shipped int8 harvest policy on six boards in different conditions."""
-    from runtime.policy import HARVEST_DUTY_LEVELS, Policy, build_observation
+    from otswarm.policy import HARVEST_DUTY_LEVELS, Policy, build_observation
 
     policy = Policy.load_default("harvest")
     levels = np.array(HARVEST_DUTY_LEVELS)
@@ -159,7 +159,7 @@ def test_live_policy_outputs_are_aligned_and_keep_their_order():
 
 
 def test_cluster_neighbours_set_after_start_still_reach_consensus():
-    from runtime.coordination import cluster
+    from otswarm.coordination import cluster
 
     bus = InProcessBus("groups", seed=6, drop=0.1)
     rng = np.random.default_rng(6)
@@ -187,7 +187,7 @@ def test_cluster_neighbours_set_after_start_still_reach_consensus():
 
 
 def test_coordinator_refuses_bad_configuration():
-    from runtime.coordination.errors import HistogramError, PlanError
+    from otswarm.coordination.errors import HistogramError, PlanError
 
     bus = InProcessBus("bad")
     with pytest.raises(PlanError):
@@ -221,8 +221,8 @@ def test_planner_skips_rounds_not_worth_the_solve(tmp_path):
 def test_the_ledger_books_what_the_batteries_moved_not_what_the_plan_said(tmp_path, caplog):
     """The giver's battery drained below its offer, the taker's filled up: each books
     what its (simulated) battery reports it moved, and says how short it fell."""
-    from firmware_bridge.simulator.battery import Battery
-    from firmware_bridge.simulator.config import SimulatorConfig
+    from otswarm.firmware_bridge.simulator.battery import Battery
+    from otswarm.firmware_bridge.simulator.config import SimulatorConfig
 
     capacity = 100.0
     giver = Battery(SimulatorConfig(battery_capacity_j=capacity, initial_soc=0.02))  # 2 J
@@ -237,7 +237,7 @@ def test_the_ledger_books_what_the_batteries_moved_not_what_the_plan_said(tmp_pa
         ).start()  # fmt: skip
         boards[name] = (coord, ledger)
     reports = {"g": [], "t": []}
-    with caplog.at_level("WARNING", logger="runtime.coordination.swarm"):
+    with caplog.at_level("WARNING", logger="otswarm.coordination.swarm"):
         for r in range(5):  # offers of round 0: planned at 1, sent at 2, received at 3
             for name, supply, demand in (("g", 6.0, 0.0), ("t", 0.0, 5.0)):
                 supply, demand = (supply, demand) if r == 0 else (0.0, 0.0)

@@ -1,6 +1,6 @@
 """End to end: ``otswarm demo`` as a user runs it, against a real Mosquitto broker.
 
-Each test runs the demo as a child process (``python -m runtime.cli demo``) with
+Each test runs the demo as a child process (``python -m otswarm.cli demo``) with
 four agent processes, each on its own simulated MCU behind a pty, and reads the
 report it writes. Runs are short (tens of seconds); what is checked is the
 story the report tells, never how fast it was told.
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from runtime.link.broker import EmbeddedBroker
+from otswarm.link.broker import EmbeddedBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AGENTS = 4
@@ -27,7 +27,7 @@ def _start_demo(out: Path, broker_url: str, duration_s: float) -> subprocess.Pop
         [
             sys.executable,
             "-m",
-            "runtime.cli",
+            "otswarm.cli",
             "demo",
             "--agents",
             str(AGENTS),
@@ -73,7 +73,7 @@ def _policy_spread_at_end(out: Path, ticks: int = 5) -> float:
     """Max pairwise W1 of the agents' own policy outputs, each averaged over its last ticks."""
     import numpy as np
 
-    from runtime.coordination.quantile import max_pairwise_w1
+    from otswarm.coordination.quantile import max_pairwise_w1
 
     means = []
     for agent in IDS:

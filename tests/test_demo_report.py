@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.agent.record import TickRecord
-from runtime.demo.report import (
+from otswarm.agent.record import TickRecord
+from otswarm.demo.report import (
     allocation_exactly_once,
     rounds_table,
     spread_start_end,
@@ -54,8 +54,8 @@ def test_energy_plot_shows_the_sub_joule_components_next_to_the_idle_baseline():
     and scales to the work, so each component's bar is a visible part of the axis."""
     import matplotlib.pyplot as plt
 
-    from runtime.demo.collect import MOVED, SPENT
-    from runtime.demo.plots import energy_plot
+    from otswarm.demo.collect import MOVED, SPENT
+    from otswarm.demo.plots import energy_plot
 
     work = {"ot": 0.05, "policy": 0.01, "mqtt_tx": 0.09, "mqtt_rx": 0.67, "serial": 0.03}
     report = {
@@ -79,7 +79,7 @@ def test_energy_plot_shows_the_sub_joule_components_next_to_the_idle_baseline():
 
 def test_agent_figures_report_what_moved_and_what_the_plan_said():
     """A full battery took 1 J of the 4.6 J its plan delivered: the report says both."""
-    from runtime.demo.report import agent_figures
+    from otswarm.demo.report import agent_figures
 
     line = vars(TickRecord(agent="a", tick=0, round=3, t=3.0, planner="a", plan_round=1))
     line.update(given_j=2.0, plan_given_j=5.0, received_j=1.0, plan_received_j=4.6)

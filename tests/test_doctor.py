@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtime.link.broker import free_port
+from otswarm.link.broker import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ITEMS = ("meters", "serial device", "LiteRT", "broker", "Numba cache")
@@ -15,7 +15,7 @@ ITEMS = ("meters", "serial device", "LiteRT", "broker", "Numba cache")
 
 def _doctor(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "doctor", *args],
+        [sys.executable, "-m", "otswarm.cli", "doctor", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from energy_support import StepClock
 
-from runtime.energy import (
+from otswarm.energy import (
     EnergyLedger,
     LedgerError,
     LedgerReader,
     ledger_path,
     load_profile,
 )
-from runtime.energy.meters import PowerReadingMeter
+from otswarm.energy.meters import PowerReadingMeter
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = load_profile("rpi4")
@@ -127,8 +127,8 @@ def test_bad_bookings_are_typed_errors(tmp_path):
 
 WRITER = """
 import sys, time
-from runtime.energy import EnergyLedger, load_profile
-from runtime.energy.meters import discover_meter
+from otswarm.energy import EnergyLedger, load_profile
+from otswarm.energy.meters import discover_meter
 profile = load_profile("rpi4")
 ledger = EnergyLedger(sys.argv[1], "victim", profile, discover_meter(profile))
 n = 0

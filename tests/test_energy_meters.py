@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 from energy_support import FIXTURES, StepClock
 
-from firmware_bridge.protocol import MODE_RUN, Telemetry
-from runtime.energy import discover_meter, load_profile
-from runtime.energy.errors import (
+from otswarm.energy import discover_meter, load_profile
+from otswarm.energy.errors import (
     MeterError,
     MeterStaleError,
     MeterUnavailableError,
 )
-from runtime.energy.meters import ModelMeter
-from runtime.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
-from runtime.energy.meters.ina_i2c import INA219, INA226, InaI2CMeter, calibration
-from runtime.energy.meters.jetson_ina3221 import JetsonIna3221Meter
-from runtime.energy.meters.pi5_pmic import Pi5PmicMeter, parse_pmic_adc
-from runtime.energy.meters.rapl import RaplMeter
-from runtime.energy.meters.telemetry import TelemetryMeter
+from otswarm.energy.meters import ModelMeter
+from otswarm.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
+from otswarm.energy.meters.ina_i2c import INA219, INA226, InaI2CMeter, calibration
+from otswarm.energy.meters.jetson_ina3221 import JetsonIna3221Meter
+from otswarm.energy.meters.pi5_pmic import Pi5PmicMeter, parse_pmic_adc
+from otswarm.energy.meters.rapl import RaplMeter
+from otswarm.energy.meters.telemetry import TelemetryMeter
+from otswarm.firmware_bridge.protocol import MODE_RUN, Telemetry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +64,8 @@ def test_rapl_missing_is_unavailable(tmp_path):
 
 UNPRIVILEGED_READ = """
 import sys
-from runtime.energy.errors import MeterPermissionError
-from runtime.energy.meters.rapl import RaplMeter
+from otswarm.energy.errors import MeterPermissionError
+from otswarm.energy.meters.rapl import RaplMeter
 try:
     RaplMeter(sys.argv[1])
 except MeterPermissionError as exc:

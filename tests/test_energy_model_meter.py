@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from energy_support import FIXTURES, StepClock
 
-from runtime.energy import discover_meter, load_profile
-from runtime.energy.errors import MeterError
-from runtime.energy.meters import ModelMeter
-from runtime.energy.meters.model import read_cpu_jiffies
+from otswarm.energy import discover_meter, load_profile
+from otswarm.energy.errors import MeterError
+from otswarm.energy.meters import ModelMeter
+from otswarm.energy.meters.model import read_cpu_jiffies
 
 
 def _write_stat(root: Path, busy: int, idle: int) -> None:

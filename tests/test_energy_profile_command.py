@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from energy_support import StepClock
 
-from runtime.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
-from runtime.energy.report import build_reports
+from otswarm.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
+from otswarm.energy.report import build_reports
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_795_000_000.0
@@ -21,7 +21,7 @@ T0 = 1_795_000_000.0
 def _otswarm(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "profile", *args],
+        [sys.executable, "-m", "otswarm.cli", "profile", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -104,7 +104,7 @@ def test_profile_live_samples_this_board():
 
 
 def test_energy_the_meter_saw_but_no_component_booked_is_reported(tmp_path):
-    from runtime.energy.meters.telemetry import TelemetryMeter
+    from otswarm.energy.meters.telemetry import TelemetryMeter
 
     clock = StepClock(T0)
     meter = TelemetryMeter(clock=clock)

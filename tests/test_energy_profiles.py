@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.energy.errors import ProfileError
-from runtime.energy.profile import list_profiles, load_profile, parse_profile
-from runtime.errors import ConfigError
+from otswarm.energy.errors import ProfileError
+from otswarm.energy.profile import list_profiles, load_profile, parse_profile, tomllib
+from otswarm.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {"rpi4", "rpi5", "jetson-nano", "jetson-orin-nano", "x86-dev"}
@@ -44,8 +44,10 @@ def test_every_number_in_a_bundled_profile_has_a_source_comment():
 
 
 def test_profiles_are_package_data_in_pyproject():
-    text = (ROOT / "pyproject.toml").read_text()
-    assert '"profiles*"' in text and '"*.toml"' in text
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "otswarm.profiles" in setuptools["packages"]
+    assert setuptools["package-dir"]["otswarm.profiles"] == "profiles"
+    assert "*.toml" in setuptools["package-data"]["*"]
     assert (ROOT / "profiles" / "__init__.py").is_file()
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.errors import ConfigError
-from runtime.link import MqttLinkConfig
-from runtime.link.topics import parse_topic, topic, topic_filter
-from runtime.summaries import Kind
+from otswarm.errors import ConfigError
+from otswarm.link import MqttLinkConfig
+from otswarm.link.topics import parse_topic, topic, topic_filter
+from otswarm.summaries import Kind
 
 
 def test_urls_give_host_port_and_tls():

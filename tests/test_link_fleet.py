@@ -15,8 +15,8 @@ from fleet_support import (
 )
 from link_support import mqtt_link
 
-from runtime.link import LinkConnectError, MqttLink, MqttLinkConfig
-from runtime.link.broker import free_port
+from otswarm.link import LinkConnectError, MqttLink, MqttLinkConfig
+from otswarm.link.broker import free_port
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.link import InProcessBus
-from runtime.link.errors import LinkError
-from runtime.summaries import EnergyOffer, Histogram, Kind, encode
+from otswarm.link import InProcessBus
+from otswarm.link.errors import LinkError
+from otswarm.summaries import EnergyOffer, Histogram, Kind, encode
 
 KEY = b"swarm-key-0123456789"
 HIST = Histogram(np.ones(4) / 4)

@@ -7,9 +7,9 @@ import pytest
 from link_support import inbox as _inbox
 from link_support import mqtt_link, wait_until
 
-from runtime.link import LinkConnectError, MqttLink, MqttLinkConfig
-from runtime.link.broker import EmbeddedBroker, free_port
-from runtime.summaries import AllocationPlan, Histogram, Kind, Transfer
+from otswarm.link import LinkConnectError, MqttLink, MqttLinkConfig
+from otswarm.link.broker import EmbeddedBroker, free_port
+from otswarm.summaries import AllocationPlan, Histogram, Kind, Transfer
 
 
 def _link(url, agent, swarm="t-mqtt", **options) -> MqttLink:
@@ -74,12 +74,12 @@ def test_terminated_broker_command_stops_its_mosquitto():
     import sys
     from pathlib import Path
 
-    from runtime.link.broker import wait_for_port
+    from otswarm.link.broker import wait_for_port
 
     port = free_port()
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "broker", "--port", str(port), "--kind", "mosquitto"],
+        [sys.executable, "-m", "otswarm.cli", "broker", "--port", str(port), "--kind", "mosquitto"],
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(root)},
     )

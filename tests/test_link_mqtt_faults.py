@@ -12,15 +12,15 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from link_support import KEY, inbox, mqtt_link, wait_until
 
-from runtime.link.broker import EmbeddedBroker, free_port
-from runtime.summaries import Histogram, Kind, encode
+from otswarm.link.broker import EmbeddedBroker, free_port
+from otswarm.summaries import Histogram, Kind, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 HIST = Histogram(np.ones(16) / 16, 0, 1, 2)
 
 AGENT_PROCESS = """
 import sys, time
-from runtime.link import MqttLink, MqttLinkConfig
+from otswarm.link import MqttLink, MqttLinkConfig
 config = MqttLinkConfig(sys.argv[1], sys.argv[2], sys.argv[3], hmac_key=sys.argv[4],
                         heartbeat_period_s=0.5)
 MqttLink(config).start(timeout=15)

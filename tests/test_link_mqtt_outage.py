@@ -18,9 +18,9 @@ import pytest
 from fleet_support import PASSWORDS, SWARM, certificates, fleet_config, start_fleet_broker
 from link_support import inbox, mqtt_link, wait_until
 
-from runtime.link import MqttLink
-from runtime.link.broker import free_port
-from runtime.summaries import Histogram, Kind
+from otswarm.link import MqttLink
+from otswarm.link.broker import free_port
+from otswarm.summaries import Histogram, Kind
 
 HIST = Histogram(np.ones(8) / 8)
 # the receiver retries less often, so it mostly comes back after the sender has sent
@@ -99,7 +99,7 @@ def test_an_overflowing_outbox_drops_the_oldest_and_says_so(fleet, caplog):
     got = inbox(receiver, Kind.HISTOGRAM, sender="alice")
     try:
         assert receiver.wait_ready(10)
-        with caplog.at_level(logging.WARNING, logger="runtime.link"):
+        with caplog.at_level(logging.WARNING, logger="otswarm.link"):
             sent = fleet.outage(sender, receiver, 15)
         assert sender.stats().dropped_offline == 5
         assert "max_offline_messages" in caplog.text

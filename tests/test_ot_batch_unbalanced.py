@@ -9,7 +9,7 @@ import ot
 import pytest
 from ot_cases import cloud_problem
 
-from runtime.ot import sinkhorn, sinkhorn_batch, sinkhorn_unbalanced
+from otswarm.ot import sinkhorn, sinkhorn_batch, sinkhorn_unbalanced
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 

@@ -7,8 +7,8 @@ import ot
 import pytest
 from ot_cases import cloud_problem
 
-from runtime.ot import barycenter, emd, sliced_wasserstein, wasserstein_1d
-from runtime.ot.sliced import directions
+from otswarm.ot import barycenter, emd, sliced_wasserstein, wasserstein_1d
+from otswarm.ot.sliced import directions
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 

@@ -1,4 +1,4 @@
-"""Bad input to runtime.ot raises OTInputError (an OtswarmError) naming the argument."""
+"""Bad input to otswarm.ot raises OTInputError (an OtswarmError) naming the argument."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-import runtime.ot as rot
-from runtime.errors import OtswarmError
-from runtime.ot import OTInputError
+import otswarm.ot as rot
+from otswarm.errors import OtswarmError
+from otswarm.ot import OTInputError
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 

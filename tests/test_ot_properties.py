@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from runtime.ot import emd, sinkhorn, sinkhorn_unbalanced, sliced_wasserstein, wasserstein_1d
+from otswarm.ot import emd, sinkhorn, sinkhorn_unbalanced, sliced_wasserstein, wasserstein_1d
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 FEW = settings(max_examples=25, deadline=None)

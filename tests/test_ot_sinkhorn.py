@@ -1,4 +1,4 @@
-"""runtime.ot.sinkhorn against POT (sinkhorn2 and sinkhorn_log), random and adversarial."""
+"""otswarm.ot.sinkhorn against POT (sinkhorn2 and sinkhorn_log), random and adversarial."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ot
 import pytest
 from ot_cases import cloud_problem
 
-from runtime.ot import OTResult, sinkhorn
+from otswarm.ot import OTResult, sinkhorn
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 

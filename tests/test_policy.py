@@ -1,4 +1,4 @@
-"""runtime.policy: the shipped int8 harvest policy runs in the real LiteRT
+"""otswarm.policy: the shipped int8 harvest policy runs in the real LiteRT
 interpreter, the observation builder follows the contract, bad cards are refused."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.errors import OtswarmError
-from runtime.policy import (
+from otswarm.errors import OtswarmError
+from otswarm.policy import (
     HARVEST_DUTY_LEVELS,
     HARVEST_OBSERVATION,
     ObservationError,

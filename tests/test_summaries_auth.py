@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.summaries import (
+from otswarm.summaries import (
     ForgedMessageError,
     Histogram,
     ReplayError,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.summaries import (
+from otswarm.summaries import (
     AllocationPlan,
     BadMagicError,
     EnergyOffer,
@@ -29,7 +29,7 @@ from runtime.summaries import (
     decode,
     encode,
 )
-from runtime.summaries.quantize import SCALE
+from otswarm.summaries.quantize import SCALE
 
 KEY = b"swarm-key-0123456789"
 HEADER = {"agent": "agent-0001", "round": 7, "sequence": 42, "timestamp_us": 1_800_000_000_000_000}

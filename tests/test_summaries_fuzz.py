@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.summaries import (
+from otswarm.summaries import (
     AllocationPlan,
     EnergyOffer,
     Heartbeat,

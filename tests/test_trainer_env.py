@@ -1,4 +1,4 @@
-"""trainer.envs: the harvest swarm (PettingZoo API, determinism, energy books),
+"""otswarm.trainer.envs: the harvest swarm (PettingZoo API, determinism, energy books),
 the OT energy-sharing step against POT, and the MPE2 simple_spread wrapper."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import numpy as np
 import ot
 from pettingzoo.test import parallel_api_test
 
-from runtime.ot import sinkhorn_unbalanced
-from trainer.envs.harvest import HarvestConfig, HarvestParallelEnv, VecHarvest
-from trainer.envs.sharing import share_energy, unbalanced_plans
-from trainer.envs.spread import VecSpread, observation_names
-from trainer.envs.spread_numpy import VecSpreadNumpy
+from otswarm.ot import sinkhorn_unbalanced
+from otswarm.trainer.envs.harvest import HarvestConfig, HarvestParallelEnv, VecHarvest
+from otswarm.trainer.envs.sharing import share_energy, unbalanced_plans
+from otswarm.trainer.envs.spread import VecSpread, observation_names
+from otswarm.trainer.envs.spread_numpy import VecSpreadNumpy
 
 
 def _episode(env, seed: int, actions_seed: int):

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from runtime.policy import Policy
-from trainer.baselines import ot_assignment_policy, random_policy
-from trainer.evaluate import evaluate, greedy_keras, greedy_tflite
-from trainer.mappo import PPOConfig
-from trainer.networks import load_actor
-from trainer.pipeline import agreement, rollout_observations, ship
-from trainer.train import TrainConfig, train
+from otswarm.policy import Policy
+from otswarm.trainer.baselines import ot_assignment_policy, random_policy
+from otswarm.trainer.evaluate import evaluate, greedy_keras, greedy_tflite
+from otswarm.trainer.mappo import PPOConfig
+from otswarm.trainer.networks import load_actor
+from otswarm.trainer.pipeline import agreement, rollout_observations, ship
+from otswarm.trainer.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT_TWIN = ROOT / "trainer" / "models" / "harvest_actor.keras"
@@ -86,7 +86,7 @@ def test_eval_command_writes_the_same_figures_as_the_library(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "runtime.cli",
+        "otswarm.cli",
         "train",
         "eval",
         "--env",
@@ -132,7 +132,7 @@ def test_shipped_spread_policy_closes_most_of_the_gap_on_mpe2():
     float_return = evaluate("spread", greedy_keras(actor), n, seed)["mean_return"]
     assert int8 == pytest.approx(float_return, rel=0.02)  # the issue's bar
     held_out = rollout_observations("spread", actor, seed=9_000_000, episodes=8)
-    # the float actor was trained quantisation-aware (trainer.quantization)
+    # the float actor was trained quantisation-aware (otswarm.trainer.quantization)
     assert agreement(actor, policy, held_out) >= 0.99  # the issue's bar
 
 
@@ -146,7 +146,7 @@ def test_train_without_the_trainer_extra_says_what_to_install(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     done = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "train", "harvest", "--iterations", "1"],
+        [sys.executable, "-m", "otswarm.cli", "train", "harvest", "--iterations", "1"],
         capture_output=True,
         text=True,
         env=env,
@@ -160,7 +160,7 @@ def test_train_without_the_trainer_extra_says_what_to_install(tmp_path):
 def test_ablation_command_writes_one_row_over_its_seeds(tmp_path):
     """``otswarm train ablation``: each seed trains, exports and is evaluated float and
     int8; the row holds per-seed figures, their mean and sd, and the agreement."""
-    from runtime.cli import main
+    from otswarm.cli import main
 
     out = tmp_path / "row.json"
     argv = ["train", "ablation", "--env", "harvest", "--variant", "both", "--seeds", "0", "1"]
@@ -179,9 +179,9 @@ def test_ablation_command_writes_one_row_over_its_seeds(tmp_path):
 
 def test_training_in_a_process_that_already_ran_tensorflow_warns_and_goes_on(caplog):
     """TensorFlow's thread pools are fixed once it has run an op (as in this session)."""
-    from trainer.pipeline import use_one_thread
+    from otswarm.trainer.pipeline import use_one_thread
 
     tf.constant(1.0) + 1.0  # initialise TensorFlow, as any earlier test or notebook cell does
-    with caplog.at_level("WARNING", logger="trainer.pipeline"):
+    with caplog.at_level("WARNING", logger="otswarm.trainer.pipeline"):
         use_one_thread(tf)
     assert "already initialised" in caplog.text

@@ -9,10 +9,16 @@ import pytest
 import tensorflow as tf
 from scipy.stats import wasserstein_distance
 
-from runtime.ot import wasserstein_1d
-from trainer.mappo import RunningStats, clipped_surrogate, entropy, gae, normalise_advantages
-from trainer.ot_terms import DriftSchedule, observation_drift, w1_to_barycenter
-from trainer.rollout import global_states, sample_actions
+from otswarm.ot import wasserstein_1d
+from otswarm.trainer.mappo import (
+    RunningStats,
+    clipped_surrogate,
+    entropy,
+    gae,
+    normalise_advantages,
+)
+from otswarm.trainer.ot_terms import DriftSchedule, observation_drift, w1_to_barycenter
+from otswarm.trainer.rollout import global_states, sample_actions
 
 SUPPORT = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 

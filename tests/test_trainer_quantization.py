@@ -7,10 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from runtime.policy import Policy
-from trainer.export import export_policy
-from trainer.networks import build_actor, is_quantization_aware, load_actor, without_quantization
-from trainer.quantization import MovingRangeQuant, QuantizedDense
+from otswarm.policy import Policy
+from otswarm.trainer.export import export_policy
+from otswarm.trainer.networks import (
+    build_actor,
+    is_quantization_aware,
+    load_actor,
+    without_quantization,
+)
+from otswarm.trainer.quantization import MovingRangeQuant, QuantizedDense
 
 OBS, ACTIONS = 18, 5  # the spread layout, so the card matches
 

@@ -21,9 +21,9 @@ FIGURES = ("mean_return", "work_done", "downtime_h", "waste_wh", "energy_neutral
 
 
 def run_ablation(args) -> int:
-    from trainer.cli import ppo_config
-    from trainer.pipeline import train_and_ship
-    from trainer.train import TrainConfig
+    from otswarm.trainer.cli import ppo_config
+    from otswarm.trainer.pipeline import train_and_ship
+    from otswarm.trainer.train import TrainConfig
 
     switches = VARIANTS[args.variant]
     ppo = ppo_config(

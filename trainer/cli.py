@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def run_train(args) -> int:
     if args.train_command == "eval":
         return run_eval(args)
     if args.train_command == "ablation":
-        from trainer.ablation import run_ablation
+        from otswarm.trainer.ablation import run_ablation
 
         return run_ablation(args)
     return _train(args)
@@ -34,7 +34,7 @@ def run_train(args) -> int:
 
 def ppo_config(args, **overrides):
     """The PPO settings given on the command line (``overrides`` win)."""
-    from trainer.mappo import PPOConfig
+    from otswarm.trainer.mappo import PPOConfig
 
     options = {
         "align": args.align,
@@ -52,8 +52,8 @@ def ppo_config(args, **overrides):
 
 
 def _train(args) -> int:
-    from trainer.pipeline import train_and_ship
-    from trainer.train import TrainConfig
+    from otswarm.trainer.pipeline import train_and_ship
+    from otswarm.trainer.train import TrainConfig
 
     env = args.train_command
     config = TrainConfig(
@@ -76,19 +76,19 @@ def _train(args) -> int:
 
 
 def _act_fn(args):
-    from trainer import baselines
-    from trainer.envs.registry import make_vec_env
-    from trainer.evaluate import greedy_keras, greedy_tflite
+    from otswarm.trainer import baselines
+    from otswarm.trainer.envs.registry import make_vec_env
+    from otswarm.trainer.evaluate import greedy_keras, greedy_tflite
 
     if args.policy:
         path = Path(args.policy)
         if path.suffix == ".keras":
-            from trainer.networks import load_actor
+            from otswarm.trainer.networks import load_actor
 
             if not path.exists():
                 raise TrainerError(f"--policy {path}: no such file")
             return greedy_keras(load_actor(path)), str(path)
-        from runtime.policy import Policy
+        from otswarm.policy import Policy
 
         return greedy_tflite(Policy(path)), str(path)
     name = args.baseline
@@ -105,7 +105,7 @@ def _act_fn(args):
 
 
 def run_eval(args) -> int:
-    from trainer.evaluate import evaluate
+    from otswarm.trainer.evaluate import evaluate
 
     act, name = _act_fn(args)
     result = {"policy": name, **evaluate(args.env, act, args.episodes, args.seed)}
@@ -117,8 +117,8 @@ def run_eval(args) -> int:
 
 
 def run_export(args) -> int:
-    from trainer.networks import load_actor
-    from trainer.pipeline import ship
+    from otswarm.trainer.networks import load_actor
+    from otswarm.trainer.pipeline import ship
 
     path = Path(args.model)
     if not path.exists():

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from trainer.envs.registry import make_vec_env
+from otswarm.trainer.envs.registry import make_vec_env
 
 # act(obs (n_envs, n_agents, D), env) -> action indices (n_envs, n_agents)
 ActFn = Callable[[np.ndarray, object], np.ndarray]
@@ -23,7 +23,7 @@ def greedy_keras(actor) -> ActFn:
 
 
 def greedy_tflite(policy) -> ActFn:
-    """``policy``: a :class:`runtime.policy.Policy` (int8 LiteRT)."""
+    """``policy``: a :class:`otswarm.policy.Policy` (int8 LiteRT)."""
 
     def act(obs: np.ndarray, env) -> np.ndarray:
         return np.asarray(policy.greedy_action(obs.reshape(-1, obs.shape[-1]))).reshape(

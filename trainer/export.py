@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from runtime.policy.card import ModelCard, card_path_for
-from trainer.envs.registry import action_layout, observation_layout
+from otswarm.policy.card import ModelCard, card_path_for
+from otswarm.trainer.envs.registry import action_layout, observation_layout
 
 log = logging.getLogger(__name__)
 

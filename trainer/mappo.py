@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
-from trainer.ot_terms import w1_to_barycenter
+from otswarm.trainer.ot_terms import w1_to_barycenter
 
 
 @dataclass(frozen=True)

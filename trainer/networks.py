@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from trainer.quantization import MovingRangeQuant, QuantizedDense
+from otswarm.trainer.quantization import MovingRangeQuant, QuantizedDense
 
 
 def build_actor(
@@ -17,7 +17,7 @@ def build_actor(
     """obs -> action probabilities (softmax), tanh MLP; the exported model.
 
     ``quantization_aware``: the input, weights and activations are simulated on
-    the int8 grids the exported model uses (:mod:`trainer.quantization`)."""
+    the int8 grids the exported model uses (:mod:`otswarm.trainer.quantization`)."""
     init = tf.keras.initializers.Orthogonal
     dense = QuantizedDense if quantization_aware else tf.keras.layers.Dense
     inputs = tf.keras.Input(shape=(obs_size,), name="observation")

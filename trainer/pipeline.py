@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime import __version__
-from runtime.policy import Policy
-from runtime.policy.card import ModelCard, card_path_for
-from trainer.envs.registry import make_vec_env
-from trainer.evaluate import evaluate, greedy_keras, greedy_tflite
-from trainer.export import export_policy
-from trainer.networks import is_quantization_aware, without_quantization
-from trainer.rollout import sample_actions
-from trainer.train import TrainConfig, train
+from otswarm import __version__
+from otswarm.policy import Policy
+from otswarm.policy.card import ModelCard, card_path_for
+from otswarm.trainer.envs.registry import make_vec_env
+from otswarm.trainer.evaluate import evaluate, greedy_keras, greedy_tflite
+from otswarm.trainer.export import export_policy
+from otswarm.trainer.networks import is_quantization_aware, without_quantization
+from otswarm.trainer.rollout import sample_actions
+from otswarm.trainer.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def train_and_ship(
     ``out/summary.json``; return the card."""
     import tensorflow as tf
 
-    from trainer.cli import command_line
+    from otswarm.trainer.cli import command_line
 
     use_one_thread(tf)
     result = train(config, out, show_progress=show_progress)

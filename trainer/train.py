@@ -11,12 +11,12 @@ import numpy as np
 import tensorflow as tf
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trainer.envs.registry import action_layout, make_vec_env
-from trainer.mappo import MAPPO, PPOConfig, RunningStats, training_batch
-from trainer.metrics import MetricsLog
-from trainer.networks import build_actor, build_critic
-from trainer.ot_terms import DriftSchedule
-from trainer.rollout import collect
+from otswarm.trainer.envs.registry import action_layout, make_vec_env
+from otswarm.trainer.mappo import MAPPO, PPOConfig, RunningStats, training_batch
+from otswarm.trainer.metrics import MetricsLog
+from otswarm.trainer.networks import build_actor, build_critic
+from otswarm.trainer.ot_terms import DriftSchedule
+from otswarm.trainer.rollout import collect
 
 log = logging.getLogger(__name__)
 

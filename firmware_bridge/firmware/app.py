@@ -1,7 +1,7 @@
 """The firmware's protocol logic: answer commands, stream telemetry.
 
 Runs on the microcontroller (MicroPython) and under CPython (tests, simulator)
-unchanged: all hardware access goes through a :class:`~firmware_bridge.firmware.hal.Hal`.
+unchanged: all hardware access goes through a :class:`~otswarm.firmware_bridge.firmware.hal.Hal`.
 
 Command memory: the MCU keeps the last command it executed (sequence, type,
 payload) and the answer it sent. A retry of that same command (the host's ACK
@@ -9,10 +9,10 @@ was lost) gets the same answer again *without* being executed twice, so an
 energy transfer is never applied twice. HELLO clears the memory.
 """
 
-from firmware_bridge.errors import FrameError, PayloadError
-from firmware_bridge.frames import PROTOCOL_VERSION, encode_frame
-from firmware_bridge.packetizer import Packetizer
-from firmware_bridge.protocol import (
+from ..errors import FrameError, PayloadError
+from ..frames import PROTOCOL_VERSION, encode_frame
+from ..packetizer import Packetizer
+from ..protocol import (
     CAP_ENERGY_SHARING,
     COMMAND_TYPES,
     ERR_BAD_PAYLOAD,

@@ -1,4 +1,4 @@
-"""Lay out the files the board needs: ``python -m firmware_bridge.firmware.deploy DIR``.
+"""Lay out the files the board needs: ``python -m otswarm.firmware_bridge.firmware.deploy DIR``.
 
 Copies the shared protocol modules and the firmware into ``DIR`` as the board's
 filesystem wants them (``DIR/firmware_bridge/...`` and ``DIR/main.py``); upload
@@ -45,6 +45,6 @@ def deploy(target):
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m firmware_bridge.firmware.deploy DIR")
+        sys.exit("usage: python -m otswarm.firmware_bridge.firmware.deploy DIR")
     for path in deploy(sys.argv[1]):
         print(path)

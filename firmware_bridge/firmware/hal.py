@@ -1,7 +1,7 @@
 """The hardware abstraction the firmware's protocol logic talks to.
 
 A HAL gives the firmware two clocks, a byte pipe and the board's sensors and
-actuators. ``MachineHal`` (board), ``firmware_bridge.simulator.hal.SimulatedHal``
+actuators. ``MachineHal`` (board), ``otswarm.firmware_bridge.simulator.hal.SimulatedHal``
 (simulated board on a pty) implement it. MicroPython-compatible.
 """
 

@@ -18,9 +18,9 @@ ENERGY_TRANSFER with ``unsupported``. ``machine`` is imported in the
 constructor, so this module also imports under CPython (tests, docs).
 """
 
-from firmware_bridge.firmware.hal import Hal
-from firmware_bridge.firmware.ina219 import Ina219
-from firmware_bridge.protocol import MODE_ECO, MODE_SLEEP
+from ..protocol import MODE_ECO, MODE_SLEEP
+from .hal import Hal
+from .ina219 import Ina219
 
 ADC_REF_V = 3.3
 RP2040_TEMP_ADC = 4

@@ -1,7 +1,7 @@
-"""``python -m firmware_bridge.simulator --pty``: a simulated MCU on a pseudo-terminal.
+"""``python -m otswarm.firmware_bridge.simulator --pty``: a simulated MCU on a pseudo-terminal.
 
 Prints the device path to open on one line of stdout, then serves until killed.
-Every :class:`~firmware_bridge.simulator.config.SimulatorConfig` field is a flag
+Every :class:`~otswarm.firmware_bridge.simulator.config.SimulatorConfig` field is a flag
 (``--seed 3 --time-acceleration 1440 --harvest-drop-at-s 43200 ...``).
 """
 
@@ -9,13 +9,13 @@ import argparse
 import logging
 import sys
 
-from firmware_bridge.simulator.config import add_config_arguments, config_from_args
-from firmware_bridge.simulator.pty_server import serve_until_signal
+from .config import add_config_arguments, config_from_args
+from .pty_server import serve_until_signal
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m firmware_bridge.simulator", description=__doc__
+        prog="python -m otswarm.firmware_bridge.simulator", description=__doc__
     )
     parser.add_argument("--pty", action="store_true", required=True, help="serve on a new pty pair")
     parser.add_argument("--link", help="also publish the pty under this symlink path")

@@ -1,6 +1,6 @@
 """A battery with a capacity and charge/discharge efficiencies."""
 
-from firmware_bridge.simulator.config import SimulatorConfig
+from .config import SimulatorConfig
 
 
 class Battery:

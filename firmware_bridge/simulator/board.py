@@ -2,11 +2,11 @@
 
 import math
 
-from firmware_bridge.protocol import MODE_ECO, MODE_RUN, MODE_SLEEP
-from firmware_bridge.simulator.battery import Battery
-from firmware_bridge.simulator.config import SimulatorConfig
-from firmware_bridge.simulator.sensor import Ina219Model
-from firmware_bridge.simulator.solar import SolarHarvester
+from ..protocol import MODE_ECO, MODE_RUN, MODE_SLEEP
+from .battery import Battery
+from .config import SimulatorConfig
+from .sensor import Ina219Model
+from .solar import SolarHarvester
 
 MAX_STEP_S = 10.0  # longest integration step, board s (the sky changes over minutes)
 

@@ -42,7 +42,7 @@ class SimulatorConfig:
     telemetry_hz: float = 1.0  # telemetry rate before the host sets one, per wall second
 
     def to_args(self):
-        """Command-line flags of ``python -m firmware_bridge.simulator`` giving this config."""
+        """Flags of ``python -m otswarm.firmware_bridge.simulator`` giving this config."""
         args = []
         for field in fields(self):
             value = getattr(self, field.name)

@@ -4,8 +4,8 @@ import os
 import select
 import time
 
-from firmware_bridge.firmware.hal import Hal
-from firmware_bridge.simulator.board import SimulatedBoard
+from ..firmware.hal import Hal
+from .board import SimulatedBoard
 
 WRITE_WAIT_S = 0.05  # longest wait for a full pty to drain before a frame is dropped
 

@@ -17,11 +17,11 @@ import threading
 import tty
 from pathlib import Path
 
-from firmware_bridge.errors import LinkError
-from firmware_bridge.firmware.app import FirmwareApp
-from firmware_bridge.simulator.board import SimulatedBoard
-from firmware_bridge.simulator.config import SimulatorConfig
-from firmware_bridge.simulator.hal import SimulatedHal
+from ..errors import LinkError
+from ..firmware.app import FirmwareApp
+from .board import SimulatedBoard
+from .config import SimulatorConfig
+from .hal import SimulatedHal
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def start_simulator_on_pty(config=None, *, link_path=None, in_process=False, **o
         config: a :class:`SimulatorConfig` (defaults when None).
         link_path: also publish the slave under this symlink (stable across restarts).
         in_process: serve from a daemon thread of this process instead of a
-            child process (``python -m firmware_bridge.simulator --pty``).
+            child process (``python -m otswarm.firmware_bridge.simulator --pty``).
         overrides: :class:`SimulatorConfig` fields to change, e.g. ``seed=3``.
     """
     config = config or SimulatorConfig()
@@ -159,7 +159,7 @@ def start_simulator_on_pty(config=None, *, link_path=None, in_process=False, **o
         thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)
         thread.start()
         return server.device_path, SimulatorHandle(server.device_path, server=server, thread=thread)
-    cmd = [sys.executable, "-m", "firmware_bridge.simulator", "--pty", "--exit-with-parent"]
+    cmd = [sys.executable, "-m", "otswarm.firmware_bridge.simulator", "--pty", "--exit-with-parent"]
     cmd += config.to_args()
     if link_path:
         cmd += ["--link", str(link_path)]

@@ -2,7 +2,7 @@
 
 import random
 
-from firmware_bridge.simulator.config import SimulatorConfig
+from .config import SimulatorConfig
 
 BUS_VOLTAGE_LSB_V = 0.004  # INA219 bus voltage register: 4 mV per bit
 CURRENT_LSB_A = 0.0001  # calibrated current register: 0.1 mA per bit

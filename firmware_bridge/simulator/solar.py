@@ -3,7 +3,7 @@
 import math
 import random
 
-from firmware_bridge.simulator.config import SimulatorConfig
+from .config import SimulatorConfig
 
 
 class SolarHarvester:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 
-from firmware_bridge.protocol import MODE_RUN
-from runtime.agent.errors import AgentError
+from otswarm.agent.errors import AgentError
+from otswarm.firmware_bridge.protocol import MODE_RUN
 
 log = logging.getLogger(__name__)
 
 
 class BridgeActuator:
-    """Commands over a :class:`firmware_bridge.link.BridgeLink`, booked in ``ledger``."""
+    """Commands over a :class:`otswarm.firmware_bridge.link.BridgeLink`, booked in ``ledger``."""
 
     def __init__(self, bridge, ledger) -> None:
         self.bridge = bridge

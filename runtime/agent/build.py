@@ -1,4 +1,4 @@
-"""Build an :class:`~runtime.agent.loop.Agent` from its config: open the real parts.
+"""Build an :class:`~otswarm.agent.loop.Agent` from its config: open the real parts.
 
 Order matters for a clean failure: the config is already valid; the policy and
 the profile are checked first (no side effects), then the ledger is opened, then
@@ -12,15 +12,15 @@ import contextlib
 import logging
 import time
 
-from runtime.agent.act import AdvisoryActuator, BridgeActuator
-from runtime.agent.clock import RoundClock
-from runtime.agent.config import AgentConfig
-from runtime.agent.groups import Grouping
-from runtime.agent.loop import Agent
-from runtime.agent.offers import OfferPolicy
-from runtime.agent.record import RunRecordWriter
-from runtime.agent.sense import BridgeSense, MeterSense
-from runtime.errors import ConfigError
+from otswarm.agent.act import AdvisoryActuator, BridgeActuator
+from otswarm.agent.clock import RoundClock
+from otswarm.agent.config import AgentConfig
+from otswarm.agent.groups import Grouping
+from otswarm.agent.loop import Agent
+from otswarm.agent.offers import OfferPolicy
+from otswarm.agent.record import RunRecordWriter
+from otswarm.agent.sense import BridgeSense, MeterSense
+from otswarm.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ ACTION_SUPPORT_ID = 1  # support id of the harvest policy's duty levels on the w
 
 def load_policy(model: str):
     """A shipped policy by name (``"harvest"``) or an int8 .tflite path with its card."""
-    from runtime.policy import HARVEST_OBSERVATION, Policy
+    from otswarm.policy import HARVEST_OBSERVATION, Policy
 
     if model.endswith(".tflite"):
         return Policy(model, expected_observation=HARVEST_OBSERVATION)
@@ -39,9 +39,9 @@ def load_policy(model: str):
 def load_kernels() -> float:
     """Load every OT kernel now (from the Numba cache once it is warm), so no tick pays
     for a first call; returns the seconds it took."""
-    import runtime.ot
+    import otswarm.ot
 
-    return runtime.ot.warmup()
+    return otswarm.ot.warmup()
 
 
 def open_bridge(bridge, timeout_s: float) -> None:
@@ -51,7 +51,7 @@ def open_bridge(bridge, timeout_s: float) -> None:
     demo, before the simulated MCU is up): it retries, says so once, and raises
     the bridge's LinkError when the time is up.
     """
-    from firmware_bridge.errors import LinkError
+    from otswarm.firmware_bridge.errors import LinkError
 
     log.info(
         "opening the microcontroller on %s",
@@ -75,8 +75,8 @@ def open_bridge(bridge, timeout_s: float) -> None:
 
 def make_link(config: AgentConfig):
     """This agent's MQTT link to the broker of ``[link]`` (not started yet)."""
-    from runtime.link.mqtt import MqttLink
-    from runtime.link.mqtt_config import MqttLinkConfig
+    from otswarm.link.mqtt import MqttLink
+    from otswarm.link.mqtt_config import MqttLinkConfig
 
     link = config.link
     key = None
@@ -108,9 +108,9 @@ def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfe
     """Alignment, allocation and drift of this agent, its handlers registered on ``link``
     (before the link starts, so its first subscriptions include them); its part of
     each plan moves through ``transfer`` (the actuator's)."""
-    from runtime.coordination.costs import TransferCosts
-    from runtime.coordination.drift import DriftMonitor
-    from runtime.coordination.swarm import SwarmCoordinator
+    from otswarm.coordination.costs import TransferCosts
+    from otswarm.coordination.drift import DriftMonitor
+    from otswarm.coordination.swarm import SwarmCoordinator
 
     c = config.coordination
     drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0)
@@ -135,7 +135,7 @@ def _str(path) -> str | None:
 def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
     """``(sense, actuator)`` of this board: its MCU over the serial bridge, or, without
     ``[bridge].device``, its own power meter (mains-powered, no energy to share)."""
-    from firmware_bridge.link import BridgeLink
+    from otswarm.firmware_bridge.link import BridgeLink
 
     if config.bridge.device is None:
         actuator = AdvisoryActuator()
@@ -155,8 +155,8 @@ def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
 def board_meter(config: AgentConfig, profile, telemetry_hz: float):
     """The ledger's power meter: the MCU's telemetry (pushed by the bridge), else the
     board's own meter (or the profile's model when it has none)."""
-    from runtime.energy import discover_meter
-    from runtime.energy.meters import TelemetryMeter
+    from otswarm.energy import discover_meter
+    from otswarm.energy.meters import TelemetryMeter
 
     if config.bridge.device is None:
         return discover_meter(profile)
@@ -165,7 +165,7 @@ def board_meter(config: AgentConfig, profile, telemetry_hz: float):
 
 def build_agent(config: AgentConfig) -> Agent:
     """Open every part the config names and return the agent, ready to run."""
-    from runtime.energy import EnergyLedger, ledger_path, load_profile
+    from otswarm.energy import EnergyLedger, ledger_path, load_profile
 
     me = config.agent
     policy = load_policy(config.policy.model)

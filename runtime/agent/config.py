@@ -2,7 +2,7 @@
 
 One table per concern (``[agent]``, ``[link]``, ``[bridge]``, ``[policy]``,
 ``[energy]``, ``[coordination]``); ``docs/agent.example.toml`` documents every
-key. :func:`load_config` raises :class:`~runtime.errors.ConfigError` naming the
+key. :func:`load_config` raises :class:`~otswarm.errors.ConfigError` naming the
 file and the bad key (``agent.toml: [link].port: expected an integer, got '80'``).
 """
 
@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.agent.tables import table_to_dataclass
-from runtime.errors import ConfigError
+from otswarm.agent.tables import table_to_dataclass
+from otswarm.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

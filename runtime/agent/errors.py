@@ -1,6 +1,6 @@
 """Typed errors of the agent loop."""
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 
 class AgentError(OtswarmError):

@@ -2,7 +2,7 @@
 
 While the swarm has at most ``capacity`` members, every agent aligns with every
 other. Beyond that, the agents are grouped by the OT balanced clustering of
-their positions (:func:`runtime.coordination.clustering.cluster`, groups of at
+their positions (:func:`otswarm.coordination.clustering.cluster`, groups of at
 most ``capacity``) and each aligns with its group, heads also with each other
 (:meth:`Clustering.neighbours`): messages per round grow with the group size,
 not with the swarm.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from runtime.summaries import Envelope, Kind
+from otswarm.summaries import Envelope, Kind
 
 
 class Grouping:
@@ -39,7 +39,7 @@ class Grouping:
 
     def update(self, round_: int) -> tuple[int | None, str | None]:
         """Re-group when the view of ``round_ - 1`` changed; (group label, head) or Nones."""
-        from runtime.coordination.clustering import cluster, recluster
+        from otswarm.coordination.clustering import cluster, recluster
 
         members = frozenset(self.coordinator.view(round_ - 1)) | {self.id}
         if members != self._members:

@@ -10,7 +10,7 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    drains a board's battery against its own policy); ``pi`` still feeds the
    aligner's average, so the board's anchor stays current;
 3. **act**: the duty goes to the MCU through the bridge;
-4. **coordinate** (:class:`runtime.coordination.swarm.SwarmCoordinator`): the
+4. **coordinate** (:class:`otswarm.coordination.swarm.SwarmCoordinator`): the
    drift monitor is fed with the harvest; the round ``k`` moves the consensus
    state toward the peers' barycenter (step = the drift monitor's adaptation
    rate) and publishes it with this agent's energy offer; the planner of a round
@@ -18,7 +18,7 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    executed through the MCU's energy transfer (its row sent, its column taken in),
    and what the MCU reports it moved is what is booked and recorded;
    past ``cluster_size`` members the agent aligns within its OT-balanced group
-   (:class:`runtime.agent.groups.Grouping`);
+   (:class:`otswarm.agent.groups.Grouping`);
 5. **book**: every component's joules go to the ledger (CPU time of each stage
    priced by the board profile, bytes on the radio and the serial line, energy
    moved in and out), and one line goes to the run record.
@@ -38,18 +38,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from runtime.agent.clock import RoundClock
-from runtime.agent.offers import OfferPolicy
-from runtime.agent.record import RunRecordWriter, TickRecord
-from runtime.agent.sense import received_power_w
-from runtime.agent.traffic import LinkTraffic
-from runtime.errors import OtswarmError
+from otswarm.agent.clock import RoundClock
+from otswarm.agent.offers import OfferPolicy
+from otswarm.agent.record import RunRecordWriter, TickRecord
+from otswarm.agent.sense import received_power_w
+from otswarm.agent.traffic import LinkTraffic
+from otswarm.errors import PROJECT_ERRORS
 
 log = logging.getLogger(__name__)
 
 
 class Agent:
-    """One board's loop. Build it with :func:`runtime.agent.build.build_agent`."""
+    """One board's loop. Build it with :func:`otswarm.agent.build.build_agent`."""
 
     def __init__(
         self,
@@ -113,7 +113,7 @@ class Agent:
         """Run one stage; a typed error is logged and recorded, never raised."""
         try:
             return fn(*args)
-        except OtswarmError as exc:
+        except PROJECT_ERRORS as exc:
             fields = {"event": "error", "stage": name, "error": type(exc).__name__}
             log.warning("%s: %s", name, exc, extra={"fields": fields})
             rec.errors.append(f"{name}: {type(exc).__name__}: {exc}")
@@ -123,7 +123,7 @@ class Agent:
         return None
 
     def _decide_and_act(self, reading, rec: TickRecord) -> None:
-        from runtime.policy import build_observation
+        from otswarm.policy import build_observation
 
         obs = build_observation(reading.quantities(self.received_w), self.policy.card.observation)
         with self.ledger.measure("policy"):

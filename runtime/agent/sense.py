@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from runtime.agent.errors import TelemetryError
+from otswarm.agent.errors import TelemetryError
 
 _MS_PER_HOUR = 3_600_000.0
 
@@ -32,7 +32,7 @@ class Reading:
     mcu_time_s: float  # the MCU's clock, s (measures a round in the board's own time)
 
     def quantities(self, received_w: float) -> dict[str, float]:
-        """The inputs of :func:`runtime.policy.build_observation`."""
+        """The inputs of :func:`otswarm.policy.build_observation`."""
         return {
             "battery_soc": self.battery_soc,
             "harvest_w": self.harvest_w,

@@ -3,7 +3,7 @@
 The agent's configuration is a TOML file whose tables map one-to-one onto
 dataclasses. :func:`table_to_dataclass` checks that every key is a field of the
 dataclass, that every field without a default is present and that each value
-has the field's type, and raises :class:`~runtime.errors.ConfigError` whose
+has the field's type, and raises :class:`~otswarm.errors.ConfigError` whose
 message names the key as ``[section].key`` (and the file, when given).
 
 Supported field types: ``str``, ``int``, ``float`` (an int is accepted),
@@ -18,7 +18,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runtime.errors import ConfigError
+from otswarm.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -18,9 +18,9 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from runtime.agent.build import build_agent
-    from runtime.agent.config import load_config
-    from runtime.agent.jsonlog import configure_json_logging
+    from otswarm.agent.build import build_agent
+    from otswarm.agent.config import load_config
+    from otswarm.agent.jsonlog import configure_json_logging
 
     config = load_config(args.config)
     configure_json_logging(config.agent.id, config.agent.log_level, config.agent.log_file)

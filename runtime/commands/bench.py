@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 HELP = "run a benchmark against its reference implementation (e.g. `otswarm bench ot`)"
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"

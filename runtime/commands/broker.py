@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.link.broker import EmbeddedBroker
+    from otswarm.link.broker import EmbeddedBroker
 
     broker = EmbeddedBroker(args.host, args.port, prefer=args.kind, config_file=args.config)
     # SIGTERM (kill, a supervisor, a test) stops the child Mosquitto too, as Ctrl-C does;

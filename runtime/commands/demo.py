@@ -26,11 +26,11 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from runtime.demo.collect import build_report
-    from runtime.demo.html import write_html_report
-    from runtime.demo.orchestrator import DemoSettings, run_demo
-    from runtime.demo.table import coordination_table, energy_table
-    from runtime.errors import ConfigError
+    from otswarm.demo.collect import build_report
+    from otswarm.demo.html import write_html_report
+    from otswarm.demo.orchestrator import DemoSettings, run_demo
+    from otswarm.demo.table import coordination_table, energy_table
+    from otswarm.errors import ConfigError
 
     if args.agents < 1:
         raise ConfigError(f"--agents: need at least 1, got {args.agents}")
@@ -68,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
 
 def shipped_policy_support() -> list[float]:
     """The duty levels of the shipped harvest policy (the support of every histogram)."""
-    from runtime.agent.build import load_policy
+    from otswarm.agent.build import load_policy
 
     return [float(x) for x in load_policy("harvest").action_values]

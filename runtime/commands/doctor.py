@@ -18,15 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from runtime.agent.config import AgentConfig, AgentSection, load_config
-    from runtime.doctor.checks import (
+    from otswarm.agent.config import AgentConfig, AgentSection, load_config
+    from otswarm.doctor.checks import (
         check_broker,
         check_litert,
         check_meters,
         check_numba_cache,
         check_serial,
     )
-    from runtime.errors import OtswarmError
+    from otswarm.errors import PROJECT_ERRORS
 
     config = load_config(args.config) if args.config else AgentConfig(AgentSection(id="doctor"))
     checks = (
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     for check in checks:
         try:
             finding = check()
-        except OtswarmError as exc:
+        except PROJECT_ERRORS as exc:
             console.print(f"{_MARKS['fail']} {exc}")
             failed = True
             continue

@@ -16,6 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.commands.train import run_trainer
+    from otswarm.commands.train import run_trainer
 
     return run_trainer("run_export", args)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         print("otswarm profile: give ledger files or run directories, or --live")
         return 2
-    from runtime.energy.report import build_reports, find_ledgers, report_json
+    from otswarm.energy.report import build_reports, find_ledgers, report_json
 
     since, until = _absolute_range(find_ledgers(args.paths), args.since, args.until)
     reports = build_reports(args.paths, since=since, until=until, bin_s=args.bin)
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "energy_report.json").write_text(json.dumps(report_json(reports), indent=2))
     written = [out / "energy_report.json"]
     if not args.no_plots:
-        from runtime.energy.plots import render_html, render_png
+        from otswarm.energy.plots import render_html, render_png
 
         png = render_png(reports, out / "energy_report.png")
         written += [png, render_html(reports, png, out / "energy_report.html")]
@@ -70,7 +70,7 @@ def _absolute_range(ledgers, since: float | None, until: float | None) -> tuple:
     """Turn run-relative seconds (< 1e9) into Unix times using the earliest booking."""
     if all(v is None or v >= 1e9 for v in (since, until)):
         return since, until
-    from runtime.energy.store import LedgerReader
+    from otswarm.energy.store import LedgerReader
 
     starts = []
     for path in ledgers:
@@ -122,7 +122,7 @@ def _print_tables(reports) -> None:
 def _live(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from runtime.energy import discover_meter, load_profile
+    from otswarm.energy import discover_meter, load_profile
 
     profile = load_profile(args.board)
     meter = discover_meter(profile)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 HELP = "train policies offline (harvest, spread) and evaluate them (trainer extra)"
 
@@ -63,9 +63,9 @@ TRAINER_PACKAGES = {"tensorflow", "keras", "pettingzoo", "mpe2", "gymnasium", "m
 
 
 def run_trainer(what: str, args: argparse.Namespace) -> int:
-    """Call ``trainer.cli.<what>(args)``; a missing trainer package becomes a typed error."""
+    """Call ``otswarm.trainer.cli.<what>(args)``; a missing trainer becomes a typed error."""
     try:
-        from trainer import cli
+        from otswarm.trainer import cli
 
         return getattr(cli, what)(args)
     except ModuleNotFoundError as exc:

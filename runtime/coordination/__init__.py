@@ -8,17 +8,17 @@ consensus of action distributions, on ``quantile``), ``allocation`` / ``plans`` 
 alignment, allocation and drift to one agent's SwarmLink.
 """
 
-from runtime.coordination.adaptation import AdaptationRate, RateMap
-from runtime.coordination.alignment import PolicyAligner, align_step, anchored_step
-from runtime.coordination.allocation import greedy_plan, ot_plan, proportional_plan
-from runtime.coordination.clustering import Clustering, cluster, recluster
-from runtime.coordination.costs import TransferCosts
-from runtime.coordination.drift import DriftMonitor, DriftReading
-from runtime.coordination.errors import CoordinationError, HistogramError, PlanError
-from runtime.coordination.hierarchy import ClusterNode
-from runtime.coordination.planner import PlanGate, planner_of
-from runtime.coordination.quantile import barycenter_1d, displacement_interpolate, max_pairwise_w1
-from runtime.coordination.swarm import RoundReport, SwarmCoordinator
+from otswarm.coordination.adaptation import AdaptationRate, RateMap
+from otswarm.coordination.alignment import PolicyAligner, align_step, anchored_step
+from otswarm.coordination.allocation import greedy_plan, ot_plan, proportional_plan
+from otswarm.coordination.clustering import Clustering, cluster, recluster
+from otswarm.coordination.costs import TransferCosts
+from otswarm.coordination.drift import DriftMonitor, DriftReading
+from otswarm.coordination.errors import CoordinationError, HistogramError, PlanError
+from otswarm.coordination.hierarchy import ClusterNode
+from otswarm.coordination.planner import PlanGate, planner_of
+from otswarm.coordination.quantile import barycenter_1d, displacement_interpolate, max_pairwise_w1
+from otswarm.coordination.swarm import RoundReport, SwarmCoordinator
 
 __all__ = [
     "AdaptationRate",

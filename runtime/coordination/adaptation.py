@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.errors import CoordinationError
+from otswarm.coordination.errors import CoordinationError
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.coordination.errors import HistogramError
-from runtime.coordination.quantile import (
+from otswarm.coordination.errors import HistogramError
+from otswarm.coordination.quantile import (
     barycenter_1d,
     check_histograms,
     check_support,
@@ -70,7 +70,7 @@ def align_step(own, neighbours, support, step: float) -> np.ndarray:
 
     Weights ``1 - step`` and ``step / m``: the displacement interpolation toward
     the neighbours' barycenter. Used where there is no live policy to anchor to
-    (cluster heads, :mod:`runtime.coordination.hierarchy`).
+    (cluster heads, :mod:`otswarm.coordination.hierarchy`).
     """
     return anchored_step(own, own, neighbours, support, step, 0.0)
 

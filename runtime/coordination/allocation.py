@@ -2,7 +2,7 @@
 
 Suppliers offer ``s_i`` J (surplus), consumers need ``d_j`` J delivered. A plan
 ``P_ij`` is the energy *sent* by ``i`` for ``j``; ``j`` receives
-``P_ij (1 - L_ij)`` (see :mod:`runtime.coordination.costs`). A plan is feasible
+``P_ij (1 - L_ij)`` (see :mod:`otswarm.coordination.costs`). A plan is feasible
 when ``sum_j P_ij <= s_i`` and ``sum_i P_ij (1 - L_ij) <= d_j``.
 
 The OT plan solves, on masses normalised by ``S = max(sum s, sum g)`` with the
@@ -12,7 +12,7 @@ gross demand ``g_j = d_j / (1 - min_i L_ij)`` (what ``j`` needs sent at best),
     unbalanced (sum s > sum g):   min_P <P, C> - reg H(P) + reg_m KL(P 1 | s),  P^T 1 = g
                (sum s < sum g):   the same with the roles of s and g swapped
 
-with ``runtime.ot.sinkhorn`` / ``sinkhorn_unbalanced``, and is then projected on
+with ``otswarm.ot.sinkhorn`` / ``sinkhorn_unbalanced``, and is then projected on
 the feasible set (rows scaled down to their offer, then columns to their need;
 scaling columns down keeps rows feasible); a few passes re-plan what is left
 unserved. Baselines: greedy nearest-first (pairs
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.errors import PlanError
+from otswarm.coordination.errors import PlanError
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def ot_plan(
 
 def _ot_pass(s, d, loss, cost, reg, reg_m, balance_tol, solver) -> np.ndarray:
     """One Sinkhorn solve on the agents that still offer / need, made feasible."""
-    from runtime.ot import sinkhorn, sinkhorn_unbalanced
+    from otswarm.ot import sinkhorn, sinkhorn_unbalanced
 
     g = gross_demand(d, loss)
     keep_s, keep_g = s > 1e-12 * max(s.sum(), 1.0), g > 1e-12 * max(g.sum(), 1.0)

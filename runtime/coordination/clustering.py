@@ -7,9 +7,9 @@ centres ``c_j`` by the capacitated assignment
 
 an OT problem between one unit per agent and ``capacity`` units per centre (a
 dummy agent absorbs the ``k * capacity - N`` spare seats at zero cost). Its LP
-has integral vertices, so the exact solver (``runtime.ot.emd``) returns an
+has integral vertices, so the exact solver (``otswarm.ot.emd``) returns an
 assignment; above ``exact_limit`` agent-centre pairs the entropic solver is used
-instead (``runtime.ot.sinkhorn``, log domain) and rounded: each agent goes to its
+instead (``otswarm.ot.sinkhorn``, log domain) and rounded: each agent goes to its
 largest plan entry, then agents of overfull clusters move, cheapest regret first,
 to the nearest cluster with room. Either way no group exceeds ``capacity``.
 A few Lloyd iterations alternate assignment and centre = mean of its members.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.errors import CoordinationError
+from otswarm.coordination.errors import CoordinationError
 
 EXACT_LIMIT = 200_000  # agent x centre pairs solved exactly (emd takes ~1 s there)
 
@@ -83,11 +83,11 @@ def balanced_assignment(points, centres, capacity: int, exact_limit: int = EXACT
     full = np.vstack([cost, np.zeros((1, k))]) if spare else cost
     b = np.full(k, float(capacity))
     if n * k <= exact_limit:
-        from runtime.ot import emd
+        from otswarm.ot import emd
 
         plan = emd(a, b, full).plan[:n]
     else:
-        from runtime.ot import sinkhorn
+        from otswarm.ot import sinkhorn
 
         scale = float(cost.max()) or 1.0
         plan = sinkhorn(a / n, b / n, full / scale, 1e-3, method="log", max_iter=2000).plan[:n]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.errors import PlanError
+from otswarm.coordination.errors import PlanError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class TransferCosts:
 
     @classmethod
     def from_profile(cls, profile, **overrides) -> TransferCosts:
-        """Radio terms from a :class:`runtime.energy.BoardProfile`, the rest as given."""
+        """Radio terms from a :class:`otswarm.energy.BoardProfile`, the rest as given."""
         radio = {
             "tx_j_per_byte": profile.radio_tx_j_per_byte,
             "rx_j_per_byte": profile.radio_rx_j_per_byte,

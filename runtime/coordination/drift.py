@@ -13,7 +13,7 @@ same distance under no change, estimated once per pool by permutation: ``w``
 random samples of the pool against the other ``(K - 1) w``. So on a stationary
 stream (weakly dependent samples) a window exceeds ``tau`` with probability about
 ``false_alarm_rate``. The normalised drift ``z = d / tau`` feeds the
-:class:`~runtime.coordination.adaptation.AdaptationRate`; ``z >= 1`` raises the
+:class:`~otswarm.coordination.adaptation.AdaptationRate`; ``z >= 1`` raises the
 stale-policy event, after which the pool is rebuilt from the windows that follow
 (the window that straddles the change is dropped). A step of the mean by
 ``Delta`` moves ``d`` by about ``Delta``: once ``Delta`` is about twice ``tau``,
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.adaptation import AdaptationRate
-from runtime.coordination.errors import CoordinationError
+from otswarm.coordination.adaptation import AdaptationRate
+from otswarm.coordination.errors import CoordinationError
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class DriftMonitor:
         return reading
 
     def _distance(self, x: np.ndarray, y: np.ndarray) -> float:
-        from runtime.ot import sliced_wasserstein, wasserstein_1d
+        from otswarm.ot import sliced_wasserstein, wasserstein_1d
 
         if x.shape[1] == 1:
             return float(wasserstein_1d(x[:, 0], y[:, 0], p=1))

@@ -1,6 +1,6 @@
 """Typed errors of the coordination layer (alignment, allocation, drift, clustering)."""
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 
 class CoordinationError(OtswarmError, ValueError):

@@ -26,11 +26,11 @@ import threading
 
 import numpy as np
 
-from runtime.coordination.alignment import align_step
-from runtime.coordination.clustering import Clustering
-from runtime.coordination.quantile import barycenter_1d, check_support
-from runtime.coordination.swarm import histogram_message
-from runtime.summaries import Envelope, Kind
+from otswarm.coordination.alignment import align_step
+from otswarm.coordination.clustering import Clustering
+from otswarm.coordination.quantile import barycenter_1d, check_support
+from otswarm.coordination.swarm import histogram_message
+from otswarm.summaries import Envelope, Kind
 
 MEMBER, CLUSTER, SWARM = 0, 1, 2
 

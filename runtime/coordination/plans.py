@@ -19,17 +19,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.allocation import (
+from otswarm.coordination.allocation import (
     PlanOutcome,
     evaluate,
     greedy_plan,
     ot_plan,
     proportional_plan,
 )
-from runtime.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
-from runtime.coordination.errors import PlanError
-from runtime.summaries import AllocationPlan, EnergyOffer, Transfer
-from runtime.summaries.messages import MAX_TRANSFERS
+from otswarm.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
+from otswarm.coordination.errors import PlanError
+from otswarm.summaries import AllocationPlan, EnergyOffer, Transfer
+from otswarm.summaries.messages import MAX_TRANSFERS
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def build_plan(
 ) -> tuple[AllocationPlan, PlanOutcome]:
     """The plan of ``round`` over ``offers`` (``method``: ot, greedy or proportional).
 
-    ``options`` go to :func:`~runtime.coordination.allocation.ot_plan` (reg, reg_m, ...).
+    ``options`` go to :func:`~otswarm.coordination.allocation.ot_plan` (reg, reg_m, ...).
     Transfers under 1 uJ are left out; past the wire limit only the largest are kept.
     """
     if method not in METHODS:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.coordination.errors import HistogramError
+from otswarm.coordination.errors import HistogramError
 
 _MASS_TOL = 1e-6
 

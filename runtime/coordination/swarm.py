@@ -1,4 +1,4 @@
-"""The coordination of one agent, bound to a :class:`~runtime.link.SwarmLink`.
+"""The coordination of one agent, bound to a :class:`~otswarm.link.SwarmLink`.
 
 The agent loop calls three things (see docs/coordination.md):
 
@@ -38,14 +38,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.coordination.alignment import DEFAULT_ANCHOR, PolicyAligner
-from runtime.coordination.costs import TransferCosts
-from runtime.coordination.drift import DriftMonitor, DriftReading
-from runtime.coordination.errors import HistogramError, PlanError
-from runtime.coordination.planner import PlanGate, planner_of
-from runtime.coordination.plans import METHODS, PlanPart, build_plan, column_part, row_part
-from runtime.errors import OtswarmError
-from runtime.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
+from otswarm.coordination.alignment import DEFAULT_ANCHOR, PolicyAligner
+from otswarm.coordination.costs import TransferCosts
+from otswarm.coordination.drift import DriftMonitor, DriftReading
+from otswarm.coordination.errors import HistogramError, PlanError
+from otswarm.coordination.planner import PlanGate, planner_of
+from otswarm.coordination.plans import METHODS, PlanPart, build_plan, column_part, row_part
+from otswarm.errors import PROJECT_ERRORS
+from otswarm.summaries import AllocationPlan, EnergyOffer, Envelope, Histogram, Kind
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class SwarmCoordinator:
             are taken as moved (simulation, tests).
         step: alignment step when there is no drift monitor.
         anchor: weight ``lam`` of the live policy's average in each consensus
-            round (:func:`~runtime.coordination.alignment.anchored_step`).
+            round (:func:`~otswarm.coordination.alignment.anchored_step`).
         method: allocation method ("ot", "greedy" or "proportional").
         support_id: the support id of the histograms (agents on other ids are ignored).
         max_age: rounds a neighbour's histogram stays usable.
@@ -296,7 +296,7 @@ class SwarmCoordinator:
     def _transfer(self, component: str, joules: float) -> float:
         try:
             moved = float(self.transfer(joules))
-        except OtswarmError as exc:
+        except PROJECT_ERRORS as exc:
             log.warning("%s: %s of %.3f J failed, nothing moved: %s", self.me, component,
                         joules, exc)  # fmt: skip
             return 0.0
@@ -326,7 +326,7 @@ class SwarmCoordinator:
             if span is not None:
                 self._solves.append(span.joules)
             self.link.publish(plan, round=r)
-        except OtswarmError as exc:  # bad offers, solver input, or a plan the wire refuses
+        except PROJECT_ERRORS as exc:  # bad offers, solver input, or a plan the wire refuses
             log.warning("%s: no plan for round %d: %s", self.me, r, exc)
             return False
         log.debug("%s: plan %d: %s", self.me, r, outcome)

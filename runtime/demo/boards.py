@@ -25,7 +25,7 @@ def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_facto
     spread over the swarm (seeded), so the policies start out disagreeing and
     some boards have energy to give while others need it.
     """
-    from firmware_bridge.simulator.config import SimulatorConfig
+    from otswarm.firmware_bridge.simulator.config import SimulatorConfig
 
     rng = np.random.default_rng(seed)
     configs = []
@@ -50,7 +50,7 @@ def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_facto
 def start_simulated_boards(configs, links, stack: contextlib.ExitStack) -> list[str]:
     """Start one in-process simulator per config, each published at its path in ``links``
     (the device its agent opens); ``stack`` stops them all at the end. Returns the ptys."""
-    from firmware_bridge.simulator.pty_server import start_simulator_on_pty
+    from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty
 
     devices = []
     for config, link in zip(configs, links, strict=True):

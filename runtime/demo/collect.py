@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from runtime import __version__
-from runtime.agent.record import read_run_record
-from runtime.demo.orchestrator import DemoRun
-from runtime.demo.report import (
+from otswarm import __version__
+from otswarm.agent.record import read_run_record
+from otswarm.demo.orchestrator import DemoRun
+from otswarm.demo.report import (
     agent_figures,
     allocation_exactly_once,
     rounds_table,
@@ -33,7 +33,7 @@ LEDGER_TOLERANCE_J = 1e-3  # float32 on the wire and in the MCU's answers: 1 mJ 
 
 def ledger_totals(run_dir: Path, agent_id: str) -> dict[str, float]:
     """Joules per component from the agent's ledger file ({} when it has none)."""
-    from runtime.energy import LedgerReader, ledger_path
+    from otswarm.energy import LedgerReader, ledger_path
 
     path = ledger_path(run_dir, agent_id)
     if not path.exists():

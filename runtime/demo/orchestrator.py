@@ -22,11 +22,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from runtime.demo.boards import BOOT_HOUR, board_configs, start_simulated_boards
-from runtime.demo.configs import write_agent_config
-from runtime.demo.follow import RecordFollower
-from runtime.demo.processes import AgentProcess
-from runtime.demo.progress import DemoProgress
+from otswarm.demo.boards import BOOT_HOUR, board_configs, start_simulated_boards
+from otswarm.demo.configs import write_agent_config
+from otswarm.demo.follow import RecordFollower
+from otswarm.demo.processes import AgentProcess
+from otswarm.demo.progress import DemoProgress
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _opening(process: AgentProcess) -> bool:
 
 
 def _start_broker(stack: contextlib.ExitStack, console: Console) -> str:
-    from runtime.link.broker import EmbeddedBroker
+    from otswarm.link.broker import EmbeddedBroker
 
     broker = stack.enter_context(EmbeddedBroker())
     console.print(f"embedded {broker.kind} broker on {broker.url}")
@@ -159,11 +159,11 @@ def _start_broker(stack: contextlib.ExitStack, console: Console) -> str:
 
 def _warm_kernels(console: Console) -> None:
     """Compile (or load from cache) the OT kernels once here, so N agents do not all compile."""
-    import runtime.ot
+    import otswarm.ot
 
     began = time.perf_counter()
     with console.status("warming the Numba cache of the OT kernels"):
-        runtime.ot.warmup()
+        otswarm.ot.warmup()
     console.print(f"OT kernels ready in {time.perf_counter() - began:.1f} s")
 
 

@@ -1,4 +1,4 @@
-"""The demo's agent processes: start each as ``python -m runtime.cli agent``, watch, stop.
+"""The demo's agent processes: start each as ``python -m otswarm.cli agent``, watch, stop.
 
 Every agent is a real OS process running the same code a board runs, with its
 own config file, its JSON-lines log in the output folder and its own exit
@@ -49,7 +49,7 @@ class AgentProcess:
         env.setdefault("OMP_NUM_THREADS", "1")
         with self.log_path.open("ab") as log_file:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", "agent", "--config", str(self.config_path)],
+                [sys.executable, "-m", "otswarm.cli", "agent", "--config", str(self.config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from runtime.demo.follow import RecordFollower
-from runtime.demo.report import alignment_spread
+from otswarm.demo.follow import RecordFollower
+from otswarm.demo.report import alignment_spread
 
 
 class DemoProgress:

@@ -4,7 +4,7 @@ Per round (the swarm-wide list ``"rounds"``):
 
 - ``alignment_spread``: max over agent pairs of W1(s_i, s_j), the 1-D Wasserstein
   distance between their consensus states on the ordered duty support (units:
-  duty, in [0, 1]; :func:`runtime.coordination.quantile.max_pairwise_w1`);
+  duty, in [0, 1]; :func:`otswarm.coordination.quantile.max_pairwise_w1`);
 - ``energy_moved_j``: sum over agents of the energy they sent that round (J);
 - ``members_alive``: agents that ticked that round;
 - ``planners``: who computed the allocation plans executed *for* that round
@@ -25,7 +25,7 @@ import numpy as np
 
 def alignment_spread(states: Sequence[Sequence[float]], support: Sequence[float]) -> float:
     """max_{i<j} W1(s_i, s_j) on ``support``; 0 for fewer than two states."""
-    from runtime.coordination.quantile import max_pairwise_w1
+    from otswarm.coordination.quantile import max_pairwise_w1
 
     return max_pairwise_w1(states, support) if len(states) > 1 else 0.0
 
@@ -88,7 +88,7 @@ def w1_to_swarm_barycenter(
     records: Mapping[str, list[dict]], support: Sequence[float]
 ) -> dict[str, list[float]]:
     """Per agent, per round it took part in with others: W1 from its state to the barycenter."""
-    from runtime.coordination.quantile import barycenter_1d, w1_to_all
+    from otswarm.coordination.quantile import barycenter_1d, w1_to_all
 
     out: dict[str, list[float]] = defaultdict(list)
     for _, ticks in sorted(_by_round(records).items()):

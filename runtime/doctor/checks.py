@@ -31,8 +31,8 @@ class Finding:
 
 def check_meters(profile_name: str) -> Finding:
     """Which power meters answer on this board (the profile's first, then every kind)."""
-    from runtime.energy import EnergyError, load_profile
-    from runtime.energy.meters import open_meter
+    from otswarm.energy import EnergyError, load_profile
+    from otswarm.energy.meters import open_meter
 
     profile = load_profile(profile_name)
     found, problems = [], []
@@ -74,8 +74,8 @@ def check_litert(model: str = "harvest") -> Finding:
     """The LiteRT interpreter loads the policy and runs one inference."""
     import numpy as np
 
-    from runtime.agent.build import load_policy
-    from runtime.errors import OtswarmError
+    from otswarm.agent.build import load_policy
+    from otswarm.errors import PROJECT_ERRORS
 
     try:
         runtime_name = _interpreter_package()
@@ -84,7 +84,7 @@ def check_litert(model: str = "harvest") -> Finding:
     try:
         policy = load_policy(model)
         probs = policy.action_probabilities(np.zeros(policy.observation_size, dtype=np.float32))
-    except OtswarmError as exc:
+    except PROJECT_ERRORS as exc:
         return Finding("LiteRT", "fail", f"{runtime_name}: policy {model!r}: {exc}")
     return Finding(
         "LiteRT", "ok", f"{runtime_name} runs the {model!r} policy ({probs.size} actions)"
@@ -143,7 +143,7 @@ def check_broker(url: str, timeout_s: float = 3.0) -> Finding:
 
 
 def check_numba_cache() -> Finding:
-    """Every cached kernel of ``runtime.ot`` has a fresh entry in Numba's cache index.
+    """Every cached kernel of ``otswarm.ot`` has a fresh entry in Numba's cache index.
 
     Numba keeps, per ``@njit(cache=True)`` function, an index file stamped with
     the source file's modification time and size; an index that is missing or
@@ -151,18 +151,18 @@ def check_numba_cache() -> Finding:
     """
     from numba.core.registry import CPUDispatcher
 
-    import runtime.ot
+    import otswarm.ot
 
     kernels = []
-    for info in pkgutil.iter_modules(runtime.ot.__path__, "runtime.ot."):
+    for info in pkgutil.iter_modules(otswarm.ot.__path__, "otswarm.ot."):
         module = importlib.import_module(info.name)
         kernels += [v for v in vars(module).values() if isinstance(v, CPUDispatcher)]
     kernels = list({id(k): k for k in kernels}.values())
     cached = [k for k in kernels if _has_fresh_cache(k)]
     if not kernels:
-        return Finding("Numba cache", "warn", "no compiled kernels found in runtime.ot")
+        return Finding("Numba cache", "warn", "no compiled kernels found in otswarm.ot")
     where = os.environ.get("NUMBA_CACHE_DIR") or str(
-        Path(runtime.ot.__file__).parent / "__pycache__"
+        Path(otswarm.ot.__file__).parent / "__pycache__"
     )
     if len(cached) == len(kernels):
         return Finding("Numba cache", "ok", f"warm: {len(kernels)} kernels cached in {where}")
@@ -170,7 +170,7 @@ def check_numba_cache() -> Finding:
         "Numba cache",
         "warn",
         f"cold: {len(kernels) - len(cached)} of {len(kernels)} kernels not cached; run "
-        "python -c 'import runtime.ot; runtime.ot.warmup()' (docs/deploy.md)",
+        "python -c 'import otswarm.ot; otswarm.ot.warmup()' (docs/deploy.md)",
     )
 
 

@@ -1,14 +1,14 @@
 """Energy: power meters, board profiles and the per-agent energy ledger.
 
-- :mod:`runtime.energy.meters`: read what the board measures (:func:`discover_meter`);
-- :mod:`runtime.energy.profile`: board power models (:func:`load_profile`);
-- :mod:`runtime.energy.ledger`: joules per agent and component (:class:`EnergyLedger`);
-- :mod:`runtime.energy.store`: the ledger file and its queries (:class:`LedgerReader`).
+- :mod:`otswarm.energy.meters`: read what the board measures (:func:`discover_meter`);
+- :mod:`otswarm.energy.profile`: board power models (:func:`load_profile`);
+- :mod:`otswarm.energy.ledger`: joules per agent and component (:class:`EnergyLedger`);
+- :mod:`otswarm.energy.store`: the ledger file and its queries (:class:`LedgerReader`).
 
 docs/energy.md explains how it fits together.
 """
 
-from runtime.energy.errors import (
+from otswarm.energy.errors import (
     EnergyError,
     LedgerError,
     MeterError,
@@ -17,7 +17,7 @@ from runtime.energy.errors import (
     MeterUnavailableError,
     ProfileError,
 )
-from runtime.energy.ledger import (
+from otswarm.energy.ledger import (
     ALLOCATION_COMPONENTS,
     BYTE_PRICED_COMPONENTS,
     SPENT_COMPONENTS,
@@ -25,9 +25,9 @@ from runtime.energy.ledger import (
     Span,
     ledger_path,
 )
-from runtime.energy.meters import PowerMeter, PowerSample, discover_meter
-from runtime.energy.profile import BoardProfile, MeterSpec, list_profiles, load_profile
-from runtime.energy.store import Entry, LedgerReader
+from otswarm.energy.meters import PowerMeter, PowerSample, discover_meter
+from otswarm.energy.profile import BoardProfile, MeterSpec, list_profiles, load_profile
+from otswarm.energy.store import Entry, LedgerReader
 
 __all__ = [
     "ALLOCATION_COMPONENTS",

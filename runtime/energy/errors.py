@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from runtime.errors import ConfigError, OtswarmError
+from otswarm.errors import ConfigError, OtswarmError
 
 
 class EnergyError(OtswarmError):
-    """Base class of every error raised by :mod:`runtime.energy`."""
+    """Base class of every error raised by :mod:`otswarm.energy`."""
 
 
 class ProfileError(ConfigError, EnergyError):

@@ -19,7 +19,7 @@ How energy is priced (profile values in W and J/B):
 
 Persistence: bookings are summed in memory per component and written by a
 background thread every ``commit_interval_s`` (0.5 s by default) in one SQLite
-transaction (see :mod:`runtime.energy.store`), so an agent killed with SIGKILL
+transaction (see :mod:`otswarm.energy.store`), so an agent killed with SIGKILL
 loses at most its last commit window. The same thread samples the meter.
 """
 
@@ -36,10 +36,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.energy.errors import LedgerError, MeterError
-from runtime.energy.meters.base import Clock, PowerMeter, PowerSample
-from runtime.energy.profile import BoardProfile
-from runtime.energy.store import LedgerQueries, open_for_writing
+from otswarm.energy.errors import LedgerError, MeterError
+from otswarm.energy.meters.base import Clock, PowerMeter, PowerSample
+from otswarm.energy.profile import BoardProfile
+from otswarm.energy.store import LedgerQueries, open_for_writing
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from runtime.energy.report import AgentReport, component_order
+from otswarm.energy.report import AgentReport, component_order
 
 COLOURS = {
     "ot": "#4C72B0",

@@ -2,7 +2,7 @@
 
 A profile is the power model of one kind of board. The energy ledger prices
 work with it (CPU seconds x ``per_core_w``, radio bytes x J/byte, the idle
-baseline) and :func:`runtime.energy.meters.discover_meter` reads which meter
+baseline) and :func:`otswarm.energy.meters.discover_meter` reads which meter
 the board has. Every number in a bundled profile cites its source in a comment;
 docs/energy.md describes every key.
 
@@ -20,14 +20,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from runtime.energy.errors import ProfileError
+from otswarm.energy.errors import ProfileError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-PROFILE_PACKAGE = "profiles"
+PROFILE_PACKAGE = "otswarm.profiles"
 
 # meter kind -> {option key: type}; ``kind`` and ``sample_period_s`` are common to all
 METER_OPTIONS: dict[str, dict[str, type]] = {

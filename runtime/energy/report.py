@@ -1,6 +1,6 @@
 """Energy report of one or more ledgers: per agent and component, joules, mean
 power and share, plus the power trace. Pure data; plots are in
-:mod:`runtime.energy.plots`, the command in :mod:`runtime.commands.profile`.
+:mod:`otswarm.energy.plots`, the command in :mod:`otswarm.commands.profile`.
 
 For an agent observed over T seconds (first to last booking):
 
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.energy.errors import LedgerError
-from runtime.energy.ledger import ALLOCATION_COMPONENTS, LEDGER_SUFFIX, SPENT_COMPONENTS
-from runtime.energy.store import Entry, LedgerReader
+from otswarm.energy.errors import LedgerError
+from otswarm.energy.ledger import ALLOCATION_COMPONENTS, LEDGER_SUFFIX, SPENT_COMPONENTS
+from otswarm.energy.store import Entry, LedgerReader
 
 log = logging.getLogger(__name__)
 

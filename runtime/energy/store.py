@@ -15,8 +15,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.energy.errors import LedgerError
-from runtime.energy.meters.base import PowerSample
+from otswarm.energy.errors import LedgerError
+from otswarm.energy.meters.base import PowerSample
 
 SCHEMA_VERSION = "1"
 SCHEMA = """

@@ -1,13 +1,13 @@
 """The link to the swarm: one interface (SwarmLink), MQTT and in-process transports,
-the embedded broker. Topic scheme and QoS per kind: runtime.link.topics."""
+the embedded broker. Topic scheme and QoS per kind: otswarm.link.topics."""
 
-from runtime.link.base import Handler, SwarmLink
-from runtime.link.errors import LinkConnectError, LinkError, TopicError
-from runtime.link.inprocess import InProcessBus, InProcessLink
-from runtime.link.membership import Member
-from runtime.link.mqtt import MqttLink
-from runtime.link.mqtt_config import MqttLinkConfig
-from runtime.link.stats import LinkStats
+from otswarm.link.base import Handler, SwarmLink
+from otswarm.link.errors import LinkConnectError, LinkError, TopicError
+from otswarm.link.inprocess import InProcessBus, InProcessLink
+from otswarm.link.membership import Member
+from otswarm.link.mqtt import MqttLink
+from otswarm.link.mqtt_config import MqttLinkConfig
+from otswarm.link.stats import LinkStats
 
 __all__ = [
     "Handler",

@@ -22,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from runtime.link.errors import LinkError, TopicError
-from runtime.link.membership import Member, Membership
-from runtime.link.stats import LinkStats, StatsCounter
-from runtime.link.topics import QOS, RETAINED, parse_topic, topic, topic_filter
-from runtime.summaries import (
+from otswarm.link.errors import LinkError, TopicError
+from otswarm.link.membership import Member, Membership
+from otswarm.link.stats import LinkStats, StatsCounter
+from otswarm.link.topics import QOS, RETAINED, parse_topic, topic, topic_filter
+from otswarm.summaries import (
     AuthenticationError,
     Envelope,
     Heartbeat,
@@ -39,7 +39,7 @@ from runtime.summaries import (
     decode,
     encode,
 )
-from runtime.summaries.messages import MESSAGE_TYPES, check_id
+from otswarm.summaries.messages import MESSAGE_TYPES, check_id
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from runtime.errors import BrokerError
+from otswarm.errors import BrokerError
 
 log = logging.getLogger(__name__)
 

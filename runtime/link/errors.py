@@ -1,6 +1,6 @@
 """Typed errors of the swarm link."""
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 
 class LinkError(OtswarmError, RuntimeError):

@@ -24,10 +24,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from runtime.link.base import SwarmLink
-from runtime.link.errors import LinkError
-from runtime.link.topics import parse_filter, parse_topic, topic
-from runtime.summaries import Kind
+from otswarm.link.base import SwarmLink
+from otswarm.link.errors import LinkError
+from otswarm.link.topics import parse_filter, parse_topic, topic
+from otswarm.summaries import Kind
 
 
 class InProcessLink(SwarmLink):

@@ -43,11 +43,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from runtime.link.base import SwarmLink
-from runtime.link.errors import LinkConnectError, LinkError
-from runtime.link.mqtt_config import MqttLinkConfig
-from runtime.link.topics import topic
-from runtime.summaries import Kind
+from otswarm.link.base import SwarmLink
+from otswarm.link.errors import LinkConnectError, LinkError
+from otswarm.link.mqtt_config import MqttLinkConfig
+from otswarm.link.topics import topic
+from otswarm.summaries import Kind
 
 log = logging.getLogger(__name__)
 

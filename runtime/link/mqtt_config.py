@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from runtime.errors import ConfigError
-from runtime.summaries.errors import SummaryValueError
-from runtime.summaries.messages import check_id
+from otswarm.errors import ConfigError
+from otswarm.summaries.errors import SummaryValueError
+from otswarm.summaries.messages import check_id
 
 _SCHEMES = {"mqtt": (1883, False), "tcp": (1883, False), "mqtts": (8883, True), "ssl": (8883, True)}
 PROTOCOLS = ("auto", "5", "3.1.1")

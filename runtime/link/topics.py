@@ -26,10 +26,10 @@ state          1   yes      membership: online on connect, ``offline`` as the
 
 from __future__ import annotations
 
-from runtime.link.errors import TopicError
-from runtime.summaries import Kind
-from runtime.summaries.errors import SummaryValueError
-from runtime.summaries.messages import check_id
+from otswarm.link.errors import TopicError
+from otswarm.summaries import Kind
+from otswarm.summaries.errors import SummaryValueError
+from otswarm.summaries.messages import check_id
 
 PREFIX = "otswarm/v1"
 QOS = {

@@ -12,20 +12,20 @@ Public API (POT-like argument names; arrays are NumPy, float64 or float32):
 - :class:`OTResult`, :class:`OTInputError`, :func:`warmup`
 """
 
-from runtime.ot._cache import drop_stale_cache
+from otswarm.ot._cache import drop_stale_cache
 
 drop_stale_cache()
 
-from runtime.ot.barycenter import barycenter  # noqa: E402
-from runtime.ot.batch import sinkhorn_batch  # noqa: E402
-from runtime.ot.emd import emd  # noqa: E402
-from runtime.ot.errors import OTInputError  # noqa: E402
-from runtime.ot.one_d import wasserstein_1d  # noqa: E402
-from runtime.ot.result import OTResult  # noqa: E402
-from runtime.ot.sinkhorn import sinkhorn  # noqa: E402
-from runtime.ot.sliced import sliced_wasserstein  # noqa: E402
-from runtime.ot.unbalanced import sinkhorn_unbalanced  # noqa: E402
-from runtime.ot.warmup import warmup  # noqa: E402
+from otswarm.ot.barycenter import barycenter  # noqa: E402
+from otswarm.ot.batch import sinkhorn_batch  # noqa: E402
+from otswarm.ot.emd import emd  # noqa: E402
+from otswarm.ot.errors import OTInputError  # noqa: E402
+from otswarm.ot.one_d import wasserstein_1d  # noqa: E402
+from otswarm.ot.result import OTResult  # noqa: E402
+from otswarm.ot.sinkhorn import sinkhorn  # noqa: E402
+from otswarm.ot.sliced import sliced_wasserstein  # noqa: E402
+from otswarm.ot.unbalanced import sinkhorn_unbalanced  # noqa: E402
+from otswarm.ot.warmup import warmup  # noqa: E402
 
 __all__ = [
     "OTInputError",

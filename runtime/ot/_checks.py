@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from runtime.ot.errors import OTInputError
+from otswarm.ot.errors import OTInputError
 
 # relative tolerance on |sum(a) - sum(b)| for balanced problems, per dtype
 MASS_RTOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from runtime.ot import _scaling, _solver, _support
-from runtime.ot.result import OTResult
+from otswarm.ot import _scaling, _solver, _support
+from otswarm.ot.result import OTResult
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from runtime.ot._scaling import (
+from otswarm.ot._scaling import (
     CONVERGED,
     FAILED,
     FAST,
@@ -26,7 +26,7 @@ from runtime.ot._scaling import (
     build_kernel,
     cold_potentials,
 )
-from runtime.ot._solver import assemble
+from otswarm.ot._solver import assemble
 
 LANES = 64  # problems per chunk: a 16 x 16 chunk of kernels (128 KiB) stays in L2
 

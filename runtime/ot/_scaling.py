@@ -34,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-from runtime.ot._fastexp import exp_inplace
+from otswarm.ot._fastexp import exp_inplace
 
 # reassociation lets LLVM vectorise the reductions; inf/nan semantics stay exact
 FAST = {"reassoc", "contract"}

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from runtime.ot._scaling import (
+from otswarm.ot._scaling import (
     CONVERGED,
     FAILED,
     FAST,

@@ -18,8 +18,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from runtime.ot import _checks
-from runtime.ot.errors import OTInputError
+from otswarm.ot import _checks
+from otswarm.ot.errors import OTInputError
 
 log = logging.getLogger(__name__)
 

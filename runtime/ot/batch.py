@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from runtime.ot import _checks, _scaling
-from runtime.ot._lanes import solve_lanes
-from runtime.ot._scaling import FAILED
-from runtime.ot._solver import LOG, solve_problem
-from runtime.ot.errors import OTInputError
-from runtime.ot.result import OTResult
-from runtime.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
+from otswarm.ot import _checks, _scaling
+from otswarm.ot._lanes import solve_lanes
+from otswarm.ot._scaling import FAILED
+from otswarm.ot._solver import LOG, solve_problem
+from otswarm.ot.errors import OTInputError
+from otswarm.ot.result import OTResult
+from otswarm.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
 
 
 @njit(cache=True)

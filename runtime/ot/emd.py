@@ -15,9 +15,9 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from runtime.ot import _checks, _support
-from runtime.ot.errors import OTInputError
-from runtime.ot.result import OTResult
+from otswarm.ot import _checks, _support
+from otswarm.ot.errors import OTInputError
+from otswarm.ot.result import OTResult
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 
 class OTInputError(OtswarmError, ValueError):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from runtime.ot import _checks
-from runtime.ot.errors import OTInputError
+from otswarm.ot import _checks
+from otswarm.ot.errors import OTInputError
 
 
 @njit(cache=True)

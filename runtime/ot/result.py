@@ -10,7 +10,7 @@ import numpy as np
 class OTResult(NamedTuple):
     """Outcome of one transport solve (immutable).
 
-    For a batch solve (:func:`runtime.ot.sinkhorn_batch`) every field gains a
+    For a batch solve (:func:`otswarm.ot.sinkhorn_batch`) every field gains a
     leading batch axis: ``plan`` is ``(B, n, m)``, ``cost`` ... ``converged`` are
     ``(B,)`` arrays.
 

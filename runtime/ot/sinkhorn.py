@@ -15,10 +15,10 @@ import logging
 
 import numpy as np
 
-from runtime.ot import _checks, _driver, _support
-from runtime.ot._solver import AUTO, KERNEL, LOG
-from runtime.ot.errors import OTInputError
-from runtime.ot.result import OTResult
+from otswarm.ot import _checks, _driver, _support
+from otswarm.ot._solver import AUTO, KERNEL, LOG
+from otswarm.ot.errors import OTInputError
+from otswarm.ot.result import OTResult
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 ``theta`` uniform on the unit sphere, estimated with ``n_projections`` seeded
 random directions (Rabin, Peyré, Delon, Bernot 2011; POT's
 ``sliced_wasserstein_distance``). Each slice is an exact 1-D problem
-(:mod:`runtime.ot.one_d`).
+(:mod:`otswarm.ot.one_d`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from runtime.ot import _checks
-from runtime.ot.errors import OTInputError
-from runtime.ot.one_d import _order, quantile_distance_p
+from otswarm.ot import _checks
+from otswarm.ot.errors import OTInputError
+from otswarm.ot.one_d import _order, quantile_distance_p
 
 
 def directions(dim: int, n_projections: int, seed=None) -> np.ndarray:

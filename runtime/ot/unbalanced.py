@@ -18,10 +18,10 @@ import math
 
 import numpy as np
 
-from runtime.ot import _checks, _driver, _support
-from runtime.ot._solver import LOG
-from runtime.ot.errors import OTInputError
-from runtime.ot.result import OTResult
+from otswarm.ot import _checks, _driver, _support
+from otswarm.ot._solver import LOG
+from otswarm.ot.errors import OTInputError
+from otswarm.ot.result import OTResult
 
 REG_TYPES = ("kl", "entropy")
 

@@ -16,7 +16,7 @@ import numpy as np
 def warmup() -> float:
     """Run every solver once in float64 and float32; returns the seconds spent
     (compiling on the first run on a board, loading the cache afterwards)."""
-    from runtime.ot import (
+    from otswarm.ot import (
         barycenter,
         sinkhorn,
         sinkhorn_batch,

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.policy.errors import PolicyCardError
+from otswarm.policy.errors import PolicyCardError
 
 CARD_FORMAT = "otswarm-policy-card/1"
 CARD_SUFFIX = ".card.json"

@@ -1,6 +1,6 @@
 """Typed errors of the policy package."""
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 
 class PolicyCardError(OtswarmError, ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from runtime.policy.errors import PolicyCardError
+from otswarm.policy.errors import PolicyCardError
 
 log = logging.getLogger(__name__)
 

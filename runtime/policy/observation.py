@@ -18,7 +18,7 @@ A board knows, at every decision (units in brackets):
 is then normalised as ``(x - offset) / scale`` with the offset and scale stored
 in the model card, in the order the card lists them. The order and names below
 are the stable contract; a card that lists other names is refused by
-:class:`runtime.policy.Policy`.
+:class:`otswarm.policy.Policy`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from runtime.policy.errors import ObservationError
+from otswarm.policy.errors import ObservationError
 
 # Quantities a board supplies (the input of build_observation).
 HARVEST_QUANTITIES = ("battery_soc", "harvest_w", "load_w", "hour_of_day", "duty", "received_w")

@@ -1,7 +1,7 @@
 """A trained policy on the board: an int8 .tflite model run by LiteRT, plus its card.
 
 ``action_probabilities(obs)`` takes the normalised observation vector (build it
-with :func:`runtime.policy.observation.build_observation`) and returns the
+with :func:`otswarm.policy.observation.build_observation`) and returns the
 probability of every action, in the card's (ordered) action order.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.policy.card import ModelCard, card_path_for
-from runtime.policy.errors import ObservationError, PolicyCardError
-from runtime.policy.interpreter import open_interpreter
-from runtime.policy.observation import HARVEST_OBSERVATION
+from otswarm.policy.card import ModelCard, card_path_for
+from otswarm.policy.errors import ObservationError, PolicyCardError
+from otswarm.policy.interpreter import open_interpreter
+from otswarm.policy.observation import HARVEST_OBSERVATION
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Policy:
                 f"no shipped policy named {name!r}; have {sorted(DEFAULT_MODELS)}"
             )
         file_name, env = DEFAULT_MODELS[name]
-        model = resources.files("runtime.policy") / "models" / file_name
+        model = resources.files("otswarm.policy") / "models" / file_name
         policy = cls(Path(str(model)), expected_observation=EXPECTED_OBSERVATION.get(env))
         if policy.card.env != env:
             raise PolicyCardError(f"{policy.card.source}: card is for env {policy.card.env!r}")

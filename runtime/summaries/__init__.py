@@ -3,9 +3,9 @@
 The byte layout is in docs/wire-format.md (version 1).
 """
 
-from runtime.summaries.auth import TAG_LEN, ReplayGuard
-from runtime.summaries.codec import MAX_PAYLOAD, Envelope, decode, encode
-from runtime.summaries.errors import (
+from otswarm.summaries.auth import TAG_LEN, ReplayGuard
+from otswarm.summaries.codec import MAX_PAYLOAD, Envelope, decode, encode
+from otswarm.summaries.errors import (
     AuthenticationError,
     BadMagicError,
     ForgedMessageError,
@@ -19,8 +19,8 @@ from runtime.summaries.errors import (
     UnsignedMessageError,
     UnsupportedVersionError,
 )
-from runtime.summaries.header import VERSION, Header
-from runtime.summaries.messages import (
+from otswarm.summaries.header import VERSION, Header
+from otswarm.summaries.messages import (
     MESSAGE_TYPES,
     AllocationPlan,
     EnergyOffer,

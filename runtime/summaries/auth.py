@@ -32,8 +32,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from runtime.summaries.errors import ReplayError
-from runtime.summaries.header import Header
+from otswarm.summaries.errors import ReplayError
+from otswarm.summaries.header import Header
 
 TAG_LEN = 16
 WINDOW = 64

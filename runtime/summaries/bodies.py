@@ -10,7 +10,7 @@
     HEARTBEAT        flags u8 (bit 0: battery known) | period_s f32 | battery_soc f32
     STATE            online u8 (0/1) | period_s f32
 
-``q`` are uint16 weights summing to 65535 (see :mod:`runtime.summaries.quantize`);
+``q`` are uint16 weights summing to 65535 (see :mod:`otswarm.summaries.quantize`);
 plan transfers name agents by index into the plan's agent table.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from runtime.summaries.errors import InvalidFieldError, SizeLimitError, SummaryValueError
-from runtime.summaries.messages import (
+from otswarm.summaries.errors import InvalidFieldError, SizeLimitError, SummaryValueError
+from otswarm.summaries.messages import (
     MAX_BINS,
     MAX_DIM,
     MAX_PLAN_AGENTS,
@@ -39,8 +39,8 @@ from runtime.summaries.messages import (
     State,
     Transfer,
 )
-from runtime.summaries.quantize import dequantize_weights, quantize_weights
-from runtime.summaries.reader import PayloadReader, pack_text
+from otswarm.summaries.quantize import dequantize_weights, quantize_weights
+from otswarm.summaries.reader import PayloadReader, pack_text
 
 _HISTOGRAM = struct.Struct("<HHff")
 _CLOUD = struct.Struct("<HH")

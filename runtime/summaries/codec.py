@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.summaries.auth import TAG_LEN, make_tag, tag_matches
-from runtime.summaries.bodies import decode_body, encode_body
-from runtime.summaries.errors import (
+from otswarm.summaries.auth import TAG_LEN, make_tag, tag_matches
+from otswarm.summaries.bodies import decode_body, encode_body
+from otswarm.summaries.errors import (
     ForgedMessageError,
     SizeLimitError,
     SummaryValueError,
     TruncatedPayloadError,
     UnsignedMessageError,
 )
-from runtime.summaries.header import Header, read_header
-from runtime.summaries.messages import MESSAGE_TYPES, Message
-from runtime.summaries.reader import PayloadReader
+from otswarm.summaries.header import Header, read_header
+from otswarm.summaries.messages import MESSAGE_TYPES, Message
+from otswarm.summaries.reader import PayloadReader
 
 MAX_PAYLOAD = 65536  # bytes; the largest point cloud (16384 float32 values) fits
 

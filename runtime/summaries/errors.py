@@ -5,7 +5,7 @@ so a receiver catches one type, counts it, logs it and keeps running. Building a
 message from bad values (on the sending side) raises :class:`SummaryValueError`.
 """
 
-from runtime.errors import OtswarmError
+from otswarm.errors import OtswarmError
 
 
 class SummaryValueError(OtswarmError, ValueError):

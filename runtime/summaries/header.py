@@ -19,15 +19,15 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from runtime.summaries.errors import (
+from otswarm.summaries.errors import (
     BadMagicError,
     InvalidFieldError,
     SummaryValueError,
     UnknownKindError,
     UnsupportedVersionError,
 )
-from runtime.summaries.messages import Kind, check_id
-from runtime.summaries.reader import PayloadReader
+from otswarm.summaries.messages import Kind, check_id
+from otswarm.summaries.reader import PayloadReader
 
 MAGIC = b"OT"
 VERSION = 1

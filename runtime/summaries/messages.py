@@ -4,7 +4,7 @@ Each class validates its values on construction (raising SummaryValueError) and
 stores them exactly as the wire carries them: float fields are rounded to
 float32, probability weights are normalised to sum 1. What an agent builds is
 therefore what every receiver decodes, up to the uint16 weight quantisation
-(error bound in :mod:`runtime.summaries.quantize`).
+(error bound in :mod:`otswarm.summaries.quantize`).
 
 Units: joules (``_j``), metres (``_m``), seconds (``_s``); a state of charge is a
 fraction in [0, 1].
@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from runtime.summaries.errors import SummaryValueError
+from otswarm.summaries.errors import SummaryValueError
 
 MAX_ID_LEN = 32
 MAX_BINS = 4096

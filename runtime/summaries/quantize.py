@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.summaries.errors import InvalidFieldError
+from otswarm.summaries.errors import InvalidFieldError
 
 SCALE = 65535
 

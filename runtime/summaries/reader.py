@@ -6,7 +6,7 @@ import struct
 
 import numpy as np
 
-from runtime.summaries.errors import InvalidFieldError, TruncatedPayloadError
+from otswarm.summaries.errors import InvalidFieldError, TruncatedPayloadError
 
 
 class PayloadReader:

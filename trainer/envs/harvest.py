@@ -7,7 +7,7 @@ actions with an energy cost, energy-neutral operation as the goal; Kansal et al.
 2007; Hsu et al. 2014; Fraternali et al. 2020) and the swarm makes it
 multi-agent: panels, batteries and tasks differ between agents, and after every
 step the surplus of full batteries is moved to empty ones by
-:func:`trainer.envs.sharing.share_energy`.
+:func:`otswarm.trainer.envs.sharing.share_energy`.
 
 One step of ``dt_h`` hours for agent ``i`` running duty ``d`` (energies in Wh):
 
@@ -31,14 +31,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from runtime.policy.observation import (
+from otswarm.policy.observation import (
     HARVEST_DUTY_LEVELS,
     HARVEST_FEATURES,
     harvest_features,
     normalise,
 )
-from trainer.envs.sharing import share_energy
-from trainer.envs.solar import clear_sky_fraction, weather_days
+from otswarm.trainer.envs.sharing import share_energy
+from otswarm.trainer.envs.solar import clear_sky_fraction, weather_days
 
 
 @dataclass(frozen=True)

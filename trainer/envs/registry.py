@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runtime.policy.observation import HARVEST_FEATURES
-from trainer.envs import spread
+from otswarm.policy.observation import HARVEST_FEATURES
+from otswarm.trainer.envs import spread
 
 ENVS = ("harvest", "spread")
 # spread episodes: N=3 agents, 25 cycles (the benchmark setting of the issue)
@@ -14,11 +14,11 @@ def make_vec_env(name: str, n_envs: int, for_training: bool = False):
     """A batch of ``n_envs`` episodes; ``for_training`` picks the NumPy re-implementation
     of simple_spread (checked against MPE2 in the tests), evaluation the real MPE2."""
     if name == "harvest":
-        from trainer.envs.harvest import VecHarvest
+        from otswarm.trainer.envs.harvest import VecHarvest
 
         return VecHarvest(n_envs)
     if name == "spread" and for_training:
-        from trainer.envs.spread_numpy import VecSpreadNumpy
+        from otswarm.trainer.envs.spread_numpy import VecSpreadNumpy
 
         return VecSpreadNumpy(n_envs, SPREAD_AGENTS, SPREAD_CYCLES)
     if name == "spread":
@@ -39,7 +39,7 @@ def observation_layout(name: str) -> list[dict]:
 def action_layout(name: str) -> list[dict]:
     """Card ``actions`` records: index, meaning, value (ordered support of the W1 term)."""
     if name == "harvest":
-        from trainer.envs.harvest import HarvestConfig
+        from otswarm.trainer.envs.harvest import HarvestConfig
 
         levels = HarvestConfig().duty_levels
         return [

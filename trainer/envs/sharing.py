@@ -13,7 +13,7 @@ receives more than it asked for; ``j`` receives ``sum_i P[i, j] * eta[i, j]``.
 
 The solver is the batched NumPy scaling iteration below: the environment steps
 many swarms at once, one small problem each. It is the problem the boards solve
-with ``runtime.ot.sinkhorn_unbalanced(..., reg_type="entropy")`` (POT's
+with ``otswarm.ot.sinkhorn_unbalanced(..., reg_type="entropy")`` (POT's
 convention); the tests check the plans agree with it and with POT to 1e-8.
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.envs.spread import SpreadBatch
+from otswarm.trainer.envs.spread import SpreadBatch
 
 DT, DAMPING, SENSITIVITY = 0.1, 0.25, 5.0
 SIZE, CONTACT_FORCE, CONTACT_MARGIN, LOCAL_RATIO = 0.15, 1e2, 1e-3, 0.5

@@ -6,20 +6,20 @@ firmware bridge, and a model-based estimate. :func:`discover_meter` picks the
 one a profile names, or the best one the board has.
 """
 
-from runtime.energy.meters.base import (
+from otswarm.energy.meters.base import (
     EnergyCounterMeter,
     PowerMeter,
     PowerReadingMeter,
     PowerSample,
 )
-from runtime.energy.meters.discovery import AUTO_ORDER, discover_meter, open_meter
-from runtime.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
-from runtime.energy.meters.ina_i2c import InaI2CMeter
-from runtime.energy.meters.jetson_ina3221 import JetsonIna3221Meter
-from runtime.energy.meters.model import ModelMeter
-from runtime.energy.meters.pi5_pmic import Pi5PmicMeter
-from runtime.energy.meters.rapl import RaplMeter
-from runtime.energy.meters.telemetry import TelemetryMeter
+from otswarm.energy.meters.discovery import AUTO_ORDER, discover_meter, open_meter
+from otswarm.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
+from otswarm.energy.meters.ina_i2c import InaI2CMeter
+from otswarm.energy.meters.jetson_ina3221 import JetsonIna3221Meter
+from otswarm.energy.meters.model import ModelMeter
+from otswarm.energy.meters.pi5_pmic import Pi5PmicMeter
+from otswarm.energy.meters.rapl import RaplMeter
+from otswarm.energy.meters.telemetry import TelemetryMeter
 
 __all__ = [
     "AUTO_ORDER",

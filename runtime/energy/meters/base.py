@@ -49,7 +49,7 @@ class PowerMeter(ABC):
 
     @abstractmethod
     def read(self) -> PowerSample:
-        """Take one reading; raises :class:`~runtime.energy.errors.MeterError`."""
+        """Take one reading; raises :class:`~otswarm.energy.errors.MeterError`."""
 
     def close(self) -> None:  # noqa: B027 - an optional hook: most meters hold nothing open
         """Release the sensor (bus, file handles); idempotent."""

@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from runtime.energy.errors import MeterError, MeterPermissionError
-from runtime.energy.meters.base import PowerMeter
-from runtime.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
-from runtime.energy.meters.ina_i2c import InaI2CMeter
-from runtime.energy.meters.jetson_ina3221 import JetsonIna3221Meter
-from runtime.energy.meters.model import ModelMeter
-from runtime.energy.meters.pi5_pmic import Pi5PmicMeter
-from runtime.energy.meters.rapl import RaplMeter
-from runtime.energy.meters.telemetry import TelemetryMeter
-from runtime.energy.profile import BoardProfile
+from otswarm.energy.errors import MeterError, MeterPermissionError
+from otswarm.energy.meters.base import PowerMeter
+from otswarm.energy.meters.hwmon_ina2xx import HwmonIna2xxMeter
+from otswarm.energy.meters.ina_i2c import InaI2CMeter
+from otswarm.energy.meters.jetson_ina3221 import JetsonIna3221Meter
+from otswarm.energy.meters.model import ModelMeter
+from otswarm.energy.meters.pi5_pmic import Pi5PmicMeter
+from otswarm.energy.meters.rapl import RaplMeter
+from otswarm.energy.meters.telemetry import TelemetryMeter
+from otswarm.energy.profile import BoardProfile
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from runtime.energy.errors import MeterUnavailableError
-from runtime.energy.meters.base import Clock, PowerReadingMeter
-from runtime.energy.meters.sysfs import read_int, read_text
+from otswarm.energy.errors import MeterUnavailableError
+from otswarm.energy.meters.base import Clock, PowerReadingMeter
+from otswarm.energy.meters.sysfs import read_int, read_text
 
 INA2XX_NAMES = frozenset({"ina219", "ina220", "ina226", "ina230", "ina231", "ina238", "ina260"})
 

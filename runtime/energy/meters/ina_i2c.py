@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from runtime.energy.errors import MeterError, MeterUnavailableError
-from runtime.energy.meters.base import Clock, PowerReadingMeter
+from otswarm.energy.errors import MeterError, MeterUnavailableError
+from otswarm.energy.meters.base import Clock, PowerReadingMeter
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from runtime.energy.errors import MeterUnavailableError
-from runtime.energy.meters.base import Clock, PowerReadingMeter
-from runtime.energy.meters.sysfs import read_int, read_text
+from otswarm.energy.errors import MeterUnavailableError
+from otswarm.energy.meters.base import Clock, PowerReadingMeter
+from otswarm.energy.meters.sysfs import read_int, read_text
 
 TOTAL_RAILS = ("POM_5V_IN", "VDD_IN")
 _DRIVERS = Path("sys") / "bus" / "i2c" / "drivers"

@@ -17,9 +17,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from runtime.energy.errors import MeterError
-from runtime.energy.meters.base import Clock, PowerReadingMeter
-from runtime.energy.profile import BoardProfile
+from otswarm.energy.errors import MeterError
+from otswarm.energy.meters.base import Clock, PowerReadingMeter
+from otswarm.energy.profile import BoardProfile
 
 _BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal
 _IDLE_FIELDS = (3, 4)  # idle iowait

@@ -23,8 +23,8 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 
-from runtime.energy.errors import MeterError, MeterUnavailableError
-from runtime.energy.meters.base import Clock, PowerReadingMeter
+from otswarm.energy.errors import MeterError, MeterUnavailableError
+from otswarm.energy.meters.base import Clock, PowerReadingMeter
 
 VCGENCMD = ("vcgencmd", "pmic_read_adc")
 _LINE = re.compile(r"^\s*(\w+)_([AV])\s+(?:current|volt)\(\d+\)=([-+0-9.eE]+)[AV]\s*$")

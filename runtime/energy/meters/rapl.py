@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.energy.errors import MeterUnavailableError
-from runtime.energy.meters.base import Clock, EnergyCounterMeter
-from runtime.energy.meters.sysfs import read_int, read_text
+from otswarm.energy.errors import MeterUnavailableError
+from otswarm.energy.meters.base import Clock, EnergyCounterMeter
+from otswarm.energy.meters.sysfs import read_int, read_text
 
 _TOP = re.compile(r"intel-rapl:(\d+)")
 _SUB = re.compile(r"intel-rapl:(\d+):(\d+)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.energy.errors import MeterError, MeterPermissionError, MeterUnavailableError
+from otswarm.energy.errors import MeterError, MeterPermissionError, MeterUnavailableError
 
 
 def read_text(path: Path, *, hint: str = "") -> str:

@@ -15,8 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.energy.errors import MeterError, MeterStaleError
-from runtime.energy.meters.base import Clock, PowerMeter, PowerSample
+from otswarm.energy.errors import MeterError, MeterStaleError
+from otswarm.energy.meters.base import Clock, PowerMeter, PowerSample
 
 
 class TelemetryMeter(PowerMeter):
