@@ -104,6 +104,24 @@ def make_link(config: AgentConfig):
     return MqttLink(settings)
 
 
+def make_rollout(config: AgentConfig, link, policy):
+    """How this agent takes policy rollouts (its handler registered on ``link``)."""
+    from otswarm.identity import read_public_key
+    from otswarm.policy import HARVEST_OBSERVATION
+    from otswarm.rollout.adopter import PolicyRollout
+    from otswarm.rollout.candidate import contract_of
+
+    p = config.policy
+    key = None if p.operator_key is None else read_public_key(p.operator_key)
+    return PolicyRollout(
+        config.agent.id, config.agent.swarm, link, policy,
+        trusted_key=key,
+        contract=contract_of(policy, HARVEST_OBSERVATION, p.max_model_bytes),
+        store_dir=config.energy.ledger_dir / "policies",
+        rollback_after=p.rollback_after,
+    )  # fmt: skip
+
+
 def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfer):
     """Alignment, allocation and drift of this agent, its handlers registered on ``link``
     (before the link starts, so its first subscriptions include them); its part of
@@ -186,6 +204,7 @@ def build_agent(config: AgentConfig) -> Agent:
         )
         c = config.coordination
         grouping = Grouping(me.id, coordinator, link, c.cluster_size, c.position_m)
+        rollout = make_rollout(config, link, policy)
         link.start()  # connect (MQTT 5, else 3.1.1), subscribe, announce online
         undo.callback(link.close)
         agent = Agent(
@@ -205,6 +224,7 @@ def build_agent(config: AgentConfig) -> Agent:
             bypass_below_soc=c.bypass_alignment_below_soc,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
+            rollout=rollout,
         )
         undo.pop_all()
     log.info(

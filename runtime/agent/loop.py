@@ -66,6 +66,7 @@ class Agent:
         bypass_below_soc: float = 0.0,
         record: RunRecordWriter | None = None,
         seed: int | None = None,
+        rollout=None,
     ) -> None:
         self.id = agent_id
         self.clock = clock
@@ -79,6 +80,7 @@ class Agent:
         self.ledger = ledger
         self.bypass_below_soc = bypass_below_soc
         self.record = record
+        self.rollout = rollout  # otswarm.rollout.adopter.PolicyRollout: policy updates
         self.traffic = LinkTraffic(self.link, ledger)
         self.support = np.asarray(policy.action_values, dtype=float)
         self.ticks = 0
@@ -99,7 +101,11 @@ class Agent:
             rec.battery_soc = reading.battery_soc
             rec.harvest_w = reading.harvest_w
             rec.load_w = reading.load_w
+            if self.rollout is not None:
+                self._stage("rollout", rec, self._take_rollout, reading)
             self._stage("decide", rec, self._decide_and_act, reading, rec)
+            if self.rollout is not None:
+                self._stage("rollout", rec, self._watch_policy, rec)
             self._stage("drift", rec, self._watch_drift, reading, rec)
         self._stage("coordinate", rec, self._coordinate, reading, rec)
         rec.members_alive = len(self.link.alive())
@@ -128,15 +134,24 @@ class Agent:
         obs = build_observation(reading.quantities(self.received_w), self.policy.card.observation)
         with self.ledger.measure("policy"):
             probs = self.policy.action_probabilities(obs)
+        rec.policy_probs = [float(p) for p in probs]
         with self.ledger.measure("ot"):
             aligned = self.coordinator.align(probs)
         rec.alignment_bypassed = self._battery_low(reading.battery_soc)
         drawn = np.asarray(probs, dtype=float) if rec.alignment_bypassed else aligned
         index = int(self._rng.choice(self.support.size, p=drawn / drawn.sum()))
-        rec.policy_probs = [float(p) for p in probs]
         rec.duty_probs = [float(p) for p in drawn]
         rec.duty = float(self.support[index])
         self.actuator.set_duty(rec.duty)
+
+    def _take_rollout(self, reading) -> None:
+        """At the tick boundary: the policy that decides from now on (a rollout may switch it)."""
+        with self.ledger.measure("policy"):
+            self.policy = self.rollout.at_tick_boundary(reading.quantities(self.received_w))
+
+    def _watch_policy(self, rec: TickRecord) -> None:
+        self.policy = self.rollout.watch(rec.policy_probs)  # may roll back
+        rec.policy_hash = self.rollout.policy_hash
 
     def _battery_low(self, soc: float) -> bool:
         """True below ``bypass_below_soc``; logs when the bypass switches on or off."""

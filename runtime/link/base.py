@@ -25,7 +25,14 @@ from collections.abc import Callable
 from otswarm.link.errors import LinkError, TopicError
 from otswarm.link.membership import Member, Membership
 from otswarm.link.stats import LinkStats, StatsCounter
-from otswarm.link.topics import QOS, RETAINED, parse_topic, topic, topic_filter
+from otswarm.link.topics import (
+    OPERATOR_KINDS,
+    QOS,
+    RETAINED,
+    parse_topic,
+    topic,
+    topic_filter,
+)
 from otswarm.summaries import (
     AuthenticationError,
     Envelope,
@@ -262,7 +269,7 @@ class SwarmLink(abc.ABC):
             self._counter.add(received_messages=1, received_bytes=len(payload), rejected=1)
             self._log_drop("rejected", exc)
             return
-        if sender == self.agent:
+        if sender == self.agent or not payload:  # empty: a retained message being cleared
             return
         self._counter.add(received_messages=1, received_bytes=len(payload))
         try:
@@ -275,7 +282,7 @@ class SwarmLink(abc.ABC):
             with self._rx_lock:
                 if self._guard is not None:
                     self._guard.check(envelope.header, self.clock())
-                if self.track_members:
+                if self.track_members and kind not in OPERATOR_KINDS:  # the operator is no member
                     self._update_membership(envelope)
                 handlers = [h for s, h in self._handlers.get(kind, ()) if s is None or s == sender]
         except (AuthenticationError, ReplayError) as exc:

@@ -21,6 +21,10 @@ heartbeat      0   no       periodic; the next one replaces a lost one
 state          1   yes      membership: online on connect, ``offline`` as the
                             last will and on a clean close; retained so a new
                             agent learns who is there at once
+rollout        1   yes      the operator's signed policy (sender ``operator``);
+                            retained so a board offline during a rollout gets
+                            the last one when it is back
+rollout_status 1   yes      each agent's answer to it and the policy it runs
 ============== === ======== ===================================================
 """
 
@@ -39,8 +43,13 @@ QOS = {
     Kind.ALLOCATION_PLAN: 2,
     Kind.HEARTBEAT: 0,
     Kind.STATE: 1,
+    Kind.ROLLOUT: 1,
+    Kind.ROLLOUT_STATUS: 1,
 }
-RETAINED = frozenset({Kind.STATE})
+RETAINED = frozenset({Kind.STATE, Kind.ROLLOUT, Kind.ROLLOUT_STATUS})
+#: the sender id of rollouts: the operator publishes them, it is not a member of the swarm
+OPERATOR = "operator"
+OPERATOR_KINDS = frozenset({Kind.ROLLOUT})
 _KINDS_BY_NAME = {kind.topic_name: kind for kind in Kind}
 
 

@@ -32,6 +32,7 @@ from otswarm.summaries.messages import (
     State,
     Transfer,
 )
+from otswarm.summaries.rollout import Outcome, Rollout, RolloutStatus
 
 __all__ = [
     "MAX_PAYLOAD",
@@ -50,9 +51,12 @@ __all__ = [
     "InvalidFieldError",
     "Kind",
     "Message",
+    "Outcome",
     "PointCloud",
     "ReplayError",
     "ReplayGuard",
+    "Rollout",
+    "RolloutStatus",
     "SizeLimitError",
     "State",
     "SummaryDecodeError",

@@ -41,6 +41,7 @@ from otswarm.summaries.messages import (
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
 from otswarm.summaries.reader import PayloadReader, pack_text
+from otswarm.summaries.rollout import ROLLOUT_CODECS
 
 _HISTOGRAM = struct.Struct("<HHff")
 _CLOUD = struct.Struct("<HH")
@@ -162,6 +163,7 @@ _CODECS: dict[Kind, tuple[Callable, Callable]] = {
     Kind.ALLOCATION_PLAN: (_encode_plan, _decode_plan),
     Kind.HEARTBEAT: (_encode_heartbeat, _decode_heartbeat),
     Kind.STATE: (_encode_state, _decode_state),
+    **ROLLOUT_CODECS,
 }
 
 

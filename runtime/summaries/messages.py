@@ -42,6 +42,8 @@ class Kind(enum.IntEnum):
     ALLOCATION_PLAN = 4
     HEARTBEAT = 5
     STATE = 6
+    ROLLOUT = 16  # operator -> agents: a signed policy (otswarm.summaries.rollout)
+    ROLLOUT_STATUS = 17  # agent -> operator: what it did with it
 
     @property
     def topic_name(self) -> str:
