@@ -4,9 +4,11 @@
 Figures (since the agent started, at publication time ``t``):
 
 - ``joules[c]``: the ledger's joules of component ``c`` booked since the start;
-- ``power_w = (S(t) - S(t_prev)) / (t - t_prev)``, with ``S`` the spent joules
-  (every component but ``energy_in``/``energy_out``) and ``t_prev`` the previous
-  publication (the start, for the first);
+- ``power_w = (S(t) - S(t')) / (b(t) - b(t'))``, with ``S`` the spent joules
+  (every component but ``energy_in``/``energy_out``), ``t'`` the previous
+  publication (the start, for the first) and ``b`` the time up to which the
+  ledger has booked the idle baseline (it books it in commit-window steps, so
+  dividing by wall time instead would swing by a window's idle energy);
 - battery, duty and drift: the last tick's; ``plans_executed``: ticks that
   executed this agent's part of an allocation plan;
 - ``alignment_w1 = W1(s, b)``, ``s`` this agent's consensus state and ``b`` the
@@ -71,8 +73,8 @@ class TelemetryPublisher:
         self.started_t = clock()
         self.plans_executed = 0
         self.published = 0
-        self._last_t = self.started_t
-        self._last_spent_j = 0.0
+        self._last_t = self._booked_until = self.started_t
+        self._last_spent_j = self._power_w = 0.0
         self._drift_w1: float | None = None
         self._hashes: dict[tuple, bytes] = {}
 
@@ -95,13 +97,18 @@ class TelemetryPublisher:
         a = self.agent
         totals = a.ledger.totals(a.id, since=self.started_t).get(a.id, {})
         spent = sum(j for c, j in totals.items() if c not in ALLOCATION_COMPONENTS)
-        power = max(0.0, spent - self._last_spent_j) / max(now - self._last_t, 1e-9)
-        self._last_t, self._last_spent_j = now, spent
+        idle = a.ledger.entries(a.id, "idle", since=self._booked_until)
+        booked_until = max((e.t1 for e in idle), default=self._booked_until)
+        span = booked_until - self._booked_until
+        if span > 0:  # else nothing new is booked yet (a period under the commit window)
+            self._power_w = max(0.0, spent - self._last_spent_j) / span
+            self._booked_until, self._last_spent_j = booked_until, spent
+        self._last_t = now
         state = rec.aligned_probs
         return Telemetry(
             period_s=self.period_s,
             uptime_s=max(0.0, now - self.started_t),
-            power_w=power,
+            power_w=self._power_w,
             joules=totals,
             battery_soc=rec.battery_soc,
             duty=rec.duty,
