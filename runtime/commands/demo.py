@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"{check}: {'[green]yes[/green]' if ok else '[red]NO[/red]'}")
     html = write_html_report(report, records, args.out)
     console.print(f"report: {args.out / 'report.json'} and {html}")
-    return 0 if report["agents"] else 1
+    return 0 if report["agents"] and all(report["checks"].values()) else 1
 
 
 def shipped_policy_support() -> list[float]:

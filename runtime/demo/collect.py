@@ -19,6 +19,7 @@ from otswarm.demo.orchestrator import DemoRun
 from otswarm.demo.report import (
     agent_figures,
     allocation_exactly_once,
+    ledgers_match,
     rounds_table,
     spread_start_end,
     w1_to_swarm_barycenter,
@@ -114,9 +115,7 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
         },
         "checks": {
             "allocation exactly once per round": allocation_exactly_once(rounds, agents),
-            "ledger totals match the tick records": all(
-                a["ledger_consistent"] is not False for a in agents.values()
-            ),
+            "ledger totals match the tick records": ledgers_match(agents),
         },
     }
     return report, records

@@ -143,7 +143,21 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
 
 
 def allocation_exactly_once(rounds: list[dict], agents: Mapping[str, dict]) -> bool:
-    """True when no round executed plans from two planners and no agent ran a plan twice."""
-    return all(len(r["planners"]) <= 1 for r in rounds) and all(
-        a["allocation"]["plans_executed_twice"] == 0 for a in agents.values()
+    """True when no round executed plans from two planners and no agent ran a plan twice.
+
+    False when nothing was checked (no round was ticked): a check that saw nothing
+    did not pass.
+    """
+    return (
+        bool(rounds)
+        and all(len(r["planners"]) <= 1 for r in rounds)
+        and all(a["allocation"]["plans_executed_twice"] == 0 for a in agents.values())
     )
+
+
+def ledgers_match(agents: Mapping[str, dict]) -> bool:
+    """True when every agent whose ledger could be compared (it stopped cleanly) agrees
+    with its tick records, and at least one could be; False when none was compared."""
+    compared = [a["ledger_consistent"] for a in agents.values()]
+    compared = [ok for ok in compared if ok is not None]
+    return bool(compared) and all(compared)
