@@ -119,5 +119,6 @@ def test_demo_on_a_refusing_broker_fails_its_checks_and_exits_non_zero(tmp_path)
     report = json.loads((out / "report.json").read_text())
     assert report["agents"] == {}
     assert report["checks"] and not any(report["checks"].values()), report["checks"]
+    assert sorted(report["unchecked"]) == sorted(report["checks"])
     assert demo.returncode != 0, demo.stdout
-    assert ": yes" not in demo.stdout and "NO" in demo.stdout, demo.stdout
+    assert ": yes" not in demo.stdout and "NO (nothing was checked)" in demo.stdout, demo.stdout

@@ -155,9 +155,14 @@ def allocation_exactly_once(rounds: list[dict], agents: Mapping[str, dict]) -> b
     )
 
 
+def comparable(agents: Mapping[str, dict]) -> list[bool]:
+    """Ledger-vs-record verdicts of the agents whose ledger could be compared (stopped
+    cleanly; a killed agent loses its last commit window)."""
+    return [a["ledger_consistent"] for a in agents.values() if a["ledger_consistent"] is not None]
+
+
 def ledgers_match(agents: Mapping[str, dict]) -> bool:
-    """True when every agent whose ledger could be compared (it stopped cleanly) agrees
-    with its tick records, and at least one could be; False when none was compared."""
-    compared = [a["ledger_consistent"] for a in agents.values()]
-    compared = [ok for ok in compared if ok is not None]
-    return bool(compared) and all(compared)
+    """True when every comparable ledger agrees with its tick records and there is at
+    least one; False when none could be compared."""
+    verdicts = comparable(agents)
+    return bool(verdicts) and all(verdicts)
