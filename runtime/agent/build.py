@@ -148,7 +148,12 @@ def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
         command_timeout_s=config.bridge.command_timeout_s,
     )
     open_bridge(bridge, config.bridge.open_timeout_s)
-    sense = BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour)
+    sense = BridgeSense(
+        bridge,
+        config.bridge.clock,
+        config.bridge.mcu_boot_hour,
+        capacity_j=config.bridge.battery_capacity_j,
+    )
     return sense, BridgeActuator(bridge, ledger)
 
 

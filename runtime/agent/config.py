@@ -64,6 +64,7 @@ class BridgeSection:
     open_timeout_s: float = 60.0
     clock: str = "local"
     mcu_boot_hour: float = 0.0
+    battery_capacity_j: float | None = None  # None: learned from telemetry (soc > 0)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,10 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
         (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
         (config.bridge.open_timeout_s > 0, "[bridge].open_timeout_s: must be > 0"),
+        (
+            config.bridge.battery_capacity_j is None or config.bridge.battery_capacity_j > 0,
+            "[bridge].battery_capacity_j: must be > 0 (J)",
+        ),
         (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
         (
             0.0 <= config.coordination.ask_below_soc <= config.coordination.share_above_soc <= 1.0,
