@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from link_support import inbox
 from rollout_support import GATED, HARVEST, SPREAD, UNIFORM, rollout_of, write_keys
 
+from otswarm.agent.telemetry import file_sha256
 from otswarm.identity import read_public_key
 from otswarm.link import InProcessBus
 from otswarm.link.topics import OPERATOR, topic
 from otswarm.policy import HARVEST_OBSERVATION, Policy, build_observation
-from otswarm.rollout.adopter import PolicyRollout, file_sha256
+from otswarm.rollout.adopter import PolicyRollout
 from otswarm.rollout.candidate import contract_of
 from otswarm.summaries import Kind, Outcome, Rollout, decode, encode
 
@@ -35,7 +36,7 @@ def swarm(tmp_path):
     statuses = inbox(watcher, Kind.ROLLOUT_STATUS)
     policy = Policy(HARVEST, expected_observation=HARVEST_OBSERVATION)
     adopter = PolicyRollout(
-        "a1", SWARM, link, policy, trusted_key=read_public_key(public),
+        "a1", SWARM, link, policy, file_sha256(HARVEST), trusted_key=read_public_key(public),
         contract=contract_of(policy, HARVEST_OBSERVATION, 16384),
         store_dir=tmp_path / "policies", rollback_after=3,
     )  # fmt: skip

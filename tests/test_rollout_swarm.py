@@ -20,11 +20,11 @@ import pytest
 from link_support import wait_until
 from rollout_support import GATED, HARVEST, SPREAD, UNIFORM, rollout_of, write_keys
 
+from otswarm.agent.telemetry import file_sha256
 from otswarm.demo.configs import to_toml
 from otswarm.demo.processes import AgentProcess
 from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty
 from otswarm.link import MqttLinkConfig
-from otswarm.rollout.adopter import file_sha256
 from otswarm.rollout.operator_client import OperatorClient
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

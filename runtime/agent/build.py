@@ -106,6 +106,7 @@ def make_link(config: AgentConfig):
 
 def make_rollout(config: AgentConfig, link, policy):
     """How this agent takes policy rollouts (its handler registered on ``link``)."""
+    from otswarm.agent.telemetry import file_sha256
     from otswarm.identity import read_public_key
     from otswarm.policy import HARVEST_OBSERVATION
     from otswarm.rollout.adopter import PolicyRollout
@@ -114,7 +115,7 @@ def make_rollout(config: AgentConfig, link, policy):
     p = config.policy
     key = None if p.operator_key is None else read_public_key(p.operator_key)
     return PolicyRollout(
-        config.agent.id, config.agent.swarm, link, policy,
+        config.agent.id, config.agent.swarm, link, policy, file_sha256(policy.model_path),
         trusted_key=key,
         contract=contract_of(policy, HARVEST_OBSERVATION, p.max_model_bytes),
         store_dir=config.energy.ledger_dir / "policies",
@@ -166,7 +167,12 @@ def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
         command_timeout_s=config.bridge.command_timeout_s,
     )
     open_bridge(bridge, config.bridge.open_timeout_s)
-    sense = BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour)
+    sense = BridgeSense(
+        bridge,
+        config.bridge.clock,
+        config.bridge.mcu_boot_hour,
+        capacity_j=config.bridge.battery_capacity_j,
+    )
     return sense, BridgeActuator(bridge, ledger)
 
 
@@ -224,6 +230,8 @@ def build_agent(config: AgentConfig) -> Agent:
             bypass_below_soc=c.bypass_alignment_below_soc,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
+            telemetry_s=me.telemetry_s,
+            board=profile.id,
             rollout=rollout,
         )
         undo.pop_all()

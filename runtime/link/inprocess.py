@@ -212,7 +212,7 @@ class InProcessBus:
                 subscribers.remove(link)
 
     def _route(self, topic_name: str, payload: bytes) -> None:
-        """Fan a payload out to its subscribers (retaining the kinds MQTT retains)."""
+        """Fan a payload out to its subscribers (retaining the RETAINED kinds)."""
         _, origin, kind = parse_topic(topic_name)
         with self._lock:
             if kind in RETAINED:

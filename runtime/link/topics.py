@@ -3,7 +3,7 @@
 Every summary travels on ``otswarm/v1/<swarm>/<agent>/<kind>`` where ``<agent>``
 is the sender and ``<kind>`` is ``Kind.topic_name`` (``histogram``,
 ``point_cloud``, ``energy_offer``, ``allocation_plan``, ``heartbeat``,
-``state``). A broker ACL can therefore let each agent write only
+``state``, ``telemetry``). A broker ACL can therefore let each agent write only
 ``otswarm/v1/+/<its id>/#`` (see docs/mosquitto-fleet.md).
 
 QoS per kind (why):
@@ -21,6 +21,8 @@ heartbeat      0   no       periodic; the next one replaces a lost one
 state          1   yes      membership: online on connect, ``offline`` as the
                             last will and on a clean close; retained so a new
                             agent learns who is there at once
+telemetry      1   yes      energy and state for operators, every telemetry_s;
+                            retained so a late viewer sees the whole fleet
 rollout        1   yes      the operator's signed policy (sender ``operator``);
                             retained so a board offline during a rollout gets
                             the last one when it is back
@@ -43,10 +45,11 @@ QOS = {
     Kind.ALLOCATION_PLAN: 2,
     Kind.HEARTBEAT: 0,
     Kind.STATE: 1,
+    Kind.TELEMETRY: 1,
     Kind.ROLLOUT: 1,
     Kind.ROLLOUT_STATUS: 1,
 }
-RETAINED = frozenset({Kind.STATE, Kind.ROLLOUT, Kind.ROLLOUT_STATUS})
+RETAINED = frozenset({Kind.STATE, Kind.TELEMETRY, Kind.ROLLOUT, Kind.ROLLOUT_STATUS})
 #: the sender id of rollouts: the operator publishes them, it is not a member of the swarm
 OPERATOR = "operator"
 OPERATOR_KINDS = frozenset({Kind.ROLLOUT})

@@ -22,7 +22,6 @@ logged with ``event`` ``rollout_adopted``, ``rollout_refused`` or
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -51,17 +50,14 @@ class Running:
     issued_us: int = 0
 
 
-def file_sha256(path: Path) -> bytes:
-    return hashlib.sha256(Path(path).read_bytes()).digest()
-
-
 class PolicyRollout:
     """Which policy an agent runs, and how it changes when the operator rolls one out.
 
     Args:
         agent, swarm: this agent's id and swarm.
         link: its swarm link (rollouts arrive, statuses leave through it).
-        policy: the policy it starts with (from its config).
+        policy, policy_sha256: the policy it starts with (from its config) and the
+            SHA-256 of its model file.
         trusted_key: the operator's Ed25519 public key (None: every rollout is refused).
         contract: what a new policy must fit (:class:`~otswarm.rollout.candidate.Contract`).
         store_dir: where adopted models are written (named by their SHA-256).
@@ -74,6 +70,7 @@ class PolicyRollout:
         swarm: str,
         link,
         policy: Policy,
+        policy_sha256: bytes,
         *,
         trusted_key,
         contract: Contract,
@@ -87,7 +84,7 @@ class PolicyRollout:
         self.contract = contract
         self.store_dir = Path(store_dir)
         self.rollback_after = rollback_after
-        self.current = Running(policy, file_sha256(policy.model_path))
+        self.current = Running(policy, policy_sha256)
         self.previous: Running | None = None
         self._failures = 0
         self._last_failure = ""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from otswarm.summaries.errors import InvalidFieldError, SizeLimitError, SummaryValueError
-from otswarm.summaries.messages import MESSAGE_TYPES, Kind, _uint, check_id
+from otswarm.summaries.messages import Kind, _uint, check_id
 from otswarm.summaries.reader import PayloadReader, pack_text
 
 SIGNED_DOMAIN = b"otswarm-rollout/1\n"
@@ -239,9 +239,8 @@ def _decode_status(r: PayloadReader) -> RolloutStatus:
     return RolloutStatus(outcome, issued_us, rollout, policy, code, detail)
 
 
-#: body codecs of the two kinds, joined into the codec table by otswarm.summaries.bodies
+#: body codecs of the two kinds, joined into the codec table of otswarm.summaries.bodies
 ROLLOUT_CODECS = {
     Kind.ROLLOUT: (_encode_rollout, _decode_rollout),
     Kind.ROLLOUT_STATUS: (_encode_status, _decode_status),
 }
-MESSAGE_TYPES.update({Kind.ROLLOUT: Rollout, Kind.ROLLOUT_STATUS: RolloutStatus})
