@@ -4,6 +4,7 @@ on real Mosquitto (TLS, passwords), as tests/test_link_fleet.py starts it."""
 from __future__ import annotations
 
 import queue
+import threading
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -115,3 +116,31 @@ def _drain(got: queue.Queue, quiet_s: float = 1.0) -> list:
             messages.append(got.get(timeout=quiet_s).message)
         except queue.Empty:
             return messages
+
+
+def test_the_broker_refuses_a_packet_larger_than_any_otswarm_message(fleet_broker):
+    """``max_packet_size`` of the docs' configuration: a 70 kB publish never reaches a board,
+    while a full-size rollout (the 64 KiB payload limit) still does."""
+    carol = _link(fleet_broker, "carol")
+    got = inbox(carol, Kind.ROLLOUT, sender=OPERATOR)
+    raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    raw.username_pw_set(OPERATOR, PASSWORDS[OPERATOR])
+    raw.tls_set(ca_certs=fleet_broker.ca_file)
+    gone = threading.Event()
+    raw.on_disconnect = lambda *args: gone.set()
+    try:
+        assert carol.wait_ready(10)
+        _drain(got)
+        filler = bytes(65536 - 1600 - len(UNIFORM.read_bytes()))  # ~64 kB with card and header
+        largest = rollout_of(fleet_broker.key, UNIFORM, SWARM, model_bytes=filler)
+        with _client(fleet_broker, OPERATOR) as operator:
+            operator.publish(largest)
+        assert largest in _drain(got)
+        raw.connect("127.0.0.1", fleet_broker.port)
+        raw.loop_start()
+        raw.publish(f"otswarm/v1/{SWARM}/{OPERATOR}/rollout", bytes(70000), qos=1)
+        assert gone.wait(10)  # Mosquitto drops the connection that sent it
+        assert _drain(got) == []
+    finally:
+        raw.loop_stop()
+        carol.close()

@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from link_support import inbox
 from rollout_support import GATED, HARVEST, SPREAD, UNIFORM, rollout_of, write_keys
 
+from otswarm.agent.config import parse_config
 from otswarm.agent.telemetry import file_sha256
+from otswarm.errors import ConfigError
 from otswarm.identity import read_public_key
 from otswarm.link import InProcessBus
 from otswarm.link.topics import OPERATOR, topic
@@ -191,3 +193,32 @@ def _tampered(rollout: Rollout) -> Rollout:
     model = bytearray(rollout.model)
     model[len(model) // 2] ^= 0x01
     return dataclasses.replace(rollout, model=bytes(model))
+
+
+def test_a_cleared_retained_rollout_is_ignored_quietly(swarm):
+    """``otswarm rollout`` withdraws a rollout by clearing the retained topic (an empty payload)."""
+    bus, _, adopter, statuses = swarm
+    bus.inject(topic(SWARM, OPERATOR, Kind.ROLLOUT), b"")
+    before = adopter.policy
+    assert adopter.at_tick_boundary(FULL) is before
+    assert adopter.link.stats().decode_errors == 0 and statuses.empty()
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ("[policy]\nmax_model_bytes = 70000\n", "max_model_bytes"),
+        ("[policy]\nrollback_after = 0\n", "rollback_after"),
+        ("[policy]\noperator_key = 3\n", "operator_key"),
+    ],
+)
+def test_rollout_config_keys_are_checked(table, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_config('[agent]\nid = "a1"\n' + table)
+
+
+def test_no_agent_may_be_called_operator():
+    with pytest.raises(ConfigError, match="operator"):
+        parse_config('[agent]\nid = "operator"\n')
+    config = parse_config('[agent]\nid = "a1"\n[policy]\noperator_key = "/etc/otswarm/o.pub"\n')
+    assert (config.policy.max_model_bytes, config.policy.rollback_after) == (49152, 3)

@@ -100,13 +100,15 @@ class Swarm:
 
 
 @pytest.fixture(scope="module")
-def swarm(mqtt_broker, tmp_path_factory):
+def swarm(mqtt_broker, ot_warm, tmp_path_factory):
+    """Four agents ticking (``ot_warm`` fills the Numba cache first, so the agents load
+    their kernels instead of compiling them four times at once)."""
     swarm = Swarm(tmp_path_factory.mktemp("rollout"), mqtt_broker)
     with swarm.stack:
         for index, agent in enumerate(AGENTS):
             swarm.start(agent, index)
         for agent in AGENTS:
-            swarm.wait_ticking(agent)
+            swarm.wait_ticking(agent, timeout=180.0)
         with swarm.client() as client:
             assert wait_until(lambda: client.online_agents() == list(AGENTS), 30)
         yield swarm

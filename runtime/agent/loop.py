@@ -3,6 +3,9 @@
 Data flows one way through a tick (Unix time ``t``, round ``k``):
 
 1. **sense**: the MCU's telemetry (battery SoC, harvest W, load W, duty);
+   **rollout** (:class:`otswarm.rollout.adopter.PolicyRollout`): a rollout received
+   since the last tick is checked and, when it passes, its policy decides from
+   this tick on (after the decision it is watched, and rolled back when it fails);
 2. **decide**: the policy's action distribution ``pi`` over duty levels; alignment
    pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
    duty is drawn from ``pi'`` (seeded). Battery safety: below
