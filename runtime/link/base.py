@@ -270,7 +270,7 @@ class SwarmLink(abc.ABC):
             self._counter.add(received_messages=1, received_bytes=len(payload), rejected=1)
             self._log_drop("rejected", exc)
             return
-        if sender == self.agent or not payload:  # empty: a retained message being cleared
+        if sender == self.agent or (not payload and kind in RETAINED):  # a retained one cleared
             return
         self._counter.add(received_messages=1, received_bytes=len(payload))
         try:
