@@ -217,6 +217,7 @@ class Allocation:
         self.loss_fraction = scenario.loss_fraction
         self.round_s = scenario.tick_s
         self.index = {b.id: i for i, b in enumerate(boards)}
+        self.capacity_j = [b.config.battery_capacity_j for b in boards]
 
     @property
     def on(self) -> bool:
@@ -226,7 +227,16 @@ class Allocation:
         """Each alive board's ``EnergyOffer`` from the agent's ``OfferPolicy``."""
         out = {}
         for i in np.flatnonzero(alive):
-            reading = Reading(float(soc[i]), 0.0, 0.0, 0.0, 0.0, float(energy_j[i]), 0.0)
+            reading = Reading(
+                battery_soc=float(soc[i]),
+                harvest_w=0.0,
+                load_w=0.0,
+                duty=0.0,
+                hour_of_day=0.0,
+                battery_energy_j=float(energy_j[i]),
+                mcu_time_s=0.0,
+                battery_capacity_j=self.capacity_j[i],
+            )
             supply, demand = self.offer_policy.supply_demand(reading, self.round_s)
             out[self.boards[i].id] = EnergyOffer(
                 supply, demand, self.boards[i].position_m, self.loss_fraction, PRIORITY
@@ -268,9 +278,16 @@ def message_bytes(message, agent: str, r: int) -> int:
     return len(encode(message, agent=agent, round=r, sequence=0, timestamp_us=0))
 
 
+AGENT_METHODS = {"ot": "ot-unbalanced", "greedy": "greedy", "proportional": "proportional"}
+
+
 def default_strategy() -> Strategy:
     """The strategy the agent runs with its shipped ``[coordination]`` defaults."""
-    return Strategy("ot-unbalanced" if AGENT.allocation else "none", "all", "drift")
+    return Strategy(
+        AGENT_METHODS[AGENT.allocation_method] if AGENT.allocation else "none",
+        "all" if AGENT.alignment else "off",
+        "drift" if AGENT.drift else "fixed",
+    )
 
 
 def to_run() -> tuple[Strategy, ...]:
