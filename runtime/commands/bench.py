@@ -128,7 +128,7 @@ def _show_table(doc: dict) -> None:
         table.add_column(str(column), justify="left" if i == 0 else "right")
     for row in spec["rows"]:
         table.add_row(*(str(cell) for cell in row))
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a pipe: keep the columns
     console.print(table)
     for key in ("elapsed_s", "report"):
         if key in doc:
