@@ -56,12 +56,13 @@ def _stop(processes: list[AgentProcess]) -> None:
         process.wait(10.0)
 
 
-def otswarm(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """``python -m otswarm.cli ARGS`` from this tree; its output as text."""
+def otswarm(*args: str, timeout: float = 60.0, **env: str) -> subprocess.CompletedProcess:
+    """``python -m otswarm.cli ARGS`` from this tree (``env`` added to the environment);
+    its output as text."""
     return subprocess.run(
         [sys.executable, "-m", "otswarm.cli", *args],
         capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
     )  # fmt: skip
 
 

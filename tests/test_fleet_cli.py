@@ -62,3 +62,19 @@ def test_an_unreachable_broker_is_a_clear_error():
 def test_options_that_do_not_go_together(broker, options, message):
     result = otswarm("fleet", "--broker", broker.url, *options)
     assert result.returncode == 1 and message in result.stderr
+
+
+def test_the_live_view_and_the_table_show_the_agents(broker):
+    pi = mqtt_link(broker.url, "pi-9", "porch")
+    try:
+        pi.publish(Telemetry(1.0, 3.0, 2.7, {"idle": 8.1}, battery_soc=0.42, board="rpi5"))
+        live = otswarm("fleet", "--broker", broker.url, "--swarm", "porch", "--duration", "1.5",
+                       "--refresh", "0.5", "--wait", "1", COLUMNS="200")  # fmt: skip
+        table = otswarm("fleet", "--broker", broker.url, "--swarm", "porch", "--once",
+                        "--wait", "1", COLUMNS="200")  # fmt: skip
+    finally:
+        pi.close()
+    for result in (live, table):
+        assert result.returncode == 0, result.stderr
+        assert "swarm porch" in result.stdout and "1/1 online" in result.stdout
+        assert "pi-9" in result.stdout and "rpi5" in result.stdout and "42%" in result.stdout
