@@ -139,8 +139,10 @@ def test_fleet_profile_gathers_every_agent(swarm, tmp_path):
         assert entry["board"] == "rpi4"
         assert f"{agent}: observed" in result.stdout
     assert (tmp_path / "fleet-demo.ledger.sqlite").is_file()
-    if (tmp_path / "energy_report.png").exists():  # the report extra (matplotlib) is installed
-        assert (tmp_path / "energy_report.html").is_file()
+    # the same report as on ledger files: PNG and HTML with every agent's table
+    assert (tmp_path / "energy_report.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    page = (tmp_path / "energy_report.html").read_text()
+    assert "data:image/png;base64," in page and all(agent in page for agent in AGENTS)
 
 
 def test_an_agent_killed_with_sigkill_is_shown_offline(swarm):
