@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from otswarm.link.base import SwarmLink
 from otswarm.link.errors import LinkError
-from otswarm.link.topics import parse_filter, parse_topic, roster_topic, topic
+from otswarm.link.topics import RETAINED, parse_filter, parse_topic, roster_topic, topic
 from otswarm.summaries import Kind
 
 ROSTER = ("roster", None)  # the subscriber key of the swarm's roster topic
@@ -223,7 +223,8 @@ class InProcessBus:
                 subscribers.remove(link)
 
     def _route(self, topic_name: str, payload: bytes) -> None:
-        """Fan a payload out to its subscribers (retaining ``state`` and the roster)."""
+        """Fan a payload out to its subscribers (retaining the RETAINED kinds and the
+        roster)."""
         if topic_name == roster_topic(self.swarm):
             with self._lock:
                 self._retained[topic_name] = ("", payload)
@@ -233,7 +234,7 @@ class InProcessBus:
             return
         _, origin, kind = parse_topic(topic_name)
         with self._lock:
-            if kind is Kind.STATE:
+            if kind in RETAINED:
                 self._retained[topic_name] = (origin, payload)
             targets = [
                 *self._subscribers.get((kind, None), ()),
