@@ -63,7 +63,7 @@ def test_signed_swarm_delivers_members_messages(signed_swarm):
     _, links, _ = signed_swarm
     got = _inbox(links["a1"])
     links["a0"].publish(HIST)
-    assert [e.header.agent for e in got] == ["a0"] and got[0].header.signed
+    assert [e.header.agent for e in got] == ["a0"] and got[0].header.agent_signed
     assert links["a1"].alive() == ["a0", "a1", "a2"]
 
 

@@ -44,9 +44,9 @@ def test_any_flipped_byte_breaks_the_tag(offset):
         decode(bytes(payload), key=KEY)
 
 
-def test_receiver_without_key_reads_tagged_messages():
+def test_receiver_without_key_reads_signed_messages():
     header = decode(_payload()).header
-    assert header.tagged and not header.signed
+    assert header.signed and not header.agent_signed
 
 
 def _check(guard, sequence, stamp=10, agent="a", message=MESSAGE, session=1, now=0):

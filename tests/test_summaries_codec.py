@@ -29,6 +29,7 @@ from otswarm.summaries import (
     decode,
     encode,
 )
+from otswarm.summaries.bodies import encode_body
 from otswarm.summaries.quantize import SCALE
 
 KEY = b"swarm-key-0123456789"
@@ -169,3 +170,43 @@ def test_every_kind_has_a_distinct_topic_name_and_decoder():
 def test_non_bytes_input_is_a_typed_error():
     with pytest.raises(SummaryDecodeError):
         decode("not bytes")  # type: ignore[arg-type]
+
+
+def _heartbeat_with(flags: int, soc: float) -> bytes:
+    payload = bytearray(encode(Heartbeat(2.0, 0.5), **HEADER))
+    struct.pack_into("<Bff", payload, len(payload) - 9, flags, 2.0, soc)
+    return bytes(payload)
+
+
+@pytest.mark.parametrize("soc", [float("nan"), 5.0, -0.5, float("inf")])
+@pytest.mark.parametrize("flags", [0, 1])
+def test_heartbeat_battery_out_of_range_is_refused_known_or_not(flags, soc):
+    with pytest.raises(InvalidFieldError, match="battery_soc"):
+        decode(_heartbeat_with(flags, soc))
+    assert decode(_heartbeat_with(1, 0.25)).message.battery_soc == 0.25
+    assert decode(_heartbeat_with(0, 0.0)).message.battery_soc is None
+
+
+def _plan_with_table(agents: list[bytes], transfers: list[tuple[int, int, float]]) -> bytes:
+    """A plan payload built by hand (the encoder never writes a bad table)."""
+    body = struct.pack("<I", 1) + bytes([1]) + b"p" + struct.pack("<H", len(agents))
+    body += b"".join(bytes([len(a)]) + a for a in agents)
+    body += struct.pack("<H", len(transfers))
+    body += b"".join(struct.pack("<HHf", s, t, j) for s, t, j in transfers)
+    head = encode(AllocationPlan(1, "p"), **HEADER)
+    return head[: -len(encode_body(AllocationPlan(1, "p")))] + body
+
+
+@pytest.mark.parametrize(
+    ("agents", "match"),
+    [
+        ([b"a", b"b", b"bad/id"], "plan agent 2"),  # an unused entry that is no valid id
+        ([b"a", b"b", b"\xff\xfe"], "plan agent 2"),
+        ([b"a", b"b", b"ghost"], "no transfer names"),  # a valid id no transfer uses
+        ([b"a", b"b", b"a"], "twice"),
+    ],
+)
+def test_plan_agent_table_entries_are_all_checked(agents, match):
+    decode(_plan_with_table([b"a", b"b"], [(0, 1, 2.0)]))  # the good one decodes
+    with pytest.raises(InvalidFieldError, match=match):
+        decode(_plan_with_table(agents, [(0, 1, 2.0)]))

@@ -30,7 +30,7 @@ def _payload(agent="a0", signer=None, key=None) -> bytes:
 
 def test_signed_message_verifies_against_the_roster():
     envelope = decode(_payload(), roster=ROSTER)
-    assert envelope.header.signed and envelope.header.session == 7
+    assert envelope.header.agent_signed and envelope.header.session == 7
     assert np.allclose(envelope.message.weights, MESSAGE.weights, atol=2e-5)
     assert envelope.size == len(encode(MESSAGE, agent="a0", **HEADER)) + 64
     assert decode(_payload()).message == envelope.message  # without a roster: skipped

@@ -59,7 +59,7 @@ def encode(
         raise SummaryValueError(f"cannot encode {type(message).__name__}: not a message kind")
     header = Header(
         message.KIND, agent, round, sequence, timestamp_us, session,
-        tagged=key is not None, signed=signer is not None,
+        signed=key is not None, agent_signed=signer is not None,
     )  # fmt: skip
     data = header.pack() + encode_body(message)
     if key is not None:
@@ -93,13 +93,13 @@ def decode(
     head_reader = PayloadReader(payload, where)
     header = read_header(head_reader)
     where = f"{where} ({header.agent}/{header.kind.topic_name} #{header.sequence})"
-    body_end = len(payload) - TAG_LEN * header.tagged - SIGNATURE_LEN * header.signed
+    body_end = len(payload) - TAG_LEN * header.signed - SIGNATURE_LEN * header.agent_signed
     if body_end < head_reader.offset:
         raise TruncatedPayloadError(f"{where}: too short for its tag or signature")
     if roster is not None:
         _check_signature(payload, header, roster, where)
     if key is not None:
-        if not header.tagged:
+        if not header.signed:
             raise UnsignedMessageError(f"{where}: no HMAC tag, and this receiver requires one")
         tag_end = body_end + TAG_LEN
         if not tag_matches(key, payload[:body_end], payload[body_end:tag_end]):
@@ -112,7 +112,7 @@ def decode(
 
 
 def _check_signature(payload: bytes, header: Header, roster: Roster, where: str) -> None:
-    if not header.signed:
+    if not header.agent_signed:
         raise UnsignedMessageError(f"{where}: no signature, and this receiver requires one")
     signed_end = len(payload) - SIGNATURE_LEN
     try:

@@ -36,17 +36,17 @@ from otswarm.summaries.reader import PayloadReader
 
 MAGIC = b"OT"
 VERSION = 2
-FLAG_TAGGED = 0x01
-FLAG_SIGNED = 0x02
-KNOWN_FLAGS = FLAG_TAGGED | FLAG_SIGNED
+FLAG_SIGNED = 0x01  # an HMAC tag (the swarm key)
+FLAG_AGENT_SIGNED = 0x02  # an Ed25519 signature (the agent's own key)
+KNOWN_FLAGS = FLAG_SIGNED | FLAG_AGENT_SIGNED
 FIXED = struct.Struct("<2sBBBBIIIQ")
 
 
 @dataclass(frozen=True)
 class Header:
     """Who sent a summary, of which kind, in which session and round, with which
-    sequence and time; ``tagged``: an HMAC tag follows, ``signed``: an Ed25519
-    signature ends the payload."""
+    sequence and time; ``signed``: an HMAC tag (swarm key) follows the body,
+    ``agent_signed``: an Ed25519 signature (the agent's key) ends the payload."""
 
     kind: Kind
     agent: str
@@ -54,8 +54,8 @@ class Header:
     sequence: int
     timestamp_us: int
     session: int = 0
-    tagged: bool = False
     signed: bool = False
+    agent_signed: bool = False
 
     def __post_init__(self) -> None:
         check_id(self.agent, "header agent")
@@ -66,7 +66,9 @@ class Header:
 
     def pack(self) -> bytes:
         agent = self.agent.encode("ascii")
-        flags = (FLAG_TAGGED if self.tagged else 0) | (FLAG_SIGNED if self.signed else 0)
+        flags = (FLAG_SIGNED if self.signed else 0) | (
+            FLAG_AGENT_SIGNED if self.agent_signed else 0
+        )
         fixed = FIXED.pack(
             MAGIC, VERSION, self.kind, flags, len(agent), self.session, self.round,
             self.sequence, self.timestamp_us,
@@ -97,8 +99,8 @@ def read_header(reader: PayloadReader) -> Header:
             sequence,
             timestamp_us,
             session,
-            bool(flags & FLAG_TAGGED),
             bool(flags & FLAG_SIGNED),
+            bool(flags & FLAG_AGENT_SIGNED),
         )
     except (UnicodeDecodeError, SummaryValueError) as exc:
         raise InvalidFieldError(f"{where}: header agent {raw_agent!r} is not a valid id") from exc
