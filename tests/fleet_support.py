@@ -30,6 +30,7 @@ PASSWORDS = {
     "alice": "alice-secret",
     "bob": "bob-secret",
     "carol": "carol-secret",
+    "fleet-viewer": "viewer-secret",  # reads everything, publishes nothing (docs/fleet.md)
     "operator": "operator-secret",  # publishes rollouts (docs/fleet.md)
 }
 CLIENT_CERTIFICATE_SECTION = "## Client certificates instead of passwords"

@@ -222,3 +222,31 @@ def test_no_agent_may_be_called_operator():
         parse_config('[agent]\nid = "operator"\n')
     config = parse_config('[agent]\nid = "a1"\n[policy]\noperator_key = "/etc/otswarm/o.pub"\n')
     assert (config.policy.max_model_bytes, config.policy.rollback_after) == (49152, 3)
+
+
+def test_on_a_swarm_with_per_agent_keys_the_rollout_is_checked_against_the_roster(tmp_path):
+    """Every message must carry a signature the roster vouches for; ``operator`` is in it."""
+    from otswarm.identity import AgentIdentity, Roster
+
+    operator, _, public = write_keys(tmp_path / "keys")
+    agent_key = Ed25519PrivateKey.generate()
+    roster = Roster(SWARM, 1, {"a1": agent_key.public_key(), OPERATOR: operator.public_key()})
+    identity = AgentIdentity("a1", agent_key, operator.public_key(), roster)
+    bus = InProcessBus(SWARM)
+    link = bus.link("a1", identity=identity).start()
+    policy = Policy(HARVEST, expected_observation=HARVEST_OBSERVATION)
+    adopter = PolicyRollout(
+        "a1", SWARM, link, policy, file_sha256(HARVEST), trusted_key=read_public_key(public),
+        contract=contract_of(policy, HARVEST_OBSERVATION, 16384), store_dir=tmp_path / "p",
+    )  # fmt: skip
+    rollout = rollout_of(operator, UNIFORM, SWARM)
+    where = topic(SWARM, OPERATOR, Kind.ROLLOUT)
+    header = {"agent": OPERATOR, "round": 0, "sequence": 1, "timestamp_us": rollout.issued_us}
+    bus.inject(where, encode(rollout, **header))  # no message signature: dropped by the link
+    assert adopter.at_tick_boundary(FULL) is policy
+    assert link.stats().rejected == 1
+    bus.inject(where, encode(rollout, **{**header, "sequence": 2}, signer=operator))
+    assert adopter.at_tick_boundary(FULL) is not policy
+    assert adopter.current.sha256 == file_sha256(UNIFORM)
+    assert OPERATOR not in link.members()
+    bus.close()

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                               card=card, model=model)  # fmt: skip
 
     say = (lambda line: None) if args.json else (lambda line: print(line, flush=True))
-    with OperatorClient(config) as client:
+    with OperatorClient(config, signer=key) as client:
         campaign = Campaign(client, make, canary=args.canary, wait_s=args.wait,
                             timeout_s=args.timeout, say=say)  # fmt: skip
         report = campaign.run()

@@ -5,7 +5,9 @@ heartbeat, no last will), so the agents never count the operator as one of
 them. It follows, per agent, the retained ``state`` (online or not) and
 ``rollout_status`` messages of one swarm, keeps the retained rollout it found
 on connecting (to put it back if a new one is withdrawn), and publishes
-rollouts as the ``operator`` sender, retained, QoS 1.
+rollouts as the ``operator`` sender, retained, QoS 1, in a new session of its
+own (the header's ``session``), signed with ``signer`` when given: a swarm with
+per-agent identity checks that signature against the roster's ``operator`` entry.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import paho.mqtt.client as mqtt
 
 from otswarm.link.errors import LinkConnectError, TopicError
 from otswarm.link.mqtt_config import MqttLinkConfig
+from otswarm.link.session import next_session
 from otswarm.link.topics import OPERATOR, parse_topic, topic, topic_filter
 from otswarm.rollout.errors import RolloutError
 from otswarm.summaries import (
@@ -37,8 +40,9 @@ log = logging.getLogger(__name__)
 class OperatorClient:
     """Watch swarm ``config.swarm`` and publish rollouts to it (use as a context manager)."""
 
-    def __init__(self, config: MqttLinkConfig, timeout_s: float = 10.0) -> None:
+    def __init__(self, config: MqttLinkConfig, timeout_s: float = 10.0, signer=None) -> None:
         self.config = config
+        self.signer = signer  # the operator's key: signs the message for per-agent identity
         self.swarm = config.swarm
         self.timeout_s = timeout_s
         self.online: dict[str, bool] = {}
@@ -46,6 +50,7 @@ class OperatorClient:
         self.previous_rollout: bytes | None = None  # the retained payload found on connecting
         self.changed = threading.Condition()
         self._published = False
+        self._session = next_session(OPERATOR, time.time)
         self._sequence = 0
         self._last_stamp_us = 0
         self._subscribed = threading.Event()
@@ -154,7 +159,8 @@ class OperatorClient:
         self._last_stamp_us = max(int(time.time() * 1e6), self._last_stamp_us + 1)
         payload = encode(
             rollout, agent=OPERATOR, round=0, sequence=self._sequence,
-            timestamp_us=self._last_stamp_us, key=self.config.hmac_key,
+            timestamp_us=self._last_stamp_us, session=self._session,
+            key=self.config.hmac_key, signer=self.signer,
         )  # fmt: skip
         self._publish_raw(payload)
 
