@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from otswarm.demo.collect import build_report
     from otswarm.demo.html import write_html_report
     from otswarm.demo.orchestrator import DemoSettings, run_demo
+    from otswarm.demo.plots import PLOTS_HINT, plots_available
     from otswarm.demo.table import coordination_table, energy_table
     from otswarm.errors import ConfigError
 
@@ -61,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]{event}[/red]")
     for check, ok in report["checks"].items():
         console.print(f"{check}: {'[green]yes[/green]' if ok else '[red]NO[/red]'}")
-    html = write_html_report(report, records, args.out)
+    plots = plots_available()
+    html = write_html_report(report, records, args.out, plots)
     console.print(f"report: {args.out / 'report.json'} and {html}")
+    if not plots:
+        console.print(PLOTS_HINT)
     return 0 if report["agents"] else 1
 
 
