@@ -10,7 +10,7 @@ from pathlib import Path
 from otswarm.link.broker import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ITEMS = ("meters", "serial device", "LiteRT", "broker", "Numba cache")
+ITEMS = ("board", "meters", "serial device", "LiteRT", "broker", "Numba cache")
 
 
 def _doctor(*args: str) -> subprocess.CompletedProcess:
@@ -56,3 +56,25 @@ def test_a_missing_serial_device_fails(tmp_path):
     result = _doctor("--config", str(config), "--broker", "mqtt://127.0.0.1:1")
     assert _lines(result)["serial device"] == "FAIL"
     assert "ttyACM9 does not exist" in result.stdout
+
+
+def test_after_warmup_the_cache_check_counts_every_kernel_cached_on_its_own(ot_warm):
+    """The ``inline="always"`` helpers are compiled into their callers and never get a
+    cache entry of their own: counting them would say "cold" right after warmup()."""
+    import importlib
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    import otswarm.ot
+    from otswarm.doctor.checks import check_numba_cache
+
+    dispatchers = set()
+    for info in pkgutil.iter_modules(otswarm.ot.__path__, "otswarm.ot."):
+        module = vars(importlib.import_module(info.name)).values()
+        dispatchers |= {v for v in module if isinstance(v, CPUDispatcher)}
+    inlined = {d for d in dispatchers if d.targetoptions.get("inline") == "always"}
+    assert inlined  # the helpers this check must leave out exist
+    finding = check_numba_cache()
+    assert finding.status == "ok", finding.detail
+    assert f"warm: {len(dispatchers) - len(inlined)} kernels cached" in finding.detail

@@ -29,6 +29,22 @@ class Finding:
     detail: str
 
 
+def check_board(board, profile: str | None, given_by: str | None) -> Finding:
+    """Which power profile the ledger uses and why: ``board`` is what
+    :func:`otswarm.energy.board.detect_board` found, ``profile`` the one in use,
+    ``given_by`` what set it when not the detection (``--profile``, a config)."""
+    if profile is None:
+        return Finding("board", "fail", f"no power profile: {board.reason}; set [energy].profile")
+    if given_by is None or profile == board.profile:
+        return Finding("board", "ok", f"profile {profile}: {board.reason}")
+    looks = board.profile or "none of the bundled profiles"
+    return Finding(
+        "board",
+        "warn",
+        f"profile {profile} from {given_by}; this board looks like {looks} ({board.reason})",
+    )
+
+
 def check_meters(profile_name: str) -> Finding:
     """Which power meters answer on this board (the profile's first, then every kind)."""
     from otswarm.energy import EnergyError, load_profile
@@ -147,7 +163,9 @@ def check_numba_cache() -> Finding:
 
     Numba keeps, per ``@njit(cache=True)`` function, an index file stamped with
     the source file's modification time and size; an index that is missing or
-    stale means the next call compiles. Reading it compiles nothing.
+    stale means the next call compiles. Reading it compiles nothing. Helpers
+    declared ``inline="always"`` are compiled into their callers and never get
+    an entry of their own: they are not counted.
     """
     from numba.core.registry import CPUDispatcher
 
@@ -157,7 +175,7 @@ def check_numba_cache() -> Finding:
     for info in pkgutil.iter_modules(otswarm.ot.__path__, "otswarm.ot."):
         module = importlib.import_module(info.name)
         kernels += [v for v in vars(module).values() if isinstance(v, CPUDispatcher)]
-    kernels = list({id(k): k for k in kernels}.values())
+    kernels = [k for k in {id(k): k for k in kernels}.values() if not _always_inlined(k)]
     cached = [k for k in kernels if _has_fresh_cache(k)]
     if not kernels:
         return Finding("Numba cache", "warn", "no compiled kernels found in otswarm.ot")
@@ -172,6 +190,10 @@ def check_numba_cache() -> Finding:
         f"cold: {len(kernels) - len(cached)} of {len(kernels)} kernels not cached; run "
         "python -c 'import otswarm.ot; otswarm.ot.warmup()' (docs/deploy.md)",
     )
+
+
+def _always_inlined(dispatcher) -> bool:
+    return dispatcher.targetoptions.get("inline") == "always"
 
 
 def _has_fresh_cache(dispatcher) -> bool:
