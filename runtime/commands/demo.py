@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     html = write_html_report(report, records, args.out, plots)
     console.print(f"report: {args.out / 'report.json'} and {html}")
     if not plots:
-        console.print(PLOTS_HINT)
+        console.print(PLOTS_HINT, markup=False)  # "[report]" is no style tag
     return 0 if report["agents"] else 1
 
 
