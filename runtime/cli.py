@@ -20,6 +20,7 @@ COMMANDS = {
     "train": "otswarm.commands.train",
     "export": "otswarm.commands.export",
     "bench": "otswarm.commands.bench",
+    "keys": "otswarm.commands.keys",
 }
 
 

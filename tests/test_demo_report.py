@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from otswarm.agent.record import TickRecord
@@ -86,3 +88,37 @@ def test_agent_figures_report_what_moved_and_what_the_plan_said():
     allocation = agent_figures([line], [])["allocation"]
     assert (allocation["given_j"], allocation["plan_given_j"]) == (2.0, 5.0)
     assert (allocation["received_j"], allocation["plan_received_j"]) == (1.0, 4.6)
+
+
+def test_checks_that_saw_nothing_do_not_pass():
+    from otswarm.demo.report import ledgers_match
+
+    assert not allocation_exactly_once([], {})  # no round ticked: nothing was checked
+    assert not ledgers_match({})
+    assert not ledgers_match({"a": {"ledger_consistent": None}})  # killed: not comparable
+    assert ledgers_match({"a": {"ledger_consistent": True}, "b": {"ledger_consistent": None}})
+    assert not ledgers_match({"a": {"ledger_consistent": True}, "b": {"ledger_consistent": False}})
+
+
+def test_demo_on_a_refusing_broker_fails_its_checks_and_exits_non_zero(tmp_path):
+    """No agent can join the broker, so none ticks: the demo must not say its checks passed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "demo"
+    demo = subprocess.run(
+        [sys.executable, "-m", "otswarm.cli", "demo", "--agents", "1", "--duration", "2",
+         "--broker", f"mqtt://127.0.0.1:{port}", "--out", str(out)],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    assert report["agents"] == {}
+    assert report["checks"] and not any(report["checks"].values()), report["checks"]
+    assert sorted(report["unchecked"]) == sorted(report["checks"])
+    assert demo.returncode != 0, demo.stdout
+    assert ": yes" not in demo.stdout and "NO (nothing was checked)" in demo.stdout, demo.stdout

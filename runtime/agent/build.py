@@ -148,7 +148,12 @@ def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
         command_timeout_s=config.bridge.command_timeout_s,
     )
     open_bridge(bridge, config.bridge.open_timeout_s)
-    sense = BridgeSense(bridge, config.bridge.clock, config.bridge.mcu_boot_hour)
+    sense = BridgeSense(
+        bridge,
+        config.bridge.clock,
+        config.bridge.mcu_boot_hour,
+        capacity_j=config.bridge.battery_capacity_j,
+    )
     return sense, BridgeActuator(bridge, ledger)
 
 
@@ -205,6 +210,8 @@ def build_agent(config: AgentConfig) -> Agent:
             bypass_below_soc=c.bypass_alignment_below_soc,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
+            telemetry_s=me.telemetry_s,
+            board=profile.id,
         )
         undo.pop_all()
     log.info(

@@ -32,6 +32,7 @@ class AgentSection:
     id: str
     swarm: str = "default"
     tick_period_s: float = 1.0
+    telemetry_s: float = 10.0
     log_file: Path | None = None
     log_level: str = "info"
     record_file: Path | None = None
@@ -64,6 +65,7 @@ class BridgeSection:
     open_timeout_s: float = 60.0
     clock: str = "local"
     mcu_boot_hour: float = 0.0
+    battery_capacity_j: float | None = None  # None: learned from telemetry (soc > 0)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         (bool(_ID.match(config.agent.id)), "[agent].id: use 1-32 of A-Z a-z 0-9 _ . -"),
         (bool(_ID.match(config.agent.swarm)), "[agent].swarm: use 1-32 of A-Z a-z 0-9 _ . -"),
         (config.agent.tick_period_s > 0, "[agent].tick_period_s: must be > 0"),
+        (config.agent.telemetry_s > 0, "[agent].telemetry_s: must be > 0"),
         (
             config.agent.log_level in ("debug", "info", "warning", "error"),
             "[agent].log_level: use debug, info, warning or error",
@@ -173,6 +176,10 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
         (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
         (config.bridge.open_timeout_s > 0, "[bridge].open_timeout_s: must be > 0"),
+        (
+            config.bridge.battery_capacity_j is None or config.bridge.battery_capacity_j > 0,
+            "[bridge].battery_capacity_j: must be > 0 (J)",
+        ),
         (config.coordination.transfer_max_w >= 0, "[coordination].transfer_max_w: >= 0"),
         (
             0.0 <= config.coordination.ask_below_soc <= config.coordination.share_above_soc <= 1.0,

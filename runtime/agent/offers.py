@@ -1,7 +1,9 @@
 """What this agent offers to the swarm's energy allocation each round.
 
 The offer is in joules of stored battery energy, ``E = soc * capacity`` with the
-capacity known from the MCU's telemetry (``battery_energy_j / soc``): the energy
+battery's capacity as the board knows it (``Reading.battery_capacity_j``: the
+configured capacity, else learned from the telemetry; never derived from the
+state of charge of this very reading, which is 0 for an empty battery): the energy
 above ``share_above_soc`` is supply, the energy missing below ``ask_below_soc``
 is demand, each at most ``transfer_max_w * dt``, where ``dt`` is the MCU-clock
 length of the last round (a simulated board whose clock runs faster than the
@@ -25,7 +27,7 @@ class OfferPolicy:
     def supply_demand(self, reading, round_s: float) -> tuple[float, float]:
         """``(supply_j, demand_j)`` for a board in state ``reading`` over ``round_s`` MCU s."""
         soc = reading.battery_soc
-        capacity = reading.battery_energy_j / soc if soc > 0 else 0.0
+        capacity = reading.battery_capacity_j
         cap = self.transfer_max_w * max(round_s, 0.0)
         supply = min(max(0.0, soc - self.share_above_soc) * capacity, cap)
         demand = min(max(0.0, self.ask_below_soc - soc) * capacity, cap)

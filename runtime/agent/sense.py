@@ -10,11 +10,14 @@ hour it booted at (``[bridge].clock = "mcu"``; the simulator keeps a day).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from otswarm.agent.errors import TelemetryError
+
+log = logging.getLogger(__name__)
 
 _MS_PER_HOUR = 3_600_000.0
 
@@ -30,6 +33,7 @@ class Reading:
     hour_of_day: float
     battery_energy_j: float  # energy stored in the battery, J
     mcu_time_s: float  # the MCU's clock, s (measures a round in the board's own time)
+    battery_capacity_j: float = 0.0  # the battery's capacity, J (0: not known)
 
     def quantities(self, received_w: float) -> dict[str, float]:
         """The inputs of :func:`otswarm.policy.build_observation`."""
@@ -61,18 +65,51 @@ def local_hour(t: float | None = None) -> float:
     return tm.tm_hour + tm.tm_min / 60.0 + tm.tm_sec / 3600.0
 
 
+MIN_SOC_FOR_CAPACITY = 0.05  # below this, stored J / SoC is too coarse to learn a capacity
+
+
 class BridgeSense:
-    """Readings from the MCU's latest telemetry frame (``bridge``: a BridgeLink)."""
+    """Readings from the MCU's latest telemetry frame (``bridge``: a BridgeLink).
+
+    The battery's capacity is the configured one (``[bridge].battery_capacity_j``);
+    without it, it is learned from the telemetry as ``battery_energy_j / soc``
+    once the state of charge is at least ``MIN_SOC_FOR_CAPACITY``, and kept. A
+    board that boots empty with no configured capacity does not know its deficit
+    until it has some charge (it is logged once).
+    """
 
     def __init__(
-        self, bridge, clock: str = "local", mcu_boot_hour: float = 0.0, wait_s: float = 2.0
+        self,
+        bridge,
+        clock: str = "local",
+        mcu_boot_hour: float = 0.0,
+        wait_s: float = 2.0,
+        capacity_j: float | None = None,
     ) -> None:
         if clock not in ("local", "mcu"):
             raise TelemetryError(f"clock must be 'local' or 'mcu', got {clock!r}")
+        if capacity_j is not None and not capacity_j > 0:
+            raise TelemetryError(f"battery capacity must be > 0 J, got {capacity_j!r}")
         self.bridge = bridge
         self.clock = clock
         self.mcu_boot_hour = mcu_boot_hour
         self.wait_s = wait_s
+        self.capacity_j = capacity_j
+        self._configured = capacity_j is not None
+        self._said_unknown = False
+
+    def _capacity(self, soc: float, energy_j: float) -> float:
+        if not self._configured and soc >= MIN_SOC_FOR_CAPACITY:
+            self.capacity_j = energy_j / soc
+        if self.capacity_j is None and not self._said_unknown:
+            self._said_unknown = True
+            log.warning(
+                "%s: battery capacity unknown (SoC %.3f): set [bridge].battery_capacity_j; "
+                "until then this board asks for no energy",
+                self.bridge.port,
+                soc,
+            )
+        return self.capacity_j or 0.0
 
     def read(self) -> Reading:
         telemetry = self.bridge.latest_telemetry() or self.bridge.wait_telemetry(self.wait_s)
@@ -90,7 +127,13 @@ class BridgeSense:
             hour = (self.mcu_boot_hour + telemetry.mcu_time_ms / _MS_PER_HOUR) % 24.0
         else:
             hour = local_hour()
-        return Reading(hour_of_day=hour, mcu_time_s=telemetry.mcu_time_ms / 1000.0, **values)
+        capacity = self._capacity(telemetry.soc, telemetry.battery_energy_j)
+        return Reading(
+            hour_of_day=hour,
+            mcu_time_s=telemetry.mcu_time_ms / 1000.0,
+            battery_capacity_j=capacity,
+            **values,
+        )
 
 
 class MeterSense:

@@ -16,6 +16,7 @@ import numpy as np
 
 BOOT_HOUR = 10.5  # the boards boot at 10:30 board time: a 45 s run spans noon, where the
 # sun changes least, so the drift the monitors see is the scripted drop, not the morning
+BATTERY_J = 36000.0  # every demo board's battery (10 Wh); the agents' configs say so too
 
 
 def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_factor: float, seed=0):
@@ -39,6 +40,7 @@ def board_configs(n: int, acceleration: float, drop_at_wall_s: float, drop_facto
                 solar_peak_w=float(rng.uniform(6.0, 16.0)),
                 cloudiness=float(rng.uniform(0.05, 0.25)),
                 initial_soc=float(rng.uniform(0.30, 0.85)),
+                battery_capacity_j=BATTERY_J,
                 harvest_drop_at_s=drop_at_wall_s * acceleration,
                 harvest_drop_factor=drop_factor,
                 energy_sharing=True,

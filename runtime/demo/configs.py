@@ -36,6 +36,7 @@ def write_agent_config(
     boot_hour: float,
     drift_window: int,
     cluster_size: int = 8,
+    battery_capacity_j: float | None = None,
 ) -> Path:
     """``folder/agent.toml`` for one demo agent; its record and log go in ``folder``, its
     ledger next to the other agents' in ``folder``'s parent (the run folder)."""
@@ -50,7 +51,12 @@ def write_agent_config(
             "seed": index,
         },
         "link": {"url": broker_url, "heartbeat_s": max(tick_period_s, 0.5)},
-        "bridge": {"device": device, "clock": "mcu", "mcu_boot_hour": boot_hour},
+        "bridge": {
+            "device": device,
+            "clock": "mcu",
+            "mcu_boot_hour": boot_hour,
+            "battery_capacity_j": battery_capacity_j,
+        },
         "policy": {"model": "harvest"},
         "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
         "coordination": {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from otswarm.demo.boards import BOOT_HOUR, board_configs, start_simulated_boards
+from otswarm.demo.boards import BATTERY_J, BOOT_HOUR, board_configs, start_simulated_boards
 from otswarm.demo.configs import write_agent_config
 from otswarm.demo.follow import RecordFollower
 from otswarm.demo.processes import AgentProcess
@@ -103,6 +103,7 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
                 BOOT_HOUR,
                 drift_window_for(settings),
                 settings.cluster_size,
+                BATTERY_J,
             )
             processes.append(AgentProcess(agent_id, config, folder / "stdout.log"))
         for process in processes:

@@ -143,7 +143,26 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
 
 
 def allocation_exactly_once(rounds: list[dict], agents: Mapping[str, dict]) -> bool:
-    """True when no round executed plans from two planners and no agent ran a plan twice."""
-    return all(len(r["planners"]) <= 1 for r in rounds) and all(
-        a["allocation"]["plans_executed_twice"] == 0 for a in agents.values()
+    """True when no round executed plans from two planners and no agent ran a plan twice.
+
+    False when nothing was checked (no round was ticked): a check that saw nothing
+    did not pass.
+    """
+    return (
+        bool(rounds)
+        and all(len(r["planners"]) <= 1 for r in rounds)
+        and all(a["allocation"]["plans_executed_twice"] == 0 for a in agents.values())
     )
+
+
+def comparable(agents: Mapping[str, dict]) -> list[bool]:
+    """Ledger-vs-record verdicts of the agents whose ledger could be compared (stopped
+    cleanly; a killed agent loses its last commit window)."""
+    return [a["ledger_consistent"] for a in agents.values() if a["ledger_consistent"] is not None]
+
+
+def ledgers_match(agents: Mapping[str, dict]) -> bool:
+    """True when every comparable ledger agrees with its tick records and there is at
+    least one; False when none could be compared."""
+    verdicts = comparable(agents)
+    return bool(verdicts) and all(verdicts)

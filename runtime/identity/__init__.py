@@ -1,0 +1,58 @@
+"""Who is who in a swarm: Ed25519 keys, signatures and the operator-signed roster.
+
+* :mod:`otswarm.identity.keys`: make, store and load keys; sign and verify bytes.
+* :mod:`otswarm.identity.roster`: the roster of agent public keys, signed by the
+  operator, and its checks.
+
+Depends only on ``cryptography`` and :mod:`otswarm.errors`; the wire format, the
+link and the policy rollout build on it. docs/security.md says what it protects.
+"""
+
+from otswarm.identity.errors import (
+    IdentityError,
+    KeyFileError,
+    RosterError,
+    SignatureError,
+    UnknownAgentError,
+)
+from otswarm.identity.keys import (
+    PUBLIC_KEY_LEN,
+    SIGNATURE_LEN,
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+    generate_private_key,
+    parse_public_text,
+    public_bytes,
+    public_text,
+    read_private_key,
+    read_public_key,
+    sign,
+    verify,
+    write_key_pair,
+)
+from otswarm.identity.roster import Roster, parse_roster, read_roster, sign_roster
+
+__all__ = [
+    "PUBLIC_KEY_LEN",
+    "SIGNATURE_LEN",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
+    "IdentityError",
+    "KeyFileError",
+    "Roster",
+    "RosterError",
+    "SignatureError",
+    "UnknownAgentError",
+    "generate_private_key",
+    "parse_public_text",
+    "parse_roster",
+    "public_bytes",
+    "public_text",
+    "read_private_key",
+    "read_public_key",
+    "read_roster",
+    "sign",
+    "sign_roster",
+    "verify",
+    "write_key_pair",
+]
