@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
         check_broker,
         check_litert,
         check_meters,
-        check_numba_cache,
         check_serial,
     )
+    from otswarm.doctor.numba_cache import check_numba_cache
     from otswarm.energy.board import detect_board
     from otswarm.errors import PROJECT_ERRORS
 

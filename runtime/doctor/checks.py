@@ -10,9 +10,7 @@ from __future__ import annotations
 import glob
 import importlib
 import os
-import pkgutil
 from dataclasses import dataclass
-from pathlib import Path
 
 SERIAL_PATTERNS = ("/dev/ttyACM*", "/dev/ttyUSB*", "/dev/serial0", "/dev/serial/by-id/*")
 # meters read from sysfs or a command; I2C chips are probed only when the profile
@@ -156,51 +154,3 @@ def check_broker(url: str, timeout_s: float = 3.0) -> Finding:
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-def check_numba_cache() -> Finding:
-    """Every cached kernel of ``otswarm.ot`` has a fresh entry in Numba's cache index.
-
-    Numba keeps, per ``@njit(cache=True)`` function, an index file stamped with
-    the source file's modification time and size; an index that is missing or
-    stale means the next call compiles. Reading it compiles nothing. Helpers
-    declared ``inline="always"`` are compiled into their callers and never get
-    an entry of their own: they are not counted.
-    """
-    from numba.core.registry import CPUDispatcher
-
-    import otswarm.ot
-
-    kernels = []
-    for info in pkgutil.iter_modules(otswarm.ot.__path__, "otswarm.ot."):
-        module = importlib.import_module(info.name)
-        kernels += [v for v in vars(module).values() if isinstance(v, CPUDispatcher)]
-    kernels = [k for k in {id(k): k for k in kernels}.values() if not _always_inlined(k)]
-    cached = [k for k in kernels if _has_fresh_cache(k)]
-    if not kernels:
-        return Finding("Numba cache", "warn", "no compiled kernels found in otswarm.ot")
-    where = os.environ.get("NUMBA_CACHE_DIR") or str(
-        Path(otswarm.ot.__file__).parent / "__pycache__"
-    )
-    if len(cached) == len(kernels):
-        return Finding("Numba cache", "ok", f"warm: {len(kernels)} kernels cached in {where}")
-    return Finding(
-        "Numba cache",
-        "warn",
-        f"cold: {len(kernels) - len(cached)} of {len(kernels)} kernels not cached; run "
-        "python -c 'import otswarm.ot; otswarm.ot.warmup()' (docs/deploy.md)",
-    )
-
-
-def _always_inlined(dispatcher) -> bool:
-    return dispatcher.targetoptions.get("inline") == "always"
-
-
-def _has_fresh_cache(dispatcher) -> bool:
-    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
-    if cache_file is None:
-        return False
-    try:
-        return bool(cache_file._load_index())
-    except Exception:  # an unreadable index is a cold cache, not a doctor crash
-        return False
