@@ -1,6 +1,7 @@
-"""Distribution summaries on the wire: message kinds, codec, HMAC and replay window.
+"""Distribution summaries on the wire: message kinds, codec, HMAC, signatures, sessions
+and replay window.
 
-The byte layout is in docs/wire-format.md (version 1).
+The byte layout is in docs/wire-format.md (version 2).
 """
 
 from otswarm.summaries.auth import TAG_LEN, ReplayGuard
@@ -9,6 +10,7 @@ from otswarm.summaries.errors import (
     AuthenticationError,
     BadMagicError,
     ForgedMessageError,
+    FutureMessageError,
     InvalidFieldError,
     ReplayError,
     SizeLimitError,
@@ -16,6 +18,7 @@ from otswarm.summaries.errors import (
     SummaryValueError,
     TruncatedPayloadError,
     UnknownKindError,
+    UnknownSignerError,
     UnsignedMessageError,
     UnsupportedVersionError,
 )
@@ -44,6 +47,7 @@ __all__ = [
     "EnergyOffer",
     "Envelope",
     "ForgedMessageError",
+    "FutureMessageError",
     "Header",
     "Heartbeat",
     "Histogram",
@@ -61,6 +65,7 @@ __all__ = [
     "Transfer",
     "TruncatedPayloadError",
     "UnknownKindError",
+    "UnknownSignerError",
     "UnsignedMessageError",
     "UnsupportedVersionError",
     "decode",
