@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otswarm.agent.tables import table_to_dataclass
+from otswarm.energy.board import default_profile
 from otswarm.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -96,7 +97,7 @@ class EnergySection:
     """Where the ledger lives and which board profile prices the components."""
 
     ledger_dir: Path = Path("/var/lib/otswarm")
-    profile: str = "x86-dev"
+    profile: str = field(default_factory=default_profile)  # this board's (energy/board.py)
 
 
 @dataclass(frozen=True)
