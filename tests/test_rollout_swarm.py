@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import subprocess
 import sys
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from link_support import wait_until
 from rollout_support import GATED, HARVEST, SPREAD, UNIFORM, rollout_of, write_keys
@@ -26,6 +28,7 @@ from otswarm.demo.processes import AgentProcess
 from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty
 from otswarm.link import MqttLinkConfig
 from otswarm.rollout.operator_client import OperatorClient
+from otswarm.summaries import Outcome, Telemetry, decode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SWARM = "rollout-e2e"
@@ -54,6 +57,7 @@ class Swarm:
         folder.mkdir()
         tables = {
             "agent": {"id": agent, "swarm": SWARM, "tick_period_s": 0.5, "seed": index,
+                      "telemetry_s": 1.0,
                       "log_file": folder / "agent.log", "record_file": folder / "run.jsonl"},
             "link": {"url": self.broker.url, "heartbeat_s": 0.5},
             "bridge": {"device": device, "clock": "mcu", "mcu_boot_hour": 20.0},
@@ -94,6 +98,20 @@ class Swarm:
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
         assert done.stdout.strip(), done.stderr
         return done.returncode, json.loads(done.stdout)
+
+    def telemetry(self, agent: str, timeout: float = 10.0) -> Telemetry:
+        """The agent's next telemetry message (retained ones, sent before, are skipped)."""
+        got: queue.Queue = queue.Queue()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.on_message = lambda c, u, m: None if m.retain else got.put(m.payload)
+        client.connect(self.broker.host, self.broker.port)
+        client.subscribe(f"otswarm/v1/{SWARM}/{agent}/telemetry", qos=1)
+        client.loop_start()
+        try:
+            return decode(got.get(timeout=timeout)).message
+        finally:
+            client.loop_stop()
+            client.disconnect()
 
     def client(self) -> OperatorClient:
         return OperatorClient(MqttLinkConfig(self.broker.url, SWARM, "operator"))
@@ -155,6 +173,9 @@ def test_a_bad_model_is_refused_by_every_agent_with_its_reason(swarm, kind, tmp_
         assert answer["policy"] == _hash(HARVEST)  # still on its own policy
         refusals = [e for e in swarm.log_events(agent) if e.get("event") == "rollout_refused"]
         assert refusals and refusals[-1]["code"] == kind, refusals[-1:]
+        telemetry = swarm.telemetry(agent)  # the refusal and its reason, in its telemetry
+        assert (telemetry.rollout_outcome, telemetry.rollout_code) == (Outcome.REFUSED, kind)
+        assert telemetry.policy_sha256 == file_sha256(HARVEST)
     _assert_all_running(swarm, HARVEST)
 
 
@@ -199,6 +220,9 @@ def test_a_rollout_reaches_all_four_through_canaries_and_a_late_board_gets_it(sw
     )
     assert [a for a, r in result["agents"].items() if r["canary"]] == list(AGENTS[:2])
     assert {r["policy"] for r in result["agents"].values()} == {_hash(UNIFORM)}
+    telemetry = swarm.telemetry(AGENTS[3])
+    assert (telemetry.rollout_outcome, telemetry.rollout_code) == (Outcome.ADOPTED, "adopted")
+    assert telemetry.policy_sha256 == file_sha256(UNIFORM)
     _assert_all_running(swarm, UNIFORM)
     for agent in AGENTS:  # the uniform policy decides now
         assert swarm.records(agent)[-1]["policy_probs"] == pytest.approx([0.2] * 5, abs=0.01)

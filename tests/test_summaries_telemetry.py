@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import struct
@@ -26,6 +27,7 @@ from otswarm.summaries.telemetry import LAYOUT, MAX_COMPONENTS
 KEY = b"swarm-key-0123456789"
 HEADER = {"agent": "board-7", "round": 3, "sequence": 9, "timestamp_us": 1_800_000_000_000_000}
 BODY = FIXED.size + len("board-7")  # offset of the body in an encoded payload
+ROLLOUT_TAIL = 2  # layout 2's fields when no rollout was answered: outcome u8, empty code
 
 FULL = Telemetry(
     period_s=10.0,
@@ -99,7 +101,7 @@ def _body_offsets(message: Telemetry) -> dict[str, int]:
         ("layout", 0, InvalidFieldError, "layout 0"),
         ("flags", 0x10, InvalidFieldError, "unknown telemetry flags 0x10"),
         ("count", MAX_COMPONENTS + 1, SizeLimitError, "n_components 33"),
-        ("count", 5, TruncatedPayloadError, "component 4"),
+        ("count", 5, TruncatedPayloadError, "telemetry joules"),  # runs into layout 2's tail
     ],
 )
 def test_decoder_names_what_is_wrong(field, value, error, match):
@@ -119,10 +121,11 @@ def test_out_of_domain_values_on_the_wire_are_invalid_fields():
 def test_a_component_sent_twice_is_refused():
     one = Telemetry(1.0, 1.0, 1.0, {"ot": 1.0})
     payload = bytearray(encode(one, **HEADER))
-    entry = payload[-(1 + 2 + 8) :]  # the one component: length, "ot", f64
+    tail = payload[-ROLLOUT_TAIL:]  # layout 2: no rollout answered (outcome 0, empty code)
+    entry = payload[-(1 + 2 + 8 + ROLLOUT_TAIL) : -ROLLOUT_TAIL]  # length, "ot", f64
     payload[_body_offsets(one)["count"]] = 2
     with pytest.raises(InvalidFieldError, match="'ot' twice"):
-        decode(bytes(payload + entry))
+        decode(bytes(payload[:-ROLLOUT_TAIL] + entry + tail))
 
 
 def test_a_newer_layout_is_read_up_to_what_this_receiver_knows():
@@ -143,3 +146,19 @@ def test_a_newer_layout_is_read_up_to_what_this_receiver_knows():
 def test_the_known_layout_has_no_trailing_bytes():
     with pytest.raises(TruncatedPayloadError, match="trailing"):
         decode(encode(FULL, **HEADER) + b"\x00")
+
+
+def test_the_last_rollout_answer_travels_and_a_layout_1_sender_is_still_read():
+    """Layout 2 appends the agent's last rollout answer; a layout-1 payload (an older
+    agent) decodes with none."""
+    refused = dataclasses.replace(FULL, rollout_outcome=2, rollout_code="smoke")
+    assert decode(encode(refused, **HEADER)).message == refused
+    old = bytearray(encode(FULL, **HEADER))[:-ROLLOUT_TAIL]
+    old[BODY] = 1
+    message = decode(bytes(old)).message
+    assert (message.rollout_outcome, message.rollout_code) == (0, "")
+    assert message == FULL
+    with pytest.raises(SummaryValueError, match="rollout_code"):
+        dataclasses.replace(FULL, rollout_outcome=1)
+    with pytest.raises(SummaryValueError, match="rollout_outcome"):
+        dataclasses.replace(FULL, rollout_outcome=7, rollout_code="x")

@@ -11,6 +11,8 @@ Figures (since the agent started, at publication time ``t``):
   dividing by wall time instead would swing by a window's idle energy);
 - battery, duty and drift: the last tick's; ``plans_executed``: ticks that
   executed this agent's part of an allocation plan;
+- ``rollout_outcome`` and ``rollout_code``: the agent's last answer to a policy
+  rollout (:mod:`otswarm.rollout`), none before the first;
 - ``alignment_w1 = W1(s, b)``, ``s`` this agent's consensus state and ``b`` the
   W2 barycenter of ``s`` and the neighbours' states it used that round (None
   while it has heard no neighbour).
@@ -117,7 +119,14 @@ class TelemetryPublisher:
             plans_executed=self.plans_executed,
             policy_sha256=self._policy_hash(a.policy.model_path),
             board=self.board,
+            **self._rollout(),
         )
+
+    def _rollout(self) -> dict:
+        status = getattr(self.agent.rollout, "last_status", None)
+        if status is None:
+            return {}
+        return {"rollout_outcome": int(status.outcome), "rollout_code": status.code}
 
     def _policy_hash(self, path: Path) -> bytes:
         """The model's SHA-256, hashed again only when the file changed; zeros (and a

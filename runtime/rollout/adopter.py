@@ -86,6 +86,7 @@ class PolicyRollout:
         self.rollback_after = rollback_after
         self.current = Running(policy, policy_sha256)
         self.previous: Running | None = None
+        self.last_status: RolloutStatus | None = None  # the last answer (also in telemetry)
         self._failures = 0
         self._last_failure = ""
         self._pending: Rollout | None = None
@@ -215,6 +216,7 @@ class PolicyRollout:
         }
         say("rollout %s: %s: %s", status.rollout.hex()[:16], event[8:].replace("_", " "), detail,
             extra={"fields": fields})  # fmt: skip
+        self.last_status = status
         self.link.publish(status)
 
 

@@ -21,6 +21,11 @@ Body (little-endian), after the summary header::
     n_components    u8    0..32
     components      n x (name: u8 length + ASCII [a-z0-9_], joules f64 >= 0)
                           joules booked to each ledger component since start
+    -- layout 2 --
+    rollout_outcome u8    what the agent did with the last policy rollout it answered:
+                          0 none yet, 1 adopted, 2 refused, 3 rolled back
+    rollout_code    u8 length + ASCII: ``adopted``, the refusal's reason (``unsigned``,
+                          ``smoke``, ...) or ``failed`` (empty when none)
 
 Layouts only ever *append* fields: a receiver decodes the fields of the layouts
 it knows and skips the bytes a newer layout appended after them (the tag, when
@@ -39,7 +44,8 @@ from otswarm.summaries.errors import InvalidFieldError, SizeLimitError, SummaryV
 from otswarm.summaries.messages import Kind, _f32, _uint
 from otswarm.summaries.reader import PayloadReader, pack_text
 
-LAYOUT = 1
+LAYOUT = 2
+ROLLOUT_OUTCOMES = range(4)  # 0 none, then otswarm.summaries.rollout.Outcome
 MAX_COMPONENTS = 32
 HASH_LEN = 32
 _COMPONENT = re.compile(r"[a-z0-9_]{1,32}")
@@ -83,6 +89,8 @@ class Telemetry:
     plans_executed: int = 0
     policy_sha256: bytes = bytes(HASH_LEN)
     board: str = ""
+    rollout_outcome: int = 0
+    rollout_code: str = ""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -107,6 +115,13 @@ class Telemetry:
         set_(self, "policy_sha256", bytes(self.policy_sha256))
         if not isinstance(self.board, str) or not _BOARD.fullmatch(self.board):
             raise SummaryValueError(f"telemetry board {self.board!r}: 0-32 of A-Z a-z 0-9 _ . -")
+        if self.rollout_outcome not in ROLLOUT_OUTCOMES:
+            raise SummaryValueError(f"telemetry rollout_outcome {self.rollout_outcome!r}: 0..3")
+        set_(self, "rollout_outcome", int(self.rollout_outcome))
+        if not isinstance(self.rollout_code, str) or not _BOARD.fullmatch(self.rollout_code):
+            raise SummaryValueError(f"telemetry rollout_code {self.rollout_code!r}: 0-32 of an id")
+        if (self.rollout_outcome == 0) != (self.rollout_code == ""):
+            raise SummaryValueError("telemetry rollout_code goes with a rollout_outcome")
         joules = dict(self.joules)
         if len(joules) > MAX_COMPONENTS:
             raise SummaryValueError(f"telemetry has {len(joules)} components > {MAX_COMPONENTS}")
@@ -128,8 +143,9 @@ def encode_telemetry(m: Telemetry) -> bytes:
                         m.plans_executed)  # fmt: skip
     components = b"".join(pack_text(c) + _JOULES.pack(j) for c, j in m.joules.items())
     return b"".join(
-        [fixed, m.policy_sha256, pack_text(m.board), _U8.pack(len(m.joules)), components]
-    )
+        [fixed, m.policy_sha256, pack_text(m.board), _U8.pack(len(m.joules)), components,
+         _U8.pack(m.rollout_outcome), pack_text(m.rollout_code)]
+    )  # fmt: skip
 
 
 def decode_telemetry(r: PayloadReader) -> Telemetry:
@@ -149,6 +165,10 @@ def decode_telemetry(r: PayloadReader) -> Telemetry:
         if name in joules:
             raise InvalidFieldError(f"{r.where}: telemetry component {name!r} twice")
         (joules[name],) = r.unpack(_JOULES, f"telemetry joules[{name}]")
+    rollout = {}
+    if layout >= 2:
+        (outcome,) = r.unpack(_U8, "telemetry rollout_outcome")
+        rollout = {"rollout_outcome": outcome, "rollout_code": r.text("telemetry rollout_code")}
     if layout > LAYOUT:  # a newer sender appended fields this receiver does not know
         r.offset = len(r.data)
     known = {name: v if flags >> bit & 1 else None
@@ -162,4 +182,5 @@ def decode_telemetry(r: PayloadReader) -> Telemetry:
         policy_sha256=policy,
         board=board,
         **known,
+        **rollout,
     )
