@@ -19,7 +19,10 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    and what the MCU reports it moved is what is booked and recorded;
    past ``cluster_size`` members the agent aligns within its OT-balanced group
    (:class:`otswarm.agent.groups.Grouping`);
-5. **book**: every component's joules go to the ledger (CPU time of each stage
+5. **telemetry** (every ``telemetry_s``, :mod:`otswarm.agent.telemetry`): the
+   agent's joules by component, power, battery, duty, alignment and drift, one
+   retained message for the fleet's operators;
+6. **book**: every component's joules go to the ledger (CPU time of each stage
    priced by the board profile, bytes on the radio and the serial line, energy
    moved in and out), and one line goes to the run record.
 
@@ -42,6 +45,7 @@ from otswarm.agent.clock import RoundClock
 from otswarm.agent.offers import OfferPolicy
 from otswarm.agent.record import RunRecordWriter, TickRecord
 from otswarm.agent.sense import received_power_w
+from otswarm.agent.telemetry import TelemetryPublisher
 from otswarm.agent.traffic import LinkTraffic
 from otswarm.errors import PROJECT_ERRORS
 
@@ -66,6 +70,8 @@ class Agent:
         bypass_below_soc: float = 0.0,
         record: RunRecordWriter | None = None,
         seed: int | None = None,
+        telemetry_s: float | None = None,
+        board: str = "",
     ) -> None:
         self.id = agent_id
         self.clock = clock
@@ -80,6 +86,9 @@ class Agent:
         self.bypass_below_soc = bypass_below_soc
         self.record = record
         self.traffic = LinkTraffic(self.link, ledger)
+        self.telemetry = (
+            None if telemetry_s is None else TelemetryPublisher(self, telemetry_s, board)
+        )
         self.support = np.asarray(policy.action_values, dtype=float)
         self.ticks = 0
         self.received_w = 0.0
@@ -103,6 +112,8 @@ class Agent:
             self._stage("drift", rec, self._watch_drift, reading, rec)
         self._stage("coordinate", rec, self._coordinate, reading, rec)
         rec.members_alive = len(self.link.alive())
+        if self.telemetry is not None:
+            self._stage("telemetry", rec, self.telemetry.tick, rec)
         self._stage("book", rec, self._book)
         rec.tick_s = time.perf_counter() - began
         self._stage("record", rec, self._write, rec)

@@ -219,6 +219,16 @@ class SwarmCoordinator:
         with self._lock:
             return set(self._offers.get(r, {}))
 
+    def peer_states(self) -> list[np.ndarray]:
+        """The neighbours' consensus states usable at the current round (as ``round`` used)."""
+        with self._lock:
+            r = self._round
+            return [
+                h
+                for rnd, h in self._histograms.values()
+                if r is not None and abs(r - rnd) <= self.max_age
+            ]
+
     def plan_waiting(self, r: int) -> str | None:
         """Planner of the plan this agent would execute for round ``r`` (None: none yet)."""
         with self._lock:

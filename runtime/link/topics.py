@@ -3,7 +3,7 @@
 Every summary travels on ``otswarm/v1/<swarm>/<agent>/<kind>`` where ``<agent>``
 is the sender and ``<kind>`` is ``Kind.topic_name`` (``histogram``,
 ``point_cloud``, ``energy_offer``, ``allocation_plan``, ``heartbeat``,
-``state``). A broker ACL can therefore let each agent write only
+``state``, ``telemetry``). A broker ACL can therefore let each agent write only
 ``otswarm/v1/+/<its id>/#`` (see docs/mosquitto-fleet.md).
 
 QoS per kind (why):
@@ -21,6 +21,8 @@ heartbeat      0   no       periodic; the next one replaces a lost one
 state          1   yes      membership: online on connect, ``offline`` as the
                             last will and on a clean close; retained so a new
                             agent learns who is there at once
+telemetry      1   yes      energy and state for operators, every telemetry_s;
+                            retained so a late viewer sees the whole fleet
 ============== === ======== ===================================================
 """
 
@@ -39,8 +41,9 @@ QOS = {
     Kind.ALLOCATION_PLAN: 2,
     Kind.HEARTBEAT: 0,
     Kind.STATE: 1,
+    Kind.TELEMETRY: 1,
 }
-RETAINED = frozenset({Kind.STATE})
+RETAINED = frozenset({Kind.STATE, Kind.TELEMETRY})
 _KINDS_BY_NAME = {kind.topic_name: kind for kind in Kind}
 
 
@@ -52,6 +55,11 @@ def topic(swarm: str, agent: str, kind: Kind) -> str:
 def topic_filter(swarm: str, kind: Kind, sender: str | None = None) -> str:
     """The subscription for ``kind`` from ``sender`` (every agent when None)."""
     return f"{PREFIX}/{swarm}/{sender or '+'}/{kind.topic_name}"
+
+
+def roster_topic(swarm: str) -> str:
+    """Where the operator publishes the swarm's signed roster (retained)."""
+    return f"{PREFIX}/{swarm}/roster"
 
 
 def parse_topic(name: str) -> tuple[str, str, Kind]:

@@ -1,6 +1,7 @@
-"""Distribution summaries on the wire: message kinds, codec, HMAC and replay window.
+"""Distribution summaries on the wire: message kinds, codec, HMAC, signatures, sessions
+and replay window.
 
-The byte layout is in docs/wire-format.md (version 1).
+The byte layout is in docs/wire-format.md (version 2).
 """
 
 from otswarm.summaries.auth import TAG_LEN, ReplayGuard
@@ -9,6 +10,7 @@ from otswarm.summaries.errors import (
     AuthenticationError,
     BadMagicError,
     ForgedMessageError,
+    FutureMessageError,
     InvalidFieldError,
     ReplayError,
     SizeLimitError,
@@ -16,22 +18,23 @@ from otswarm.summaries.errors import (
     SummaryValueError,
     TruncatedPayloadError,
     UnknownKindError,
+    UnknownSignerError,
     UnsignedMessageError,
     UnsupportedVersionError,
 )
 from otswarm.summaries.header import VERSION, Header
+from otswarm.summaries.kinds import MESSAGE_TYPES, Message
 from otswarm.summaries.messages import (
-    MESSAGE_TYPES,
     AllocationPlan,
     EnergyOffer,
     Heartbeat,
     Histogram,
     Kind,
-    Message,
     PointCloud,
     State,
     Transfer,
 )
+from otswarm.summaries.telemetry import Telemetry
 
 __all__ = [
     "MAX_PAYLOAD",
@@ -44,6 +47,7 @@ __all__ = [
     "EnergyOffer",
     "Envelope",
     "ForgedMessageError",
+    "FutureMessageError",
     "Header",
     "Heartbeat",
     "Histogram",
@@ -57,9 +61,11 @@ __all__ = [
     "State",
     "SummaryDecodeError",
     "SummaryValueError",
+    "Telemetry",
     "Transfer",
     "TruncatedPayloadError",
     "UnknownKindError",
+    "UnknownSignerError",
     "UnsignedMessageError",
     "UnsupportedVersionError",
     "decode",

@@ -42,6 +42,7 @@ class Kind(enum.IntEnum):
     ALLOCATION_PLAN = 4
     HEARTBEAT = 5
     STATE = 6
+    TELEMETRY = 7  # otswarm.summaries.telemetry
 
     @property
     def topic_name(self) -> str:
@@ -296,9 +297,3 @@ class State:
         object.__setattr__(self, "period_s", _f32(self.period_s, "state period_s"))
         if self.period_s <= 0:
             raise SummaryValueError(f"state period_s must be > 0, got {self.period_s}")
-
-
-Message = Histogram | PointCloud | EnergyOffer | AllocationPlan | Heartbeat | State
-MESSAGE_TYPES: dict[Kind, type] = {
-    cls.KIND: cls for cls in (Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State)
-}
