@@ -94,9 +94,16 @@ class EnergySection:
 
 @dataclass(frozen=True)
 class CoordinationSection:
-    """Alignment, allocation, drift and clustering settings."""
+    """Alignment, allocation, drift and clustering settings.
+
+    The defaults of ``alignment``, ``allocation_method`` and ``drift`` follow the
+    swarm outcomes of ``otswarm bench outcomes`` (docs/coordination.md, "Defaults").
+    """
 
     allocation: bool = True
+    allocation_method: str = "greedy"  # ot, greedy (nearest-first) or proportional
+    alignment: bool = False  # draw the duty from the swarm consensus (else own policy)
+    drift: bool = False  # drift monitor sets the alignment step and re-planning period
     transfer_max_w: float = 2.0
     share_above_soc: float = 0.6
     ask_below_soc: float = 0.4
@@ -213,6 +220,10 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[coordination]: need 0 <= ask_below_soc <= share_above_soc <= 1",
         ),
         (len(config.coordination.position_m) == 3, "[coordination].position_m: give [x, y, z]"),
+        (
+            config.coordination.allocation_method in ("ot", "greedy", "proportional"),
+            "[coordination].allocation_method: use ot, greedy or proportional",
+        ),
         (config.coordination.drift_window >= 4, "[coordination].drift_window: must be >= 4"),
         (config.coordination.cluster_size >= 2, "[coordination].cluster_size: must be >= 2"),
         (
