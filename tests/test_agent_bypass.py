@@ -35,7 +35,7 @@ def _ticks(tmp_path, name, device, url, bypass_soc, n=6):
     agent = build_agent(dataclasses.replace(config, coordination=coordination))
     try:
         for _ in range(n):
-            agent.coordinator.aligner.state = HIGH_DUTY_CONSENSUS.copy()  # what the swarm says
+            agent.alignment.aligner.state = HIGH_DUTY_CONSENSUS.copy()  # what the swarm says
             agent.tick()
     finally:
         agent.close()

@@ -1,6 +1,6 @@
 """Distribution summaries on the wire: message kinds, codec, HMAC and replay window.
 
-The byte layout is in docs/wire-format.md (version 1).
+The byte layout is in docs/wire-format.md (version 2).
 """
 
 from otswarm.summaries.auth import TAG_LEN, ReplayGuard
@@ -31,6 +31,7 @@ from otswarm.summaries.messages import (
     PointCloud,
     State,
     Transfer,
+    TransferReport,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "SummaryDecodeError",
     "SummaryValueError",
     "Transfer",
+    "TransferReport",
     "TruncatedPayloadError",
     "UnknownKindError",
     "UnsignedMessageError",

@@ -1,9 +1,9 @@
-"""The fixed header every summary starts with (wire-format version 1).
+"""The fixed header every summary starts with (wire-format version 2).
 
 Layout (little-endian), 22 bytes then the sender id::
 
     0  magic        2 bytes  b"OT"
-    2  version      u8       1
+    2  version      u8       2
     3  kind         u8       Kind
     4  flags        u8       bit 0: an HMAC tag ends the payload; other bits 0
     5  agent_len    u8       1..32
@@ -30,7 +30,7 @@ from otswarm.summaries.messages import Kind, check_id
 from otswarm.summaries.reader import PayloadReader
 
 MAGIC = b"OT"
-VERSION = 1
+VERSION = 2  # 2: kind 7, the transfer report (docs/wire-format.md)
 FLAG_SIGNED = 0x01
 KNOWN_FLAGS = FLAG_SIGNED
 FIXED = struct.Struct("<2sBBBBIIQ")
