@@ -46,6 +46,12 @@ BAD_CALLS = [
         lambda: rot.sliced_wasserstein(np.ones((3, 2)), np.ones((3, 2)), n_projections=0),
     ),
     ("masses differ", lambda: rot.emd(U3, 2 * U3, M33)),
+    ("M_aa", lambda: rot.sinkhorn_divergence(U3, U3, M33, M33[:2, :2], M33, 1.0)),
+    ("M_bb", lambda: rot.sinkhorn_divergence(U3, U3, M33, M33, np.full((3, 3), math.nan), 1.0)),
+    ("reg", lambda: rot.sinkhorn_divergence(U3, U3, M33, M33, M33, -1.0)),
+    ("masses differ", lambda: rot.sinkhorn_divergence(U3, 2 * U3, M33, M33, M33, 1.0)),
+    ("kernels", lambda: rot.warmup(kernels=("sinkhorn", "fast_sinkhorn"))),
+    ("dtypes", lambda: rot.warmup(kernels=(), dtypes=(np.int32,))),
 ]
 
 
@@ -62,6 +68,7 @@ def test_public_names_are_the_design_contract():
     assert set(rot.__all__) == {
         "sinkhorn",
         "sinkhorn_batch",
+        "sinkhorn_divergence",
         "sinkhorn_unbalanced",
         "barycenter",
         "wasserstein_1d",

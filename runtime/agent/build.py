@@ -210,6 +210,8 @@ def build_agent(config: AgentConfig) -> Agent:
             bypass_below_soc=c.bypass_alignment_below_soc,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
+            telemetry_s=me.telemetry_s,
+            board=profile.id,
         )
         undo.pop_all()
     log.info(

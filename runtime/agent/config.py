@@ -31,6 +31,7 @@ class AgentSection:
     id: str
     swarm: str = "default"
     tick_period_s: float = 1.0
+    telemetry_s: float = 10.0
     log_file: Path | None = None
     log_level: str = "info"
     record_file: Path | None = None
@@ -155,6 +156,7 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         (bool(_ID.match(config.agent.id)), "[agent].id: use 1-32 of A-Z a-z 0-9 _ . -"),
         (bool(_ID.match(config.agent.swarm)), "[agent].swarm: use 1-32 of A-Z a-z 0-9 _ . -"),
         (config.agent.tick_period_s > 0, "[agent].tick_period_s: must be > 0"),
+        (config.agent.telemetry_s > 0, "[agent].telemetry_s: must be > 0"),
         (
             config.agent.log_level in ("debug", "info", "warning", "error"),
             "[agent].log_level: use debug, info, warning or error",

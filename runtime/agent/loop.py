@@ -24,7 +24,10 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    energy transfer (row out, column in), and the MCU says how much moved;
 4. **publish**: the consensus state, the plan (planner only), this agent's
    energy offer and its report of what its battery gave;
-5. **book**: every component's joules go to the ledger (CPU time of the policy
+5. **telemetry** (every ``telemetry_s``, :mod:`otswarm.agent.telemetry`): the
+   agent's joules by component, power, battery, duty, alignment and drift, one
+   retained message for the fleet's operators;
+6. **book**: every component's joules go to the ledger (CPU time of the policy
    and the OT work priced by the board profile as they run, bytes on the radio
    and the serial line, and here the energy moved in and out, as the MCU moved
    it), and one line goes to the run record.
@@ -50,6 +53,7 @@ from otswarm.agent.clock import RoundClock
 from otswarm.agent.offers import OfferPolicy
 from otswarm.agent.record import RunRecordWriter, TickRecord
 from otswarm.agent.sense import received_power_w
+from otswarm.agent.telemetry import TelemetryPublisher
 from otswarm.agent.traffic import LinkTraffic
 from otswarm.errors import PROJECT_ERRORS
 
@@ -81,6 +85,8 @@ class Agent:
         bypass_below_soc: float = 0.0,
         record: RunRecordWriter | None = None,
         seed: int | None = None,
+        telemetry_s: float | None = None,
+        board: str = "",
     ) -> None:
         self.id = agent_id
         self.clock = clock
@@ -96,6 +102,9 @@ class Agent:
         self.bypass_below_soc = bypass_below_soc
         self.record = record
         self.traffic = LinkTraffic(self.link, ledger)
+        self.telemetry = (
+            None if telemetry_s is None else TelemetryPublisher(self, telemetry_s, board)
+        )
         self.support = np.asarray(policy.action_values, dtype=float)
         self.ticks = 0
         self.received_w = 0.0
@@ -126,6 +135,8 @@ class Agent:
             self._stage("move", rec, self._move, allocation, rec)
         self._stage("publish", rec, self._publish, allocation, rec)
         rec.members_alive = len(self.link.alive())
+        if self.telemetry is not None:
+            self._stage("telemetry", rec, self.telemetry.tick, rec)
         self._stage("book", rec, self._book, rec)
         rec.tick_s = time.perf_counter() - began
         self._stage("record", rec, self._write, rec)

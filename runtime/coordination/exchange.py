@@ -90,6 +90,7 @@ class AlignmentExchange:
         self._lock = threading.Lock()
         self._histograms: dict[str, tuple[int, np.ndarray]] = {}
         self._subscribed: set[str] = set()
+        self._round: int | None = None  # of the last move
         self._started = False
 
     def set_neighbours(self, neighbours: Sequence[str] | None) -> None:
@@ -154,10 +155,19 @@ class AlignmentExchange:
         return 1 if self.drift is None else self.drift.adaptation.replan_period
 
     # -- once per round ---------------------------------------------------------------
+    def peer_states(self) -> list[np.ndarray]:
+        """The neighbours' consensus states usable at the round of the last move."""
+        with self._lock:
+            r = self._round
+            if r is None:
+                return []
+            return [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
+
     def move(self, r: int) -> AlignmentMove:
         """One consensus move with the neighbours' states of rounds near ``r``."""
         with self._lock:
-            fresh = [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
+            self._round = r
+        fresh = self.peer_states()
         state = None
         if self.aligner.reference is not None:
             state = self.aligner.consensus_round(fresh, step=self.step)

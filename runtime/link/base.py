@@ -39,7 +39,8 @@ from otswarm.summaries import (
     decode,
     encode,
 )
-from otswarm.summaries.messages import MESSAGE_TYPES, check_id
+from otswarm.summaries.kinds import MESSAGE_TYPES
+from otswarm.summaries.messages import check_id
 
 log = logging.getLogger(__name__)
 

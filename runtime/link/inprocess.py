@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from otswarm.link.base import SwarmLink
 from otswarm.link.errors import LinkError
-from otswarm.link.topics import parse_filter, parse_topic, topic
+from otswarm.link.topics import RETAINED, parse_filter, parse_topic, topic
 from otswarm.summaries import Kind
 
 
@@ -212,10 +212,10 @@ class InProcessBus:
                 subscribers.remove(link)
 
     def _route(self, topic_name: str, payload: bytes) -> None:
-        """Fan a payload out to its subscribers (retaining ``state``)."""
+        """Fan a payload out to its subscribers (retaining the RETAINED kinds)."""
         _, origin, kind = parse_topic(topic_name)
         with self._lock:
-            if kind is Kind.STATE:
+            if kind in RETAINED:
                 self._retained[topic_name] = (origin, payload)
             targets = [
                 *self._subscribers.get((kind, None), ()),

@@ -3,7 +3,7 @@
 Every summary travels on ``otswarm/v1/<swarm>/<agent>/<kind>`` where ``<agent>``
 is the sender and ``<kind>`` is ``Kind.topic_name`` (``histogram``,
 ``point_cloud``, ``energy_offer``, ``allocation_plan``, ``heartbeat``,
-``state``, ``transfer_report``). A broker ACL can therefore let each agent write only
+``state``, ``telemetry``, ``transfer_report``). A broker ACL can therefore let each agent write only
 ``otswarm/v1/+/<its id>/#`` (see docs/mosquitto-fleet.md).
 
 QoS per kind (why):
@@ -21,6 +21,8 @@ heartbeat      0   no       periodic; the next one replaces a lost one
 state          1   yes      membership: online on connect, ``offline`` as the
                             last will and on a clean close; retained so a new
                             agent learns who is there at once
+telemetry      1   yes      energy and state for operators, every telemetry_s;
+                            retained so a late viewer sees the whole fleet
 transfer_report 1  no       a supplier's account of what it sent; receivers
                             take each one in once per plan (kept by source)
 ============== === ======== ===================================================
@@ -41,9 +43,10 @@ QOS = {
     Kind.ALLOCATION_PLAN: 2,
     Kind.HEARTBEAT: 0,
     Kind.STATE: 1,
+    Kind.TELEMETRY: 1,
     Kind.TRANSFER_REPORT: 1,
 }
-RETAINED = frozenset({Kind.STATE})
+RETAINED = frozenset({Kind.STATE, Kind.TELEMETRY})
 _KINDS_BY_NAME = {kind.topic_name: kind for kind in Kind}
 
 

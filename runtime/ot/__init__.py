@@ -9,6 +9,7 @@ Public API (POT-like argument names; arrays are NumPy, float64 or float32):
 - :func:`wasserstein_1d` — exact W_p on the line (:mod:`.one_d`)
 - :func:`sliced_wasserstein` — random-projection W_p (:mod:`.sliced`)
 - :func:`emd` — exact OT by linear programming (:mod:`.emd`)
+- :func:`sinkhorn_divergence` — debiased Sinkhorn divergence (:mod:`.divergence`)
 - :class:`OTResult`, :class:`OTInputError`, :func:`warmup`
 """
 
@@ -18,6 +19,7 @@ drop_stale_cache()
 
 from otswarm.ot.barycenter import barycenter  # noqa: E402
 from otswarm.ot.batch import sinkhorn_batch  # noqa: E402
+from otswarm.ot.divergence import sinkhorn_divergence  # noqa: E402
 from otswarm.ot.emd import emd  # noqa: E402
 from otswarm.ot.errors import OTInputError  # noqa: E402
 from otswarm.ot.one_d import wasserstein_1d  # noqa: E402
@@ -34,6 +36,7 @@ __all__ = [
     "emd",
     "sinkhorn",
     "sinkhorn_batch",
+    "sinkhorn_divergence",
     "sinkhorn_unbalanced",
     "sliced_wasserstein",
     "warmup",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import logsumexp
 
 
 class Support(NamedTuple):
@@ -68,6 +67,7 @@ def expand(support: Support, M: np.ndarray, plan, f, g, eps: float):
 def _c_transform(M_rows: np.ndarray, other: np.ndarray, eps: float) -> np.ndarray:
     """``-eps LSE_j((other_j - M_ij) / eps)``, or ``min_j (M_ij - other_j)`` at ``eps = 0``."""
     z = other[None, :].astype(np.float64) - M_rows
+    top = z.max(axis=1)
     if eps == 0.0:
-        return -z.max(axis=1)
-    return -eps * logsumexp(z / eps, axis=1)
+        return -top
+    return -top - eps * np.log(np.exp((z - top[:, None]) / eps).sum(axis=1))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 from otswarm.ot import _checks, _support
 from otswarm.ot.errors import OTInputError
@@ -60,7 +58,11 @@ def emd(a, b, M) -> OTResult:
 
 def _solve_lp(a: np.ndarray, b: np.ndarray, M: np.ndarray):
     """HiGHS on the transport LP; the last column constraint is implied by the
-    others (equal masses) and dropped, so ``g[-1] = 0``."""
+    others (equal masses) and dropped, so ``g[-1] = 0``. SciPy is imported here,
+    not with the package (``scipy.optimize`` alone holds 75 MB)."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
     n, m = M.shape
     rows = sparse.kron(sparse.eye(n), np.ones((1, m)))
     cols = sparse.kron(np.ones((1, n)), sparse.eye(m))

@@ -20,19 +20,19 @@ from otswarm.summaries.errors import (
     UnsupportedVersionError,
 )
 from otswarm.summaries.header import VERSION, Header
+from otswarm.summaries.kinds import MESSAGE_TYPES, Message
 from otswarm.summaries.messages import (
-    MESSAGE_TYPES,
     AllocationPlan,
     EnergyOffer,
     Heartbeat,
     Histogram,
     Kind,
-    Message,
     PointCloud,
     State,
     Transfer,
     TransferReport,
 )
+from otswarm.summaries.telemetry import Telemetry
 
 __all__ = [
     "MAX_PAYLOAD",
@@ -58,6 +58,7 @@ __all__ = [
     "State",
     "SummaryDecodeError",
     "SummaryValueError",
+    "Telemetry",
     "Transfer",
     "TransferReport",
     "TruncatedPayloadError",

@@ -9,6 +9,7 @@
                      | n_transfers u16 | (source u16, target u16, joules f32)[n_transfers]
     HEARTBEAT        flags u8 (bit 0: battery known) | period_s f32 | battery_soc f32
     STATE            online u8 (0/1) | period_s f32
+    TELEMETRY        see :mod:`otswarm.summaries.telemetry`
     TRANSFER_REPORT  the ALLOCATION_PLAN layout: round, planner, agent table, transfers
 
 ``q`` are uint16 weights summing to 65535 (see :mod:`otswarm.summaries.quantize`);
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from otswarm.summaries.errors import InvalidFieldError, SizeLimitError, SummaryValueError
+from otswarm.summaries.kinds import Message
 from otswarm.summaries.messages import (
     MAX_BINS,
     MAX_DIM,
@@ -35,7 +37,6 @@ from otswarm.summaries.messages import (
     Heartbeat,
     Histogram,
     Kind,
-    Message,
     PointCloud,
     State,
     Transfer,
@@ -43,6 +44,7 @@ from otswarm.summaries.messages import (
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
 from otswarm.summaries.reader import PayloadReader, pack_text
+from otswarm.summaries.telemetry import decode_telemetry, encode_telemetry
 
 _HISTOGRAM = struct.Struct("<HHff")
 _CLOUD = struct.Struct("<HH")
@@ -168,6 +170,7 @@ _CODECS: dict[Kind, tuple[Callable, Callable]] = {
     Kind.ALLOCATION_PLAN: (_encode_plan, _decode_plan),
     Kind.HEARTBEAT: (_encode_heartbeat, _decode_heartbeat),
     Kind.STATE: (_encode_state, _decode_state),
+    Kind.TELEMETRY: (encode_telemetry, decode_telemetry),
     Kind.TRANSFER_REPORT: (_encode_plan, _decode_report),
 }
 

@@ -19,7 +19,7 @@ from otswarm.summaries.errors import (
     UnsignedMessageError,
 )
 from otswarm.summaries.header import Header, read_header
-from otswarm.summaries.messages import MESSAGE_TYPES, Message
+from otswarm.summaries.kinds import MESSAGE_TYPES, Message
 from otswarm.summaries.reader import PayloadReader
 
 MAX_PAYLOAD = 65536  # bytes; the largest point cloud (16384 float32 values) fits

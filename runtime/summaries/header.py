@@ -30,7 +30,7 @@ from otswarm.summaries.messages import Kind, check_id
 from otswarm.summaries.reader import PayloadReader
 
 MAGIC = b"OT"
-VERSION = 2  # 2: kind 7, the transfer report (docs/wire-format.md)
+VERSION = 2  # 2: kind 8, the transfer report (docs/wire-format.md)
 FLAG_SIGNED = 0x01
 KNOWN_FLAGS = FLAG_SIGNED
 FIXED = struct.Struct("<2sBBBBIIQ")

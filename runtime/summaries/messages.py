@@ -42,7 +42,8 @@ class Kind(enum.IntEnum):
     ALLOCATION_PLAN = 4
     HEARTBEAT = 5
     STATE = 6
-    TRANSFER_REPORT = 7
+    TELEMETRY = 7  # otswarm.summaries.telemetry
+    TRANSFER_REPORT = 8
 
     @property
     def topic_name(self) -> str:
@@ -319,12 +320,3 @@ class State:
         object.__setattr__(self, "period_s", _f32(self.period_s, "state period_s"))
         if self.period_s <= 0:
             raise SummaryValueError(f"state period_s must be > 0, got {self.period_s}")
-
-
-Message = Histogram | PointCloud | EnergyOffer | AllocationPlan | Heartbeat | State | TransferReport
-MESSAGE_TYPES: dict[Kind, type] = {
-    cls.KIND: cls
-    for cls in (
-        Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, TransferReport
-    )
-}  # fmt: skip

@@ -1,0 +1,32 @@
+"""Every message kind of the wire format: the union type and the ``Kind`` -> class table."""
+
+from __future__ import annotations
+
+from otswarm.summaries.messages import (
+    AllocationPlan,
+    EnergyOffer,
+    Heartbeat,
+    Histogram,
+    PointCloud,
+    State,
+    TransferReport,
+)
+from otswarm.summaries.telemetry import Telemetry
+
+Message = (
+    Histogram
+    | PointCloud
+    | EnergyOffer
+    | AllocationPlan
+    | Heartbeat
+    | State
+    | Telemetry
+    | TransferReport
+)
+MESSAGE_TYPES: dict = {
+    cls.KIND: cls
+    for cls in (
+        Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, Telemetry,
+        TransferReport,
+    )
+}  # fmt: skip
