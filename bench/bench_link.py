@@ -17,8 +17,14 @@ histograms, QoS 1):
   same size, with paho's default socket and with TCP_NODELAY as MqttLink uses
   (``rtt_ratio_to_paho`` = otswarm / bare paho with TCP_NODELAY, p50).
 
-Also: encode+decode cost of one signed histogram, and bytes per summary on the
-wire (payload, and the whole MQTT 5 PUBLISH packet).
+Also: encode+decode cost of one tagged histogram, and bytes per summary on the
+wire (payload, and the whole MQTT 5 PUBLISH packet); and what per-agent Ed25519
+signatures cost (``identity``): sign and verify of one 32-bin histogram payload
+(µs, CPU time), encode+decode with a signature against the same with the HMAC
+tag in the same run, and the share of one Raspberry Pi 4 core an agent spends
+on them with 16 peers (CPU time here taken as Pi core time, as the ledger's
+model meter prices it, and the watts that is at the profile's ``per_core_w``;
+a Cortex-A72 does fewer operations per cycle, so read the share as a floor).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ import paho.mqtt.client as mqtt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from otswarm.energy import load_profile  # noqa: E402
+from otswarm.identity import Roster, generate_private_key, sign, verify  # noqa: E402
 from otswarm.link import MqttLink, MqttLinkConfig  # noqa: E402
 from otswarm.link.broker import EmbeddedBroker, free_port, mosquitto_config  # noqa: E402
 from otswarm.link.topics import topic  # noqa: E402
@@ -48,6 +56,11 @@ from otswarm.summaries import EnergyOffer, Heartbeat, Histogram, Kind, State, de
 KEY = b"bench-swarm-key-0123"
 HIST = Histogram(np.random.default_rng(0).dirichlet(np.ones(32)), 0.0, 1.0, 1)
 OFFER = EnergyOffer(3.0, 1.0, (1.0, 2.0, 0.0), 0.05, 1)
+# messages an agent receives per second from each peer at a 1 s round: histogram 1,
+# energy offer 1, heartbeat 0.5 (every 2 s), telemetry 0.1 (every 10 s), plans 1 (from
+# the planner only: counted once for the whole swarm below)
+PEER_MSGS_PER_S = 1 + 1 + 0.5 + 0.1
+PEERS = 16
 # a collector receives N x K messages in a burst: let Mosquitto queue them all
 # (its default max_queued_messages of 1000 per client drops QoS 1 beyond that)
 BROKER_EXTRA = "max_queued_messages 0\n"
@@ -174,7 +187,7 @@ def rtt_paho(broker: EmbeddedBroker, size: int, nodelay: bool) -> list[float]:
 
 def wire_sizes() -> dict:
     """Payload and whole MQTT 5 PUBLISH (QoS 1) bytes, agent ``c042``, swarm ``bench``."""
-    header = {"agent": "c042", "round": 1, "sequence": 1, "timestamp_us": 1_800_000_000_000_000}
+    header = HEADER
     sizes = {}
     kinds = {"histogram_32": HIST, "energy_offer": OFFER, "heartbeat": Heartbeat(5.0, 0.5),
              "state": State(True, 5.0)}  # fmt: skip
@@ -190,14 +203,51 @@ def wire_sizes() -> dict:
     return sizes
 
 
+HEADER = {"agent": "c042", "round": 1, "sequence": 1, "timestamp_us": 1_800_000_000_000_000}
+
+
+def cpu_us(call, n: int = 2000) -> float:
+    """CPU microseconds per ``call()``: best of 5 runs of ``n`` (CPU time, so other
+    processes on the machine inflate it less than wall time)."""
+    return round(min(timeit.repeat(call, number=n, repeat=5, timer=time.process_time)) / n * 1e6, 2)
+
+
 def codec_cost_us() -> float:
-    header = {"agent": "c042", "round": 1, "sequence": 1, "timestamp_us": 1_800_000_000_000_000}
-    payload = encode(HIST, key=KEY, **header)
-    n = 2000
-    seconds = min(timeit.repeat(lambda: decode(encode(HIST, key=KEY, **header), key=KEY),
-                                number=n, repeat=3))  # fmt: skip
+    payload = encode(HIST, key=KEY, **HEADER)
     assert decode(payload, key=KEY).header.agent == "c042"
-    return round(seconds / n * 1e6, 2)
+    return cpu_us(lambda: decode(encode(HIST, key=KEY, **HEADER), key=KEY))
+
+
+def identity_cost() -> dict:
+    """Per-message cost of per-agent Ed25519 signatures, against the HMAC tag in the same run."""
+    key = generate_private_key()
+    roster = Roster("bench", 1, {"c042": key.public_key()})
+    data = encode(HIST, key=KEY, **HEADER)
+    signature = sign(key, data)
+    public = key.public_key()
+    signed = encode(HIST, signer=key, **HEADER)
+    assert decode(signed, roster=roster).header.agent_signed
+    sign_us = cpu_us(lambda: sign(key, data))
+    verify_us = cpu_us(lambda: verify(public, data, signature))
+    tagged_us = cpu_us(lambda: decode(encode(HIST, key=KEY, **HEADER), key=KEY))
+    signed_us = cpu_us(lambda: decode(encode(HIST, signer=key, **HEADER), roster=roster))
+    profile = load_profile("rpi4")
+    received = PEERS * PEER_MSGS_PER_S + 1  # + the planner's plan
+    sent = PEER_MSGS_PER_S + 1 / (PEERS + 1)  # its own, and its turn at planning
+    share = (received * verify_us + sent * sign_us) / 1e6
+    return {
+        "sign_us": sign_us,
+        "verify_us": verify_us,
+        "histogram_encode_decode_hmac_us": tagged_us,
+        "histogram_encode_decode_ed25519_us": signed_us,
+        "ratio_ed25519_to_hmac": round(signed_us / tagged_us, 2),
+        "pi4_16_peers": {
+            "received_msgs_per_s": round(received, 2),
+            "sent_msgs_per_s": round(sent, 3),
+            "core_share_percent": round(100 * share, 3),
+            "watts": round(share * profile.per_core_w, 5),
+        },
+    }
 
 
 def run_size(broker: EmbeddedBroker, n: int) -> dict:
@@ -238,6 +288,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
         "bytes_per_summary": sizes,
         "codec_encode_decode_us": codec_cost_us(),
+        "identity": identity_cost(),
         "reference_paho_rtt_ms": paho_rtt,
         "runs": runs,
     }, indent=2))  # fmt: skip

@@ -21,5 +21,9 @@ class BrokerError(OtswarmError, RuntimeError):
     """The embedded broker could not be started or reached."""
 
 
+class StopRequested(OtswarmError):
+    """A stop (SIGTERM) was asked for while a part was still being opened."""
+
+
 #: Every error type otswarm raises on purpose: the runtime's and the serial bridge's.
 PROJECT_ERRORS = (OtswarmError, BridgeError)

@@ -26,7 +26,12 @@ from otswarm.summaries import Histogram, Kind, encode
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWARM = "fleet"
-PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
+PASSWORDS = {
+    "alice": "alice-secret",
+    "bob": "bob-secret",
+    "carol": "carol-secret",
+    "fleet-viewer": "viewer-secret",  # reads everything, publishes nothing (docs/fleet.md)
+}
 CLIENT_CERTIFICATE_SECTION = "## Client certificates instead of passwords"
 _EC = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")  # fast keygen
 

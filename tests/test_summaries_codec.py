@@ -30,6 +30,7 @@ from otswarm.summaries import (
     decode,
     encode,
 )
+from otswarm.summaries.bodies import encode_body
 from otswarm.summaries.quantize import SCALE
 
 KEY = b"swarm-key-0123456789"
@@ -89,9 +90,9 @@ def test_point_cloud_round_trip():
     assert np.max(np.abs(got.weights - sent.weights)) < 1 / SCALE
 
 
-def test_signed_32_bin_histogram_fits_128_bytes():
+def test_tagged_32_bin_histogram_fits_128_bytes():
     weights = np.random.default_rng(0).dirichlet(np.ones(32))
-    for agent in ("a", "agent-0001", "fourteen-chars"):
+    for agent in ("a", "agent-0001"):  # ids of up to 10 characters
         header = {**HEADER, "agent": agent}
         assert len(encode(Histogram(weights, -1, 1, 9), key=KEY, **header)) <= 128
         assert len(encode(Histogram(weights, -1, 1, 9), **header)) <= 128 - 16
@@ -130,18 +131,18 @@ def _corrupt(offset: int, fmt: str, value) -> bytes:
     return bytes(payload)
 
 
-BODY = 22 + len("agent-0001")  # header size for this agent
+BODY = 26 + len("agent-0001")  # header size for this agent
 
 
 @pytest.mark.parametrize(
     ("payload", "error", "match"),
     [
-        (b"", TruncatedPayloadError, "header needs 22 bytes"),
+        (b"", TruncatedPayloadError, "header needs 26 bytes"),
         (_corrupt(0, "<2s", b"XX"), BadMagicError, "magic"),
-        (_corrupt(2, "<B", 1), UnsupportedVersionError, "version 1"),
+        (_corrupt(2, "<B", 1), UnsupportedVersionError, "version 1, expected 2"),
         (_corrupt(3, "<B", 99), UnknownKindError, "kind 99"),
         (_corrupt(4, "<B", 0x80), InvalidFieldError, "flags"),
-        (_corrupt(22, "<B", ord("/")), InvalidFieldError, "not a valid id"),
+        (_corrupt(26, "<B", ord("/")), InvalidFieldError, "not a valid id"),
         (bytes(_histogram_payload())[:-1], TruncatedPayloadError, "histogram weights"),
         (bytes(_histogram_payload()) + b"\0", TruncatedPayloadError, "trailing"),
         (_corrupt(BODY + 2, "<H", 0), SizeLimitError, "n_bins is 0"),
@@ -171,3 +172,43 @@ def test_every_kind_has_a_distinct_topic_name_and_decoder():
 def test_non_bytes_input_is_a_typed_error():
     with pytest.raises(SummaryDecodeError):
         decode("not bytes")  # type: ignore[arg-type]
+
+
+def _heartbeat_with(flags: int, soc: float) -> bytes:
+    payload = bytearray(encode(Heartbeat(2.0, 0.5), **HEADER))
+    struct.pack_into("<Bff", payload, len(payload) - 9, flags, 2.0, soc)
+    return bytes(payload)
+
+
+@pytest.mark.parametrize("soc", [float("nan"), 5.0, -0.5, float("inf")])
+@pytest.mark.parametrize("flags", [0, 1])
+def test_heartbeat_battery_out_of_range_is_refused_known_or_not(flags, soc):
+    with pytest.raises(InvalidFieldError, match="battery_soc"):
+        decode(_heartbeat_with(flags, soc))
+    assert decode(_heartbeat_with(1, 0.25)).message.battery_soc == 0.25
+    assert decode(_heartbeat_with(0, 0.0)).message.battery_soc is None
+
+
+def _plan_with_table(agents: list[bytes], transfers: list[tuple[int, int, float]]) -> bytes:
+    """A plan payload built by hand (the encoder never writes a bad table)."""
+    body = struct.pack("<I", 1) + bytes([1]) + b"p" + struct.pack("<H", len(agents))
+    body += b"".join(bytes([len(a)]) + a for a in agents)
+    body += struct.pack("<H", len(transfers))
+    body += b"".join(struct.pack("<HHf", s, t, j) for s, t, j in transfers)
+    head = encode(AllocationPlan(1, "p"), **HEADER)
+    return head[: -len(encode_body(AllocationPlan(1, "p")))] + body
+
+
+@pytest.mark.parametrize(
+    ("agents", "match"),
+    [
+        ([b"a", b"b", b"bad/id"], "plan agent 2"),  # an unused entry that is no valid id
+        ([b"a", b"b", b"\xff\xfe"], "plan agent 2"),
+        ([b"a", b"b", b"ghost"], "no transfer names"),  # a valid id no transfer uses
+        ([b"a", b"b", b"a"], "twice"),
+    ],
+)
+def test_plan_agent_table_entries_are_all_checked(agents, match):
+    decode(_plan_with_table([b"a", b"b"], [(0, 1, 2.0)]))  # the good one decodes
+    with pytest.raises(InvalidFieldError, match=match):
+        decode(_plan_with_table(agents, [(0, 1, 2.0)]))

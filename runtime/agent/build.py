@@ -1,15 +1,18 @@
 """Build an :class:`~otswarm.agent.loop.Agent` from its config: open the real parts.
 
-Order matters for a clean failure: the config is already valid; the policy and
-the profile are checked first (no side effects), then the ledger is opened, then
-the microcontroller, then the broker. A part that cannot be opened raises a
-typed error naming it, and what was opened before is closed again.
+Order matters for a clean failure: the config is already valid; the policy, the
+profile and the link's files (keys, roster, TLS) are checked first (no side
+effects), then the ledger is opened, then the microcontroller, then the broker.
+A part that cannot be opened raises a typed error naming it, and what was opened
+before is closed again. A stop asked for meanwhile (SIGTERM while waiting for the
+microcontroller or the broker) ends the build with StopRequested.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 
 from otswarm.agent.act import AdvisoryActuator, BridgeActuator
@@ -20,11 +23,12 @@ from otswarm.agent.loop import Agent
 from otswarm.agent.offers import OfferPolicy
 from otswarm.agent.record import RunRecordWriter
 from otswarm.agent.sense import BridgeSense, MeterSense
-from otswarm.errors import ConfigError
+from otswarm.errors import ConfigError, StopRequested
 
 log = logging.getLogger(__name__)
 
 ACTION_SUPPORT_ID = 1  # support id of the harvest policy's duty levels on the wire
+ATTEMPT_S = 2.0  # longest single attempt to open the MCU (bounds how late a stop is seen)
 
 
 def load_policy(model: str):
@@ -44,12 +48,13 @@ def load_kernels() -> float:
     return otswarm.ot.warmup()
 
 
-def open_bridge(bridge, timeout_s: float) -> None:
+def open_bridge(bridge, timeout_s: float, stop: threading.Event | None = None) -> None:
     """Open the MCU link, waiting up to ``timeout_s`` for the device to appear and answer.
 
     At boot the agent may start before the USB device is enumerated (or, in the
     demo, before the simulated MCU is up): it retries, says so once, and raises
-    the bridge's LinkError when the time is up.
+    the bridge's LinkError when the time is up, or StopRequested as soon as
+    ``stop`` is set (each attempt waits at most ATTEMPT_S).
     """
     from otswarm.firmware_bridge.errors import LinkError
 
@@ -61,8 +66,10 @@ def open_bridge(bridge, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     said = False
     while True:
+        if stop is not None and stop.is_set():
+            raise StopRequested(f"stopped while waiting for the microcontroller on {bridge.port}")
         try:
-            bridge.open(timeout_s=min(5.0, timeout_s))
+            bridge.open(timeout_s=min(ATTEMPT_S, timeout_s))
             return
         except LinkError as exc:
             if time.monotonic() >= deadline:
@@ -70,23 +77,70 @@ def open_bridge(bridge, timeout_s: float) -> None:
             if not said:
                 log.info("waiting for the microcontroller: %s", exc)
                 said = True
-            time.sleep(0.2)
+            if stop is not None:
+                stop.wait(0.2)
+            else:
+                time.sleep(0.2)
+
+
+def _read(path, key: str) -> bytes:
+    """The bytes of the file ``[link].<key>`` names, or a ConfigError naming the key."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"[link].{key}: cannot read {path}: {exc.strerror}") from exc
+
+
+def load_identity(config: AgentConfig):
+    """This agent's AgentIdentity from ``[link].key_file``, ``operator_key_file`` and
+    ``roster_file`` (None without a key_file); ConfigError naming the bad key."""
+    from otswarm.identity import (
+        AgentIdentity,
+        IdentityError,
+        read_private_key,
+        read_public_key,
+        read_roster,
+    )
+
+    link = config.link
+    if link.key_file is None:
+        return None
+    step = "key_file"
+    try:
+        key = read_private_key(link.key_file)
+        step = "operator_key_file"
+        operator = read_public_key(link.operator_key_file)
+        step = "roster_file"
+        roster = None
+        if link.roster_file is not None:
+            roster = read_roster(link.roster_file, operator, swarm=config.agent.swarm)
+        return AgentIdentity(config.agent.id, key, operator, roster)
+    except IdentityError as exc:
+        raise ConfigError(f"[link].{step}: {exc}") from exc
 
 
 def make_link(config: AgentConfig):
-    """This agent's MQTT link to the broker of ``[link]`` (not started yet)."""
+    """This agent's MQTT link to the broker of ``[link]`` (not started yet); every file
+    it names (keys, roster, TLS) is read or checked here, so a missing one is a
+    ConfigError naming its key."""
+    from otswarm.link.limits import LinkLimits
     from otswarm.link.mqtt import MqttLink
     from otswarm.link.mqtt_config import MqttLinkConfig
 
     link = config.link
     key = None
     if link.hmac_key_file is not None:
-        try:
-            key = link.hmac_key_file.read_bytes().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"[link].hmac_key_file: cannot read {link.hmac_key_file}: {exc.strerror}"
-            ) from exc
+        key = _read(link.hmac_key_file, "hmac_key_file").strip()
+    for name in ("tls_ca", "tls_cert", "tls_key"):
+        if getattr(link, name) is not None:
+            _read(getattr(link, name), name)
+    limits = LinkLimits(
+        max_skew_s=link.max_clock_skew_s,
+        max_heartbeat_period_s=link.max_heartbeat_period_s,
+        max_members=link.max_members,
+        rate_per_s=link.rate_per_s,
+        burst=link.rate_burst,
+    )
     settings = MqttLinkConfig(
         broker_url=link.url,
         swarm=config.agent.swarm,
@@ -100,6 +154,9 @@ def make_link(config: AgentConfig):
         heartbeat_period_s=link.heartbeat_s,
         session_expiry_s=link.session_expiry_s,
         max_offline_messages=link.max_offline_messages,
+        connect_timeout_s=link.connect_timeout_s,
+        limits=limits,
+        identity=load_identity(config),
     )
     return MqttLink(settings)
 
@@ -130,7 +187,7 @@ def _str(path) -> str | None:
     return None if path is None else str(path)
 
 
-def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
+def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float, stop=None):
     """``(sense, actuator)`` of this board: its MCU over the serial bridge, or, without
     ``[bridge].device``, its own power meter (mains-powered, no energy to share)."""
     from otswarm.firmware_bridge.link import BridgeLink
@@ -145,7 +202,7 @@ def open_board(config: AgentConfig, ledger, meter, telemetry_hz: float):
         on_telemetry=meter.push_record,
         command_timeout_s=config.bridge.command_timeout_s,
     )
-    open_bridge(bridge, config.bridge.open_timeout_s)
+    open_bridge(bridge, config.bridge.open_timeout_s, stop)
     sense = BridgeSense(
         bridge,
         config.bridge.clock,
@@ -166,8 +223,17 @@ def board_meter(config: AgentConfig, profile, telemetry_hz: float):
     return TelemetryMeter(source=f"mcu {config.bridge.device}", sample_period_s=1 / telemetry_hz)
 
 
-def build_agent(config: AgentConfig) -> Agent:
-    """Open every part the config names and return the agent, ready to run."""
+def open_ledger_dir(path) -> None:
+    """Create the ledger's folder, or a ConfigError saying why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"[energy].ledger_dir: cannot create {path}: {exc.strerror}") from exc
+
+
+def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Agent:
+    """Open every part the config names and return the agent, ready to run; ``stop``
+    (set by SIGTERM) ends a wait for the microcontroller or the broker early."""
     from otswarm.energy import EnergyLedger, ledger_path, load_profile
 
     me = config.agent
@@ -176,20 +242,25 @@ def build_agent(config: AgentConfig) -> Agent:
     kernels_s = load_kernels()
     telemetry_hz = max(1.0, 2.0 / me.tick_period_s)
     meter = board_meter(config, profile, telemetry_hz)
+    link = make_link(config)
     with contextlib.ExitStack() as undo:
-        config.energy.ledger_dir.mkdir(parents=True, exist_ok=True)
+        open_ledger_dir(config.energy.ledger_dir)
         path = ledger_path(config.energy.ledger_dir, me.id)
         ledger = EnergyLedger(path, me.id, profile, meter)
         undo.callback(ledger.close)
-        sense, actuator = open_board(config, ledger, meter, telemetry_hz)
+        sense, actuator = open_board(config, ledger, meter, telemetry_hz, stop)
         undo.callback(actuator.close)
-        link = make_link(config)
         alignment, allocation = make_coordination(
             config, link, ledger, profile, policy.action_values
         )
         c = config.coordination
         grouping = Grouping(me.id, allocation, alignment, link, c.cluster_size, c.position_m)
-        link.start()  # connect (MQTT 5, else 3.1.1), subscribe, announce online
+        log.info(
+            "connecting to the broker %s",
+            config.link.url,
+            extra={"fields": {"event": "broker_connecting", "url": config.link.url}},
+        )
+        link.start(stop=stop)  # connect (MQTT 5, else 3.1.1), subscribe, announce online
         undo.callback(link.close)
         agent = Agent(
             me.id,

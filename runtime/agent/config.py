@@ -40,7 +40,8 @@ class AgentSection:
 
 @dataclass(frozen=True)
 class LinkSection:
-    """How to reach the swarm's broker (see docs/deploy.md for a secured fleet)."""
+    """How to reach the swarm's broker (see docs/deploy.md for a secured fleet), who
+    this agent is on it (docs/security.md) and what it believes of others."""
 
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
@@ -49,9 +50,18 @@ class LinkSection:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     hmac_key_file: Path | None = None
+    key_file: Path | None = None
+    operator_key_file: Path | None = None
+    roster_file: Path | None = None
     heartbeat_s: float = 2.0
     session_expiry_s: int = 300
     max_offline_messages: int = 1000
+    connect_timeout_s: float = 10.0
+    max_clock_skew_s: float = 30.0
+    max_heartbeat_period_s: float = 60.0
+    max_members: int = 4096
+    rate_per_s: float = 50.0
+    rate_burst: int = 500
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,24 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
         (config.link.heartbeat_s > 0, "[link].heartbeat_s: must be > 0"),
         (config.link.session_expiry_s >= 0, "[link].session_expiry_s: must be >= 0"),
         (config.link.max_offline_messages >= 1, "[link].max_offline_messages: must be >= 1"),
+        (config.link.connect_timeout_s > 0, "[link].connect_timeout_s: must be > 0"),
+        (config.link.max_clock_skew_s > 0, "[link].max_clock_skew_s: must be > 0"),
+        (
+            0 < config.link.max_heartbeat_period_s < float("inf")
+            and config.link.heartbeat_s <= config.link.max_heartbeat_period_s,
+            "[link].max_heartbeat_period_s: must be finite and >= heartbeat_s",
+        ),
+        (config.link.max_members >= 1, "[link].max_members: must be >= 1"),
+        (config.link.rate_per_s > 0, "[link].rate_per_s: must be > 0"),
+        (config.link.rate_burst >= 1, "[link].rate_burst: must be >= 1"),
+        (
+            (config.link.key_file is None) == (config.link.operator_key_file is None),
+            "[link]: key_file and operator_key_file go together (per-agent identity)",
+        ),
+        (
+            config.link.roster_file is None or config.link.key_file is not None,
+            "[link].roster_file: needs key_file and operator_key_file",
+        ),
         (
             config.bridge.clock in ("local", "mcu"),
             "[bridge].clock: use local (board clock) or mcu (the MCU's time of day)",

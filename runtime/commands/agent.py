@@ -15,19 +15,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
     import signal
     import threading
 
     from otswarm.agent.build import build_agent
     from otswarm.agent.config import load_config
     from otswarm.agent.jsonlog import configure_json_logging
+    from otswarm.errors import StopRequested
 
     config = load_config(args.config)
     configure_json_logging(config.agent.id, config.agent.log_level, config.agent.log_file)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    agent = build_agent(config)
+    try:
+        agent = build_agent(config, stop)
+    except StopRequested as exc:
+        logging.getLogger(__name__).info("%s", exc, extra={"fields": {"event": "stopped"}})
+        return 0
     try:
         agent.run(stop, max_ticks=args.ticks)
     finally:

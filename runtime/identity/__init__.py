@@ -3,11 +3,13 @@
 * :mod:`otswarm.identity.keys`: make, store and load keys; sign and verify bytes.
 * :mod:`otswarm.identity.roster`: the roster of agent public keys, signed by the
   operator, and its checks.
+* :mod:`otswarm.identity.agent`: one agent's key, the operator's key and its roster.
 
 Depends only on ``cryptography`` and :mod:`otswarm.errors`; the wire format, the
 link and the policy rollout build on it. docs/security.md says what it protects.
 """
 
+from otswarm.identity.agent import AgentIdentity
 from otswarm.identity.errors import (
     IdentityError,
     KeyFileError,
@@ -35,6 +37,7 @@ from otswarm.identity.roster import Roster, parse_roster, read_roster, sign_rost
 __all__ = [
     "PUBLIC_KEY_LEN",
     "SIGNATURE_LEN",
+    "AgentIdentity",
     "Ed25519PrivateKey",
     "Ed25519PublicKey",
     "IdentityError",

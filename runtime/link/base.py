@@ -7,11 +7,16 @@ they implement :meth:`start`, :meth:`close`, ``_transmit`` and ``_subscribe``;
 everything about summaries happens here, identically for both.
 
 Inbound path (never raises): topic parse -> decode (+ HMAC check when the link
-has a swarm key) -> topic/header agreement -> replay window -> membership ->
+has a swarm key, + the sender's Ed25519 signature against the roster when it
+has an identity) -> topic/header agreement -> admission (tracked-sender cap,
+per-sender rate) -> clock skew, session and replay window -> membership ->
 handlers. A payload that fails any step is counted, logged (at most once a
 second per link) and dropped. Handlers run on the transport's receiving thread
 and must return quickly; an exception in a handler is counted and logged.
 A link never delivers its own messages to itself.
+
+With an identity, the link also listens to the swarm's retained roster topic
+and adopts a roster signed by the operator with a higher serial than its own.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from otswarm.link.errors import LinkError, TopicError
+from otswarm.identity import AgentIdentity, IdentityError, Roster, parse_roster
+from otswarm.link.errors import LinkError, MembershipFullError, RateLimitError, TopicError
+from otswarm.link.limits import LinkLimits
 from otswarm.link.membership import Member, Membership
+from otswarm.link.session import next_session
 from otswarm.link.stats import LinkStats, StatsCounter
-from otswarm.link.topics import QOS, RETAINED, parse_topic, topic, topic_filter
+from otswarm.link.topics import QOS, RETAINED, parse_topic, roster_topic, topic, topic_filter
 from otswarm.summaries import (
     AuthenticationError,
     Envelope,
@@ -47,6 +55,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Envelope], None]
 MEMBERSHIP_KINDS = (Kind.STATE, Kind.HEARTBEAT)
 MAX_SEQUENCE = 0xFFFFFFFF  # the header's u32
+EXPIRE_EVERY_S = 1.0  # how often the membership table drops silent senders
 
 
 class SwarmLink(abc.ABC):
@@ -55,17 +64,17 @@ class SwarmLink(abc.ABC):
     Args:
         agent: this agent's id (1-32 of ``A-Z a-z 0-9 _ . -``).
         swarm: the swarm's name (same rule).
-        hmac_key: the per-swarm key; when given, every message sent is signed and
+        hmac_key: the per-swarm key; when given, every message sent is tagged and
             every message received must carry a valid tag.
+        identity: this agent's own key and the operator's roster; when given, every
+            message sent is signed and every message received must be signed by
+            the key the roster gives its sender.
         heartbeat_period_s: how often this agent says it is alive (announced to
             the others, who expire it after 3 silent periods).
-        max_age_s: reject received messages older than this by our clock (None: off).
+        limits: what this receiver believes and keeps (skew, age, periods, senders).
         track_members: subscribe to ``state`` and ``heartbeat`` to keep :meth:`members`.
-        clock: wall clock in seconds (header timestamps, last-seen times).
+        clock: wall clock in seconds (header timestamps, sessions, last-seen times).
     """
-
-    #: the transport may deliver a message twice (MQTT QoS 1): always run the replay window
-    may_duplicate = True
 
     def __init__(
         self,
@@ -73,8 +82,9 @@ class SwarmLink(abc.ABC):
         swarm: str,
         *,
         hmac_key: bytes | None = None,
+        identity: AgentIdentity | None = None,
         heartbeat_period_s: float = 5.0,
-        max_age_s: float | None = None,
+        limits: LinkLimits | None = None,
         track_members: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -83,18 +93,21 @@ class SwarmLink(abc.ABC):
         if heartbeat_period_s <= 0:
             raise LinkError(f"heartbeat_period_s must be > 0, got {heartbeat_period_s}")
         self.hmac_key = hmac_key
+        self.identity = identity
+        self.roster: Roster | None = identity.roster if identity is not None else None
         self.heartbeat_period_s = float(heartbeat_period_s)
+        self.limits = limits or LinkLimits()
         self.track_members = track_members
         self.clock = clock
         self._counter = StatsCounter()
-        self._guard = (
-            ReplayGuard(max_age_s) if (hmac_key is not None or self.may_duplicate) else None
-        )
-        self._membership = Membership(self.heartbeat_period_s)
+        self._guard = ReplayGuard(self.limits.max_age_s, self.limits.max_skew_s)
+        self._membership = Membership(self.heartbeat_period_s, self.limits)
+        self._next_expiry = 0.0
         self._handlers: dict[Kind, list[tuple[str | None, Handler]]] = {}
         self._filters: dict[str, int] = {}
         self._tx_lock = threading.Lock()
         self._rx_lock = threading.Lock()
+        self._session = next_session(self.agent, clock)
         self._sequence = 0
         self._last_stamp_us = 0
         self._round = 0
@@ -105,6 +118,8 @@ class SwarmLink(abc.ABC):
         if track_members:
             for kind in MEMBERSHIP_KINDS:
                 self._filters[topic_filter(swarm, kind)] = QOS[kind]
+        if identity is not None:
+            self._filters[roster_topic(swarm)] = 1
 
     # -- what a transport implements -------------------------------------------------
 
@@ -134,6 +149,11 @@ class SwarmLink(abc.ABC):
         return self._started and not self._closed
 
     # -- the public interface ------------------------------------------------------------
+
+    @property
+    def session(self) -> int:
+        """This link's session number (the header's ``session``)."""
+        return self._session
 
     def on(self, kind: Kind, handler: Handler, *, sender: str | None = None) -> None:
         """Call ``handler(envelope)`` for every ``kind`` message from ``sender`` (or anyone).
@@ -191,6 +211,7 @@ class SwarmLink(abc.ABC):
         """Every agent heard of, this one included, with ``alive`` evaluated now."""
         now = self.clock()
         with self._rx_lock:
+            self._expire(now)
             table = self._membership.snapshot(now)
         table[self.agent] = Member(
             self.agent, self._started and not self._closed, now, self.heartbeat_period_s,
@@ -201,6 +222,12 @@ class SwarmLink(abc.ABC):
     def alive(self) -> list[str]:
         """Sorted ids of the agents alive now, this one included."""
         return sorted(agent for agent, member in self.members().items() if member.alive)
+
+    def tracked(self) -> int:
+        """How many other senders this receiver keeps state for now (at most
+        ``limits.max_members``)."""
+        with self._rx_lock:
+            return len(self._membership)
 
     def stats(self) -> LinkStats:
         return self._counter.snapshot()
@@ -215,9 +242,9 @@ class SwarmLink(abc.ABC):
 
     def _encode(self, message: Message) -> tuple[bytes, int]:
         with self._tx_lock:
-            # after 2^32 - 1 messages the count starts again at 1; receivers take that
-            # for a restart (same sequence range, later timestamps: see ReplayGuard)
-            self._sequence = self._sequence % MAX_SEQUENCE + 1
+            if self._sequence == MAX_SEQUENCE:  # after 2^32 - 1 messages: a new session
+                self._session, self._sequence = next_session(self.agent, self.clock), 0
+            self._sequence += 1
             self._last_stamp_us = max(int(self.clock() * 1e6), self._last_stamp_us + 1)
             payload = encode(
                 message,
@@ -225,7 +252,9 @@ class SwarmLink(abc.ABC):
                 round=self._round,
                 sequence=self._sequence,
                 timestamp_us=self._last_stamp_us,
+                session=self._session,
                 key=self.hmac_key,
+                signer=self.identity.key if self.identity is not None else None,
             )
             return payload, self._sequence
 
@@ -254,9 +283,12 @@ class SwarmLink(abc.ABC):
     def _receive(self, topic_name: str, payload: bytes, cache: dict | None = None) -> None:
         """Inbound path of one payload (see the module docstring); never raises.
 
-        ``cache`` (the in-process bus) maps a swarm key to the decode outcome of
-        this payload, so a message is decoded once per key, not once per receiver.
+        ``cache`` (the in-process bus) maps a receiver's keys to the decode outcome
+        of this payload, so a message is decoded once per key, not once per receiver.
         """
+        if self.identity is not None and topic_name == roster_topic(self.swarm):
+            self._adopt_roster(payload)
+            return
         try:
             _, sender, kind = parse_topic(topic_name)
         except TopicError as exc:
@@ -268,17 +300,22 @@ class SwarmLink(abc.ABC):
         self._counter.add(received_messages=1, received_bytes=len(payload))
         try:
             envelope = self._decode(payload, topic_name, cache)
-            if envelope.header.agent != sender or envelope.header.kind != kind:
+            header = envelope.header
+            if header.agent != sender or header.kind != kind:
                 raise AuthenticationError(
-                    f"{topic_name}: header says {envelope.header.agent}/"
-                    f"{envelope.header.kind.topic_name}"
+                    f"{topic_name}: header says {header.agent}/{header.kind.topic_name}"
                 )
             with self._rx_lock:
-                if self._guard is not None:
-                    self._guard.check(envelope.header, self.clock())
-                if self.track_members:
-                    self._update_membership(envelope)
+                now = self.clock()
+                self._expire(now)
+                self._membership.admit(sender, now)
+                self._guard.check(header, now)
+                self._update_membership(envelope, now)
                 handlers = [h for s, h in self._handlers.get(kind, ()) if s is None or s == sender]
+        except (MembershipFullError, RateLimitError) as exc:
+            self._counter.add(throttled=1)
+            self._log_drop("throttled", exc)
+            return
         except (AuthenticationError, ReplayError) as exc:
             self._counter.add(rejected=1)
             self._log_drop("rejected", exc)
@@ -296,27 +333,70 @@ class SwarmLink(abc.ABC):
                 log.exception("%s: handler %r failed on %s", self.agent, handler, topic_name)
 
     def _decode(self, payload: bytes, topic_name: str, cache: dict | None) -> Envelope:
+        roster = self._current_roster(topic_name)
         if cache is None:
-            return decode(payload, key=self.hmac_key, where=topic_name)
-        outcome = cache.get(self.hmac_key)
+            return decode(payload, key=self.hmac_key, roster=roster, where=topic_name)
+        keys = (self.hmac_key, id(roster))
+        outcome = cache.get(keys)
         if outcome is None:
             try:
-                outcome = decode(payload, key=self.hmac_key, where=topic_name)
+                outcome = decode(payload, key=self.hmac_key, roster=roster, where=topic_name)
             except SummaryDecodeError as exc:
                 outcome = exc
-            cache[self.hmac_key] = outcome
+            cache[keys] = outcome
         if isinstance(outcome, SummaryDecodeError):
             raise outcome
         return outcome
 
-    def _update_membership(self, envelope: Envelope) -> None:
-        now, message, agent = self.clock(), envelope.message, envelope.header.agent
+    def _current_roster(self, topic_name: str) -> Roster | None:
+        if self.identity is not None and self.roster is None:
+            raise AuthenticationError(f"{topic_name}: no roster yet to check its signature")
+        return self.roster
+
+    def _adopt_roster(self, payload: bytes) -> None:
+        """A roster on the swarm's roster topic: adopt it when the operator signed it
+        for this swarm and its serial is higher than the one held."""
+        self._counter.add(received_messages=1, received_bytes=len(payload))
+        where = roster_topic(self.swarm)
+        try:
+            roster = parse_roster(payload, self.identity.operator, swarm=self.swarm, where=where)
+        except IdentityError as exc:
+            self._counter.add(rejected=1)
+            self._log_drop("roster", exc)
+            return
+        current = self.roster
+        if current is not None and roster.serial <= current.serial:
+            if roster.serial < current.serial:
+                self._log_drop("roster", f"roster #{roster.serial} is older than #{current.serial}")
+            return
+        self.roster = roster
+        self._counter.add(delivered=1)
+        log.info(
+            "%s: roster #%d of swarm %s adopted (%d agents)",
+            self.agent, roster.serial, self.swarm, len(roster.agents),
+        )  # fmt: skip
+        if self.agent not in roster:
+            log.warning("%s: this agent is not in roster #%d", self.agent, roster.serial)
+
+    def _expire(self, now: float) -> None:
+        """Drop silent senders from the membership table and the replay guard (at most
+        once every EXPIRE_EVERY_S; the caller holds ``_rx_lock``)."""
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + EXPIRE_EVERY_S
+        for agent in self._membership.expire(now):
+            self._guard.forget(agent)
+
+    def _update_membership(self, envelope: Envelope, now: float) -> None:
+        message, header = envelope.message, envelope.header
         if isinstance(message, State):
-            self._membership.announced(agent, message.online, message.period_s, now)
+            self._membership.announced(
+                header.agent, message.online, message.period_s, header.session, now
+            )
         elif isinstance(message, Heartbeat):
-            self._membership.heard(agent, now, message.period_s)
+            self._membership.heard(header.agent, now, header.session, message.period_s)
         else:
-            self._membership.heard(agent, now)
+            self._membership.heard(header.agent, now, header.session)
 
     def _log_drop(self, what: str, exc: Exception | str) -> None:
         """Log a dropped payload, at most once a second per link (the rest are counted)."""

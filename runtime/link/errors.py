@@ -11,5 +11,17 @@ class LinkConnectError(LinkError):
     """The broker could not be reached, refused us, or speaks no MQTT we know."""
 
 
+class ThrottledError(OtswarmError):
+    """A received message is refused by the link's bounds on the senders it tracks."""
+
+
+class MembershipFullError(ThrottledError):
+    """A new sender, while the receiver already tracks ``max_members`` senders."""
+
+
+class RateLimitError(ThrottledError):
+    """A sender over its message rate (its token bucket is empty)."""
+
+
 class TopicError(OtswarmError, ValueError):
     """A topic does not follow ``otswarm/v1/<swarm>/<agent>/<kind>``."""

@@ -1,8 +1,8 @@
 """An in-process swarm: many links on one bus, for simulations and tests.
 
 Same semantics as MQTT through a broker: per-kind topics, retained ``state``
-with a last will, sender-filtered subscriptions, the same codec, HMAC and
-replay window, the same counters. Faults are injectable and seeded:
+with a last will, the retained roster, sender-filtered subscriptions, the same
+codec, HMAC, signatures and replay window, the same counters. Faults are injectable and seeded:
 
 * ``drop``: each delivery (one sender -> one receiver) is lost with this probability;
 * ``delay_s`` + uniform ``jitter_s``: deliveries go through one scheduler thread
@@ -26,14 +26,14 @@ from collections.abc import Callable, Iterable
 
 from otswarm.link.base import SwarmLink
 from otswarm.link.errors import LinkError
-from otswarm.link.topics import RETAINED, parse_filter, parse_topic, topic
+from otswarm.link.topics import RETAINED, parse_filter, parse_topic, roster_topic, topic
 from otswarm.summaries import Kind
+
+ROSTER = ("roster", None)  # the subscriber key of the swarm's roster topic
 
 
 class InProcessLink(SwarmLink):
     """One agent's link on an :class:`InProcessBus` (made by :meth:`InProcessBus.link`)."""
-
-    may_duplicate = False  # the bus never delivers twice: no window unless a key asks for it
 
     def __init__(self, bus: InProcessBus, agent: str, **options) -> None:
         super().__init__(agent, bus.swarm, clock=bus.clock, **options)
@@ -193,6 +193,13 @@ class InProcessBus:
 
     def _add_filter(self, link: InProcessLink, filter_: str) -> None:
         """Subscribe ``link``; like a broker, hand it the retained messages that match."""
+        if filter_ == roster_topic(self.swarm):
+            with self._lock:
+                self._subscribers.setdefault(ROSTER, []).append(link)
+                retained = self._retained.get(filter_)
+            if retained is not None:
+                link._receive(filter_, retained[1])
+            return
         _, sender, kind = parse_filter(filter_)
         with self._lock:
             self._subscribers.setdefault((kind, sender), []).append(link)
@@ -205,6 +212,10 @@ class InProcessBus:
             self._deliver(origin, [link], name, payload)
 
     def _remove_filter(self, link: InProcessLink, filter_: str) -> None:
+        if filter_ == roster_topic(self.swarm):
+            with self._lock:
+                self._subscribers.get(ROSTER, []).remove(link)
+            return
         _, sender, kind = parse_filter(filter_)
         with self._lock:
             subscribers = self._subscribers.get((kind, sender), [])
@@ -212,7 +223,15 @@ class InProcessBus:
                 subscribers.remove(link)
 
     def _route(self, topic_name: str, payload: bytes) -> None:
-        """Fan a payload out to its subscribers (retaining the RETAINED kinds)."""
+        """Fan a payload out to its subscribers (retaining the RETAINED kinds and the
+        roster)."""
+        if topic_name == roster_topic(self.swarm):
+            with self._lock:
+                self._retained[topic_name] = ("", payload)
+                targets = list(self._subscribers.get(ROSTER, ()))
+            for link in targets:
+                link._receive(topic_name, payload)
+            return
         _, origin, kind = parse_topic(topic_name)
         with self._lock:
             if kind in RETAINED:

@@ -43,6 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from otswarm.errors import StopRequested
 from otswarm.link.base import SwarmLink
 from otswarm.link.errors import LinkConnectError, LinkError
 from otswarm.link.mqtt_config import MqttLinkConfig
@@ -56,6 +57,7 @@ _PROTOCOL_REFUSED = ("Unsupported protocol version",)
 _PROTOCOLS = {"auto": (mqtt.MQTTv5, mqtt.MQTTv311), "5": (mqtt.MQTTv5,), "3.1.1": (mqtt.MQTTv311,)}
 _NAMES = {mqtt.MQTTv5: "5", mqtt.MQTTv311: "3.1.1"}
 PROBE_S = 2.0  # seconds a broker has to answer an MQTT 5 CONNECT before we try 3.1.1
+STOP_POLL_S = 0.2  # how often a start waiting for the broker looks at its stop event
 # a closed connection is retried like a refused one; other TLS errors will not go away
 _TRANSIENT_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
@@ -82,8 +84,9 @@ class MqttLink(SwarmLink):
             config.agent,
             config.swarm,
             hmac_key=config.hmac_key,
+            identity=config.identity,
             heartbeat_period_s=config.heartbeat_period_s,
-            max_age_s=config.max_age_s,
+            limits=config.limits,
             track_members=track_members,
             clock=clock,
         )
@@ -105,14 +108,20 @@ class MqttLink(SwarmLink):
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> MqttLink:
+    def start(
+        self, timeout: float | None = None, *, stop: threading.Event | None = None
+    ) -> MqttLink:
         """Connect (MQTT 5, else 3.1.1), subscribe, announce ``online``.
 
         Raises LinkConnectError when the broker cannot be reached within
-        ``timeout`` seconds or refuses us (bad credentials, not authorised).
+        ``timeout`` seconds (default: the config's ``connect_timeout_s``; attempts
+        are retried with the reconnect backoff meanwhile) or refuses us (bad
+        credentials, not authorised), and StopRequested as soon as ``stop`` is set.
         """
         if self._started:
             return self
+        if timeout is None:
+            timeout = self.config.connect_timeout_s
         deadline = time.monotonic() + timeout
         protocols = _PROTOCOLS[self.config.protocol]
         for protocol in protocols:
@@ -120,13 +129,15 @@ class MqttLink(SwarmLink):
             self._client = client
             self._started = True  # on_connect may publish from now on
             probe = protocol != protocols[-1]
-            outcome = self._first_connect(client, deadline, probe)
+            outcome = self._first_connect(client, deadline, probe, stop)
             if outcome == "connected":
                 self.protocol = _NAMES[protocol]
                 break
             self._started = False
             client.loop_stop()
             client.disconnect()
+            if outcome == "stopped":
+                raise StopRequested(f"{self.agent}: stopped while connecting to the broker")
             if outcome != "protocol":
                 raise LinkConnectError(f"{self.agent}: {self.config.broker_url}: {outcome}")
             log.info("%s: broker refused MQTT 5; retrying with 3.1.1", self.agent)
@@ -241,7 +252,13 @@ class MqttLink(SwarmLink):
         if username is not None:
             client.username_pw_set(username, password)
         if cfg.tls:
-            client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file)
+            try:
+                client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise LinkConnectError(
+                    f"{self.agent}: TLS files (ca {cfg.ca_file}, cert {cfg.cert_file}, "
+                    f"key {cfg.key_file}) unusable: {exc}"
+                ) from exc
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
         client.on_pre_connect = self._on_pre_connect
         client.on_connect = self._on_connect
@@ -254,8 +271,11 @@ class MqttLink(SwarmLink):
         client.on_log = self._on_log
         return client
 
-    def _first_connect(self, client: mqtt.Client, deadline: float, probe: bool) -> str:
-        """Connect in the background; ``"connected"``, ``"protocol"`` or why it failed.
+    def _first_connect(
+        self, client: mqtt.Client, deadline: float, probe: bool, stop: threading.Event | None
+    ) -> str:
+        """Connect in the background; ``"connected"``, ``"protocol"``, ``"stopped"`` (when
+        ``stop`` is set meanwhile) or why it failed.
 
         With ``probe`` (MQTT 5 that may fall back), a broker that accepts the TCP
         connection but sends no CONNACK within PROBE_S is taken as not speaking
@@ -280,9 +300,14 @@ class MqttLink(SwarmLink):
         client.loop_start()
         answer_by = deadline
         while True:
+            left = answer_by - time.monotonic()
             try:
-                outcome = self._attempts.get(timeout=max(0.0, answer_by - time.monotonic()))
+                outcome = self._attempts.get(timeout=max(0.0, min(left, STOP_POLL_S)))
             except queue.Empty:
+                if stop is not None and stop.is_set():
+                    return "stopped"
+                if left > STOP_POLL_S:
+                    continue
                 if answer_by < deadline:
                     return "protocol"
                 last = f" (last error: {self._connect_error})" if self._connect_error else ""

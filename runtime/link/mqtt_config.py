@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from otswarm.errors import ConfigError
+from otswarm.identity import AgentIdentity
+from otswarm.link.limits import LinkLimits
 from otswarm.summaries.errors import SummaryValueError
 from otswarm.summaries.messages import check_id
 
@@ -22,7 +24,9 @@ class MqttLinkConfig:
             ``user:password@`` in the URL is used when ``username`` is not given.
         swarm: the swarm's name (the topic level after ``otswarm/v1``).
         agent: this agent's id, also its MQTT username on a fleet broker.
-        hmac_key: per-swarm key; a str is taken as its UTF-8 bytes. None: unsigned.
+        hmac_key: per-swarm key; a str is taken as its UTF-8 bytes. None: untagged.
+        identity: this agent's Ed25519 key, the operator's public key and the roster
+            (None: messages are not signed and signatures are not checked).
         ca_file, cert_file, key_file: TLS trust anchor and client certificate/key (PEM).
         username, password: broker credentials.
         heartbeat_period_s: heartbeat period (s); others expire us after 3 missed.
@@ -30,7 +34,10 @@ class MqttLinkConfig:
             and publishes its last will (after 1.5 x keepalive without traffic).
         reconnect_min_s, reconnect_max_s: exponential reconnect backoff bounds (s).
         protocol: ``"auto"`` (MQTT 5, falling back to 3.1.1), ``"5"`` or ``"3.1.1"``.
-        max_age_s: reject summaries older than this by our clock (None: off).
+        connect_timeout_s: how long :meth:`MqttLink.start` tries to reach the broker
+            (retrying with the reconnect backoff) before it gives up.
+        limits: what this receiver believes and keeps (:class:`LinkLimits`: clock
+            skew, message age, heartbeat periods, tracked senders and their rate).
         session_expiry_s: MQTT 5 session expiry (s): how long the broker keeps this
             agent's subscriptions, and queues what they match, while it is
             disconnected (0: the session ends with the connection).
@@ -53,7 +60,9 @@ class MqttLinkConfig:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     protocol: str = "auto"
-    max_age_s: float | None = None
+    connect_timeout_s: float = 10.0
+    limits: LinkLimits = field(default_factory=LinkLimits)
+    identity: AgentIdentity | None = None
     session_expiry_s: int = 300
     max_offline_messages: int = 1000
 
@@ -77,6 +86,10 @@ class MqttLinkConfig:
             raise ConfigError(f"link.protocol {self.protocol!r}: use one of {PROTOCOLS}")
         if self.heartbeat_period_s <= 0 or self.keepalive_s <= 0:
             raise ConfigError("link.heartbeat_period_s and link.keepalive_s must be > 0")
+        if not self.connect_timeout_s > 0:
+            raise ConfigError(f"link.connect_timeout_s {self.connect_timeout_s}: must be > 0")
+        if self.identity is not None and self.identity.agent != self.agent:
+            raise ConfigError(f"link.identity is {self.identity.agent}'s, not {self.agent}'s")
         if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
             raise ConfigError("link: need 0 < reconnect_min_s <= reconnect_max_s")
         if not 0 <= self.session_expiry_s <= 0xFFFFFFFF:  # MQTT 5: a four-byte integer

@@ -12,8 +12,11 @@ class LinkStats:
 
     ``received_*`` count every payload that arrived from another agent;
     of those, ``decode_errors`` were malformed, ``rejected`` failed the swarm key,
-    the replay window or the topic/header match, and ``delivered`` reached the
-    membership table and the handlers. ``handler_errors`` counts handlers that raised.
+    the signature, the clock skew, the session, the replay window or the
+    topic/header match, ``throttled`` were refused by the bounds on tracked senders
+    (too many senders, or one over its rate), and ``delivered`` reached the
+    membership table and the handlers (or, for a roster, were adopted).
+    ``handler_errors`` counts handlers that raised.
     ``dropped_offline`` counts publishes discarded (oldest first) because more than
     ``max_offline_messages`` piled up while the link was disconnected.
     """
@@ -25,6 +28,7 @@ class LinkStats:
     delivered: int = 0
     decode_errors: int = 0
     rejected: int = 0
+    throttled: int = 0
     handler_errors: int = 0
     dropped_offline: int = 0
 

@@ -60,6 +60,11 @@ def topic_filter(swarm: str, kind: Kind, sender: str | None = None) -> str:
     return f"{PREFIX}/{swarm}/{sender or '+'}/{kind.topic_name}"
 
 
+def roster_topic(swarm: str) -> str:
+    """Where the operator publishes the swarm's signed roster (retained)."""
+    return f"{PREFIX}/{swarm}/roster"
+
+
 def parse_topic(name: str) -> tuple[str, str, Kind]:
     """``(swarm, agent, kind)`` of a topic, or TopicError saying what is wrong."""
     parts = name.split("/")

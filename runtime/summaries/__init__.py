@@ -1,4 +1,5 @@
-"""Distribution summaries on the wire: message kinds, codec, HMAC and replay window.
+"""Distribution summaries on the wire: message kinds, codec, HMAC, signatures, sessions
+and replay window.
 
 The byte layout is in docs/wire-format.md (version 2).
 """
@@ -9,6 +10,7 @@ from otswarm.summaries.errors import (
     AuthenticationError,
     BadMagicError,
     ForgedMessageError,
+    FutureMessageError,
     InvalidFieldError,
     ReplayError,
     SizeLimitError,
@@ -16,6 +18,7 @@ from otswarm.summaries.errors import (
     SummaryValueError,
     TruncatedPayloadError,
     UnknownKindError,
+    UnknownSignerError,
     UnsignedMessageError,
     UnsupportedVersionError,
 )
@@ -45,6 +48,7 @@ __all__ = [
     "EnergyOffer",
     "Envelope",
     "ForgedMessageError",
+    "FutureMessageError",
     "Header",
     "Heartbeat",
     "Histogram",
@@ -63,6 +67,7 @@ __all__ = [
     "TransferReport",
     "TruncatedPayloadError",
     "UnknownKindError",
+    "UnknownSignerError",
     "UnsignedMessageError",
     "UnsupportedVersionError",
     "decode",

@@ -1,30 +1,33 @@
-"""Authenticity and freshness of summaries: HMAC-SHA256 tags and a replay window.
+"""Authenticity and freshness of summaries: HMAC-SHA256 tags, clock skew, sessions
+and a replay window.
 
 Tag: ``HMAC-SHA256(key, header || body)`` truncated to its first 16 bytes
-(128 bits, as RFC 4868 truncates HMAC-SHA-256 for IPsec), appended to the payload.
+(128 bits, as RFC 4868 truncates HMAC-SHA-256 for IPsec), appended to the body.
 The key is per swarm; every agent of the swarm holds it.
 
-Replay window (per sender *and* kind, since kinds travel on separate topics with
-separate QoS and may be reordered against each other). A sender numbers its
-messages 1, 2, ... from each start and stamps them with a strictly increasing
-clock, so within one run sequence order is timestamp order, and a later run has
-later timestamps. The receiver keeps the highest accepted sequence ``h``, the
-timestamp ``t_h`` of that message, a 64-bit bitmap of the sequences
-``h-63..h`` already accepted, and ``floor``: the last timestamp of the sender's
-previous run. A message ``(s, t)`` is
+Freshness, per sender, in the receiver's :class:`ReplayGuard`:
 
-* rejected when ``t <= floor`` (a message of an earlier run);
-* accepted as new when ``t > t_h`` and ``s > h`` (the window slides);
-* accepted as a new run when ``t > t_h`` and ``s <= h`` (the sender restarted:
-  ``floor = t_h``, the window restarts at ``s``);
-* accepted as late when ``t <= t_h``, ``h - 64 < s < h`` and ``s`` is not in the
-  bitmap (reordering; e.g. a last will encoded just before the ``online`` state
-  that overtook it);
-* rejected otherwise (a replay, or too old for the window).
+* **Skew.** A message stamped more than ``max_skew_s`` ahead of the receiver's
+  clock (``timestamp_us > (now + max_skew_s) * 1e6``) is refused and leaves no
+  trace. (Timestamps order nothing else: within a session the sequence does.)
+* **Sessions** (like Sparkplug's bdSeq). Every start of a sender's link is a new
+  session, numbered by its start time in whole seconds, larger than any session
+  before it. The receiver keeps the sender's current session ``S``: a message of
+  session ``s > S`` starts a new session (every window of the sender restarts, so
+  a restarted agent is heard again at once); ``s < S`` is refused (a message of
+  an older session, e.g. a replayed last will); ``s == S`` goes to the window.
+* **Window**, per kind within the session (kinds travel on separate topics with
+  separate QoS and may be reordered against each other): the highest accepted
+  sequence ``h`` and a 64-bit bitmap of ``h-63..h``. A sequence ``q`` is accepted
+  when ``q > h`` (the window slides) or when ``h - 64 < q < h`` and its bit is
+  clear (reordering: e.g. a last will encoded just before the ``online`` state
+  that overtook it); anything else is a replay.
 
-Optionally, a message older than ``max_age_s`` by the receiver's clock is
-rejected too (off by default: boards without a real-time clock boot with a
-wrong time until NTP has run).
+Optionally a message older than ``max_age_s`` by the receiver's clock is refused
+too (off by default: boards without a real-time clock boot with a wrong time
+until NTP has run). State per sender is small and only made for senders the
+link admitted (see :mod:`otswarm.link.membership`); :meth:`ReplayGuard.forget`
+drops it.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from otswarm.summaries.errors import ReplayError
+from otswarm.summaries.errors import FutureMessageError, ReplayError
 from otswarm.summaries.header import Header
 
 TAG_LEN = 16
 WINDOW = 64
 _MASK = (1 << WINDOW) - 1
+DEFAULT_MAX_SKEW_S = 30.0
 
 
 def make_tag(key: bytes, data: bytes) -> bytes:
@@ -50,47 +54,68 @@ def tag_matches(key: bytes, data: bytes, tag: bytes) -> bool:
     return hmac.compare_digest(make_tag(key, data), tag)
 
 
-def _late_and_unseen(seq: int, highest: int, bitmap: int) -> bool:
-    """``seq`` is below ``highest`` but inside the window, and its bit is not set."""
-    return highest - WINDOW < seq < highest and not (bitmap >> (highest - seq)) & 1
+class _Sender:
+    """The current session of one sender and its windows: kind -> [h, bitmap]."""
+
+    __slots__ = ("session", "windows")
+
+    def __init__(self, session: int) -> None:
+        self.session = session
+        self.windows: dict[int, list[int]] = {}
 
 
 class ReplayGuard:
-    """Per (sender, kind) replay windows of one receiver (see the module docstring)."""
+    """Per-sender sessions and per-kind replay windows of one receiver (module docstring).
 
-    def __init__(self, max_age_s: float | None = None) -> None:
+    Args:
+        max_age_s: refuse messages older than this by the receiver's clock (None: off).
+        max_skew_s: refuse messages stamped more than this ahead of it (None: off).
+    """
+
+    def __init__(
+        self, max_age_s: float | None = None, max_skew_s: float | None = DEFAULT_MAX_SKEW_S
+    ) -> None:
         self.max_age_s = max_age_s
-        # (agent, kind) -> [highest sequence h, its timestamp_us, bitmap of h-63..h, floor]
-        self._windows: dict[tuple[str, int], list[int]] = {}
+        self.max_skew_s = max_skew_s
+        self._senders: dict[str, _Sender] = {}
+
+    def __len__(self) -> int:
+        return len(self._senders)
 
     def check(self, header: Header, now_s: float) -> None:
-        """Accept ``header`` (recording it) or raise ReplayError."""
-        if self.max_age_s is not None and header.timestamp_us < (now_s - self.max_age_s) * 1e6:
+        """Accept ``header`` (recording it) or raise ReplayError (FutureMessageError
+        for a message from the future)."""
+        name = f"{header.agent}/{header.kind.topic_name} #{header.sequence}"
+        self._check_clock(header, now_s, name)
+        sender = self._senders.get(header.agent)
+        if sender is None or header.session > sender.session:
+            sender = self._senders[header.agent] = _Sender(header.session)
+        elif header.session < sender.session:
             raise ReplayError(
-                f"{header.agent}/{header.kind.topic_name} #{header.sequence}: older than "
-                f"{self.max_age_s} s"
+                f"{name}: of session {header.session}, older than the current {sender.session}"
             )
-        key = (header.agent, int(header.kind))
-        seq, stamp = header.sequence, header.timestamp_us
-        window = self._windows.get(key)
+        seq = header.sequence
+        window = sender.windows.get(header.kind)
         if window is None:
-            self._windows[key] = [seq, stamp, 1, -1]
+            sender.windows[header.kind] = [seq, 1]
             return
-        highest, highest_stamp, bitmap, floor = window
-        if stamp > highest_stamp and seq > highest:
-            shift = min(seq - highest, WINDOW)
-            window[:3] = [seq, stamp, ((bitmap << shift) | 1) & _MASK]
-        elif stamp > highest_stamp:
-            window[:] = [seq, stamp, 1, highest_stamp]
-        elif stamp > floor and _late_and_unseen(seq, highest, bitmap):
-            window[2] = bitmap | (1 << (highest - seq))
+        highest, bitmap = window
+        if seq > highest:
+            window[:] = [seq, ((bitmap << min(seq - highest, WINDOW)) | 1) & _MASK]
+        elif highest - WINDOW < seq < highest and not (bitmap >> (highest - seq)) & 1:
+            window[1] = bitmap | (1 << (highest - seq))
         else:
-            raise ReplayError(
-                f"{header.agent}/{header.kind.topic_name} #{seq}: replayed or too old "
-                f"(highest accepted #{highest})"
+            raise ReplayError(f"{name}: replayed or too old (highest accepted #{highest})")
+
+    def _check_clock(self, header: Header, now_s: float, name: str) -> None:
+        if self.max_skew_s is not None and header.timestamp_us > (now_s + self.max_skew_s) * 1e6:
+            raise FutureMessageError(
+                f"{name}: stamped {header.timestamp_us / 1e6 - now_s:.3f} s ahead of our "
+                f"clock, more than the allowed skew of {self.max_skew_s} s"
             )
+        if self.max_age_s is not None and header.timestamp_us < (now_s - self.max_age_s) * 1e6:
+            raise ReplayError(f"{name}: older than {self.max_age_s} s")
 
     def forget(self, agent: str) -> None:
-        """Drop the windows of ``agent`` (e.g. when it leaves the swarm)."""
-        for key in [k for k in self._windows if k[0] == agent]:
-            del self._windows[key]
+        """Drop the state of ``agent`` (it expired from the membership table)."""
+        self._senders.pop(agent, None)

@@ -8,12 +8,14 @@
                      | agents (u8 len + bytes)[n_agents]
                      | n_transfers u16 | (source u16, target u16, joules f32)[n_transfers]
     HEARTBEAT        flags u8 (bit 0: battery known) | period_s f32 | battery_soc f32
+                     (in [0, 1]; 0 when unknown)
     STATE            online u8 (0/1) | period_s f32
     TELEMETRY        see :mod:`otswarm.summaries.telemetry`
     TRANSFER_REPORT  the ALLOCATION_PLAN layout: round, planner, agent table, transfers
 
 ``q`` are uint16 weights summing to 65535 (see :mod:`otswarm.summaries.quantize`);
-plan transfers name agents by index into the plan's agent table.
+plan transfers name agents by index into the plan's agent table, whose ids are
+valid, distinct and each named by a transfer.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from otswarm.summaries.messages import (
     State,
     Transfer,
     TransferReport,
+    check_id,
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
 from otswarm.summaries.reader import PayloadReader, pack_text
@@ -122,13 +125,20 @@ def _decode_plan(r: PayloadReader, cls: type = AllocationPlan):
     planner = r.text("plan planner")
     (n_agents,) = r.unpack(_U16, "plan n_agents")
     _limit(n_agents, 0, MAX_PLAN_AGENTS, "plan n_agents", r.where)
-    agents = [r.text(f"plan agent {i}") for i in range(n_agents)]
+    agents = [check_id(r.text(f"plan agent {i}"), f"plan agent {i}") for i in range(n_agents)]
+    if len(set(agents)) != n_agents:
+        raise InvalidFieldError(f"{r.where}: plan agent table names an agent twice")
     (n_transfers,) = r.unpack(_U16, "plan n_transfers")
     _limit(n_transfers, 0, MAX_TRANSFERS, "plan n_transfers", r.where)
     raw = r.array("u1", n_transfers * _TRANSFER.itemsize, "plan transfers").tobytes()
     table = np.frombuffer(raw, dtype=_TRANSFER)
     if n_transfers and int(max(table["source"].max(), table["target"].max())) >= n_agents:
         raise InvalidFieldError(f"{r.where}: plan transfer names agent index >= {n_agents}")
+    used = np.union1d(table["source"], table["target"]).size
+    if used != n_agents:  # the encoder's table is exactly the agents its transfers name
+        raise InvalidFieldError(
+            f"{r.where}: plan agent table has {n_agents - used} agents no transfer names"
+        )
     transfers = tuple(
         Transfer(agents[s], agents[t], float(j))
         for s, t, j in zip(table["source"], table["target"], table["joules"], strict=True)
@@ -149,6 +159,8 @@ def _decode_heartbeat(r: PayloadReader) -> Heartbeat:
     flags, period, battery = r.unpack(_HEARTBEAT, "heartbeat")
     if flags not in (0, 1):
         raise InvalidFieldError(f"{r.where}: heartbeat flags 0x{flags:02x}, expected 0 or 1")
+    if not flags and battery != 0.0:  # NaN too
+        raise InvalidFieldError(f"{r.where}: heartbeat battery_soc {battery} when unknown, not 0")
     return Heartbeat(period, battery if flags else None)
 
 

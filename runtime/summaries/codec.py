@@ -1,14 +1,21 @@
-"""Encode and decode whole summaries: header, body and optional HMAC tag.
+"""Encode and decode whole summaries: header, body, optional HMAC tag and signature.
+
+``payload = header | agent | body | [tag] | [signature]``: the tag (16 bytes) is
+``HMAC-SHA256(swarm key, header | agent | body)`` truncated, the signature (64
+bytes) is the sender's Ed25519 signature over everything before it.
 
 ``decode`` validates everything (length, magic, version, kind, flags, ids, sizes,
-finite values, weights) and raises a SummaryDecodeError subclass on any fault;
-it never raises anything else on bytes input.
+finite values, weights, tag and signature when asked) and raises a
+SummaryDecodeError subclass on any fault; it never raises anything else on bytes
+input.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from otswarm.identity import SIGNATURE_LEN, Roster, SignatureError, UnknownAgentError, sign
+from otswarm.identity.keys import Ed25519PrivateKey
 from otswarm.summaries.auth import TAG_LEN, make_tag, tag_matches
 from otswarm.summaries.bodies import decode_body, encode_body
 from otswarm.summaries.errors import (
@@ -16,6 +23,7 @@ from otswarm.summaries.errors import (
     SizeLimitError,
     SummaryValueError,
     TruncatedPayloadError,
+    UnknownSignerError,
     UnsignedMessageError,
 )
 from otswarm.summaries.header import Header, read_header
@@ -41,25 +49,41 @@ def encode(
     round: int,
     sequence: int,
     timestamp_us: int,
+    session: int = 0,
     key: bytes | None = None,
+    signer: Ed25519PrivateKey | None = None,
 ) -> bytes:
-    """The wire bytes of ``message`` sent by ``agent``; signed when ``key`` is given."""
+    """The wire bytes of ``message`` sent by ``agent``: tagged when ``key`` (the swarm's
+    HMAC key) is given, signed when ``signer`` (the agent's own key) is."""
     if type(message) not in MESSAGE_TYPES.values():
         raise SummaryValueError(f"cannot encode {type(message).__name__}: not a message kind")
-    header = Header(message.KIND, agent, round, sequence, timestamp_us, signed=key is not None)
+    header = Header(
+        message.KIND, agent, round, sequence, timestamp_us, session,
+        signed=key is not None, agent_signed=signer is not None,
+    )  # fmt: skip
     data = header.pack() + encode_body(message)
     if key is not None:
         data += make_tag(key, data)
+    if signer is not None:
+        data += sign(signer, data)
     if len(data) > MAX_PAYLOAD:
         raise SummaryValueError(f"{message.KIND.topic_name} is {len(data)} bytes > {MAX_PAYLOAD}")
     return data
 
 
-def decode(payload: bytes, *, key: bytes | None = None, where: str = "payload") -> Envelope:
-    """Parse ``payload``; with ``key``, require and check its HMAC tag first.
+def decode(
+    payload: bytes,
+    *,
+    key: bytes | None = None,
+    roster: Roster | None = None,
+    where: str = "payload",
+) -> Envelope:
+    """Parse ``payload``; with ``key``, require and check its HMAC tag; with ``roster``,
+    require its signature and check it against the sender's key in the roster.
 
-    Without ``key`` a tag, if present, is skipped unchecked. Replays are not
-    checked here (that needs the receiver's state: see ReplayGuard).
+    Both checks run before the body is parsed. Without ``key`` (``roster``) a tag
+    (signature), if present, is skipped unchecked. Replays are not checked here
+    (that needs the receiver's state: see ReplayGuard).
     """
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise TruncatedPayloadError(f"{where}: expected bytes, got {type(payload).__name__}")
@@ -69,17 +93,31 @@ def decode(payload: bytes, *, key: bytes | None = None, where: str = "payload") 
     head_reader = PayloadReader(payload, where)
     header = read_header(head_reader)
     where = f"{where} ({header.agent}/{header.kind.topic_name} #{header.sequence})"
-    body_end = len(payload)
-    if header.signed:
-        body_end -= TAG_LEN
-        if body_end < head_reader.offset:
-            raise TruncatedPayloadError(f"{where}: too short for its {TAG_LEN}-byte tag")
-        if key is not None and not tag_matches(key, payload[:body_end], payload[body_end:]):
+    body_end = len(payload) - TAG_LEN * header.signed - SIGNATURE_LEN * header.agent_signed
+    if body_end < head_reader.offset:
+        raise TruncatedPayloadError(f"{where}: too short for its tag or signature")
+    if roster is not None:
+        _check_signature(payload, header, roster, where)
+    if key is not None:
+        if not header.signed:
+            raise UnsignedMessageError(f"{where}: no HMAC tag, and this receiver requires one")
+        tag_end = body_end + TAG_LEN
+        if not tag_matches(key, payload[:body_end], payload[body_end:tag_end]):
             raise ForgedMessageError(f"{where}: HMAC tag does not match under the swarm key")
-    elif key is not None:
-        raise UnsignedMessageError(f"{where}: unsigned, and this receiver requires a tag")
     reader = PayloadReader(payload[:body_end], where)
     reader.offset = head_reader.offset
     message = decode_body(header.kind, reader)
     reader.expect_end()
     return Envelope(header, message, len(payload))
+
+
+def _check_signature(payload: bytes, header: Header, roster: Roster, where: str) -> None:
+    if not header.agent_signed:
+        raise UnsignedMessageError(f"{where}: no signature, and this receiver requires one")
+    signed_end = len(payload) - SIGNATURE_LEN
+    try:
+        roster.verify(header.agent, payload[:signed_end], payload[signed_end:])
+    except UnknownAgentError as exc:
+        raise UnknownSignerError(f"{where}: {exc}") from exc
+    except SignatureError as exc:
+        raise ForgedMessageError(f"{where}: not signed by {header.agent}'s key") from exc

@@ -41,16 +41,27 @@ class SizeLimitError(SummaryDecodeError):
 
 
 class AuthenticationError(SummaryDecodeError):
-    """The receiver has a swarm key and the payload is unsigned or its tag is wrong."""
+    """The payload lacks the tag or signature the receiver requires, or it is wrong, or
+    its sender is not who the topic says."""
 
 
 class UnsignedMessageError(AuthenticationError):
-    """The receiver requires an HMAC tag and the payload carries none."""
+    """The receiver requires an HMAC tag (or a signature) and the payload carries none."""
 
 
 class ForgedMessageError(AuthenticationError):
-    """The HMAC tag does not match the payload under the swarm key."""
+    """The HMAC tag does not match under the swarm key, or the signature is not the
+    sender's."""
+
+
+class UnknownSignerError(AuthenticationError):
+    """The receiver checks signatures and its roster holds no key for the sender."""
 
 
 class ReplayError(SummaryDecodeError):
-    """The (sender, kind, sequence) was already accepted, or is older than the window."""
+    """The (sender, kind, sequence) was already accepted, is older than the window, or
+    belongs to an older session of its sender."""
+
+
+class FutureMessageError(ReplayError):
+    """The message is stamped further ahead of the receiver's clock than the allowed skew."""
