@@ -170,7 +170,7 @@ def make_coordination(config: AgentConfig, link, ledger, profile, levels):
     from otswarm.coordination.rounds import AllocationRound
 
     c = config.coordination
-    drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0)
+    drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0) if c.drift else None
     alignment = AlignmentExchange(
         link, levels, drift=drift, anchor=c.alignment_anchor, support_id=ACTION_SUPPORT_ID
     )
@@ -178,6 +178,7 @@ def make_coordination(config: AgentConfig, link, ledger, profile, levels):
         link,
         costs=TransferCosts.from_profile(profile),
         position_m=c.position_m,
+        method=c.allocation_method,
         measure=ledger.measure,
     )
     return alignment.start(), allocation.start()
@@ -279,6 +280,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             ),
             ledger=ledger,
             bypass_below_soc=c.bypass_alignment_below_soc,
+            align=c.alignment,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
             telemetry_s=me.telemetry_s,
