@@ -219,8 +219,9 @@ class Agent:
         if moved.state is not None:
             rec.aligned_probs = [float(p) for p in moved.state]
         allocation = self.allocation.decide(rec.round, supply, demand, self.alignment.replan_period)
+        if allocation.executed is not None:
+            rec.planner, rec.plan_round = allocation.executed.planner, allocation.executed.round
         if allocation.send is not None:
-            rec.planner, rec.plan_round = allocation.send.planner, allocation.send.round
             rec.plan_given_j = allocation.send.joules
         if allocation.receive is not None:
             rec.plan_received_j = allocation.receive.planned_j

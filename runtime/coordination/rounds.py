@@ -61,11 +61,14 @@ OFFER_ROUNDS_KEPT = 4  # offers of rounds r-3..r are what a round needs (plans o
 
 @dataclass(frozen=True)
 class Allocation:
-    """What one allocation round decided: send ``send`` (None: nothing), take in
-    ``receive`` (None: nothing), publish ``plan`` (None: not the planner) and ``offer``."""
+    """What one allocation round decided: ``executed`` is the plan of round ``r - 2``
+    it accepted (None: none), ``send`` this agent's row of it (None: nothing to
+    send), ``receive`` what to take in (None: nothing), ``plan`` the plan to
+    publish (None: not the planner), and the round's ``offer``."""
 
     round: int
     offer: EnergyOffer
+    executed: AllocationPlan | None = None
     send: Send | None = None
     receive: Receive | None = None
     plan: AllocationPlan | None = None
@@ -162,8 +165,15 @@ class AllocationRound:
             self._logged.clear()
             self._online &= known  # as bounded as the link's membership table
         offer = EnergyOffer(supply_j, demand_j, self.position_m, self.loss_fraction, self.priority)
+        executed = self._take(r - 2)
+        send = None if executed is None else row_of(executed, self.me)
         return Allocation(
-            r, offer, self._send(r - 2), self._receive(r - 3), self._plan(r - 1, replan_period)
+            r,
+            offer,
+            executed,
+            send if send is not None and send.targets else None,
+            self._receive(r - 3),
+            self._plan(r - 1, replan_period),
         )
 
     def publish(self, allocation: Allocation, given_j: float) -> None:
@@ -182,7 +192,8 @@ class AllocationRound:
         if allocation.send is not None:
             self.link.publish(sent_report(allocation.send, self.me, given_j), round=r)
 
-    def _send(self, r: int) -> Send | None:
+    def _take(self, r: int) -> AllocationPlan | None:
+        """The plan of round ``r`` to execute: the elected planner's, within the offers."""
         elected = self.elected(r)
         with self._lock:
             plan = self.gate.take(r, elected)
@@ -195,8 +206,7 @@ class AllocationRound:
             self._refuse(plan.planner, "plan exceeds the offers", str(exc))
             return None
         self._executed[r] = plan
-        send = row_of(plan, self.me)
-        return send if send.targets else None
+        return plan
 
     def _receive(self, r: int) -> Receive | None:
         plan = self._executed.pop(r, None)
