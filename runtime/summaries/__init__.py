@@ -35,6 +35,7 @@ from otswarm.summaries.messages import (
     Transfer,
     TransferReport,
 )
+from otswarm.summaries.rollout import Outcome, Rollout, RolloutStatus
 from otswarm.summaries.telemetry import Telemetry
 
 __all__ = [
@@ -55,9 +56,12 @@ __all__ = [
     "InvalidFieldError",
     "Kind",
     "Message",
+    "Outcome",
     "PointCloud",
     "ReplayError",
     "ReplayGuard",
+    "Rollout",
+    "RolloutStatus",
     "SizeLimitError",
     "State",
     "SummaryDecodeError",

@@ -47,6 +47,7 @@ from otswarm.summaries.messages import (
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
 from otswarm.summaries.reader import PayloadReader, pack_text
+from otswarm.summaries.rollout import ROLLOUT_CODECS
 from otswarm.summaries.telemetry import decode_telemetry, encode_telemetry
 
 _HISTOGRAM = struct.Struct("<HHff")
@@ -184,6 +185,7 @@ _CODECS: dict[Kind, tuple[Callable, Callable]] = {
     Kind.STATE: (_encode_state, _decode_state),
     Kind.TELEMETRY: (encode_telemetry, decode_telemetry),
     Kind.TRANSFER_REPORT: (_encode_plan, _decode_report),
+    **ROLLOUT_CODECS,
 }
 
 

@@ -11,22 +11,15 @@ from otswarm.summaries.messages import (
     State,
     TransferReport,
 )
+from otswarm.summaries.rollout import Rollout, RolloutStatus
 from otswarm.summaries.telemetry import Telemetry
 
+_CLASSES = (
+    Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, Telemetry,
+    TransferReport, Rollout, RolloutStatus,
+)  # fmt: skip
 Message = (
-    Histogram
-    | PointCloud
-    | EnergyOffer
-    | AllocationPlan
-    | Heartbeat
-    | State
-    | Telemetry
-    | TransferReport
-)
-MESSAGE_TYPES: dict = {
-    cls.KIND: cls
-    for cls in (
-        Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, Telemetry,
-        TransferReport,
-    )
-}  # fmt: skip
+    Histogram | PointCloud | EnergyOffer | AllocationPlan | Heartbeat | State | Telemetry
+    | TransferReport | Rollout | RolloutStatus
+)  # fmt: skip
+MESSAGE_TYPES: dict = {cls.KIND: cls for cls in _CLASSES}

@@ -44,6 +44,8 @@ class Kind(enum.IntEnum):
     STATE = 6
     TELEMETRY = 7  # otswarm.summaries.telemetry
     TRANSFER_REPORT = 8
+    ROLLOUT = 16  # operator -> agents: a signed policy (otswarm.summaries.rollout)
+    ROLLOUT_STATUS = 17  # agent -> operator: what it did with it
 
     @property
     def topic_name(self) -> str:
