@@ -79,7 +79,6 @@ class Comparison:
     higher_is_better: bool
     baselines: tuple[Strategy, ...]
     ot: tuple[Strategy, ...]
-    also: tuple[str, ...] = ()  # figures reported alongside
 
 
 def _s(allocation, alignment="off", adaptation="fixed"):
@@ -93,7 +92,6 @@ COMPARISONS = (
         False,
         (_s("none"), _s("proportional"), _s("greedy")),
         (_s("ot-balanced"), _s("ot-unbalanced")),
-        ("fairness",),
     ),
     Comparison(
         "allocation",
