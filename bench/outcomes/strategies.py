@@ -79,7 +79,6 @@ class Comparison:
     higher_is_better: bool
     baselines: tuple[Strategy, ...]
     ot: tuple[Strategy, ...]
-    also: tuple[str, ...] = ()  # figures reported alongside
 
 
 def _s(allocation, alignment="off", adaptation="fixed"):
@@ -93,7 +92,6 @@ COMPARISONS = (
         False,
         (_s("none"), _s("proportional"), _s("greedy")),
         (_s("ot-balanced"), _s("ot-unbalanced")),
-        ("fairness",),
     ),
     Comparison(
         "allocation",
@@ -139,7 +137,7 @@ class Alignment:
             self.neighbours = [[] for _ in ids]
         self.states: list[np.ndarray | None] = [None] * len(ids)
         hist = Histogram(np.full(self.levels.size, 1.0 / self.levels.size), -0.125, 1.125)
-        self.message_bytes = len(encode(hist, agent=ids[0], round=0, sequence=0, timestamp_us=0))
+        self.message_bytes = message_bytes(hist, ids[0], 0)
 
     @property
     def on(self) -> bool:
