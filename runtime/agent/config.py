@@ -9,18 +9,12 @@ file and the bad key (``agent.toml: [link].port: expected an integer, got '80'``
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from otswarm.agent.tables import table_to_dataclass
 from otswarm.energy.board import default_profile
 from otswarm.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 boards
-    import tomli as tomllib
+from otswarm.tomlconfig import parse_toml, table_to_dataclass
 
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # the wire format's limit
 
@@ -156,10 +150,7 @@ def load_config(path: str | Path) -> AgentConfig:
 
 def parse_config(text: str, source: str = "<config>") -> AgentConfig:
     """Validate TOML ``text``; ``source`` names it in error messages."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    document = parse_toml(text, source)
     unknown = sorted(set(document) - set(_SECTIONS))
     if unknown:
         raise ConfigError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(_SECTIONS)})")
