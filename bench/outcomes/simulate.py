@@ -42,7 +42,7 @@ from .boards import Books, Fleet
 from .scenario import DAY_S, Draw, Scenario
 from .strategies import PRIORITY, Adaptation, Alignment, Allocation, Strategy, message_bytes
 
-PLAN_DELAY = 2  # offers of round r are executed at r + 2 (SwarmCoordinator)
+PLAN_DELAY = 2  # offers of round r are executed at r + 2 (AllocationRound)
 
 
 @dataclass

@@ -14,7 +14,7 @@ A strategy is one choice per capability:
   ``otswarm.coordination.cluster`` on standardised panel, battery and load,
   groups of ``cluster_size``, heads also with each other);
 - adaptation: ``fixed`` (alignment step 0.5 and a plan every round, as
-  ``SwarmCoordinator`` without a drift monitor) or ``drift`` (a ``DriftMonitor``
+  ``AlignmentExchange`` without a drift monitor) or ``drift`` (a ``DriftMonitor``
   per board on its harvest sets the step and the planner's re-planning period,
   and a stale-policy event re-anchors the consensus, as in the agent).
 
@@ -44,7 +44,7 @@ from .scenario import Board, Scenario
 ALLOCATIONS = ("none", "proportional", "greedy", "ot-balanced", "ot-unbalanced")
 ALIGNMENTS = ("off", "all", "clusters")
 ADAPTATIONS = ("fixed", "drift")
-FIXED_STEP = 0.5  # SwarmCoordinator's alignment step without a drift monitor
+FIXED_STEP = 0.5  # AlignmentExchange's alignment step without a drift monitor
 PRIORITY = 128  # every board asks with the same priority
 AGENT = CoordinationSection()  # the agent's coordination defaults
 
