@@ -69,6 +69,21 @@ def client_certificate_lines() -> str:
     return block.group(1)
 
 
+def fleet_acl(users) -> str:
+    """The docs' ACL with its example agents' blocks replaced by one block per user
+    of ``users``, each a copy of the docs' first agent block (the operator's stays)."""
+    page = (DOCS / "mosquitto-fleet.acl").read_text()
+    blocks = re.findall(r"^user (\S+)\n((?:topic .*\n)+)", page, re.M)
+    agents = [(name, rules) for name, rules in blocks if name != "operator"]
+    if not agents:
+        raise AssertionError("docs/mosquitto-fleet.acl: no per-agent user block")
+    rules = agents[0][1]
+    for name, body in agents:
+        page = page.replace(f"user {name}\n{body}\n", "")
+    per_user = "".join(f"user {user}\n{rules}\n" for user in users)
+    return page.replace("user operator\n", per_user + "user operator\n")
+
+
 def fleet_config(root: Path, certs: Path, port: int, listener_lines: str = "") -> Path:
     """Write the docs' broker configuration for ``root`` and return its path.
 
@@ -81,7 +96,7 @@ def fleet_config(root: Path, certs: Path, port: int, listener_lines: str = "") -
     for i, (user, password) in enumerate(PASSWORDS.items()):
         create = ["-c"] if i == 0 else []
         run("mosquitto_passwd", *create, "-b", str(passwd), user, password, cwd=root)
-    (root / "otswarm.acl").write_text((DOCS / "mosquitto-fleet.acl").read_text())
+    (root / "otswarm.acl").write_text(fleet_acl(PASSWORDS))
     config = (
         (DOCS / "mosquitto-fleet.conf")
         .read_text()
