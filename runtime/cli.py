@@ -21,6 +21,7 @@ COMMANDS = {
     "export": "otswarm.commands.export",
     "bench": "otswarm.commands.bench",
     "keys": "otswarm.commands.keys",
+    "fleet": "otswarm.commands.fleet",
 }
 
 

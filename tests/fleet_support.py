@@ -26,7 +26,12 @@ from otswarm.summaries import Histogram, Kind, encode
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SWARM = "fleet"
-PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
+PASSWORDS = {
+    "alice": "alice-secret",
+    "bob": "bob-secret",
+    "carol": "carol-secret",
+    "fleet-viewer": "viewer-secret",  # reads everything, publishes nothing (docs/fleet.md)
+}
 CLIENT_CERTIFICATE_SECTION = "## Client certificates instead of passwords"
 _EC = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")  # fast keygen
 
@@ -70,18 +75,21 @@ def client_certificate_lines() -> str:
 
 
 def fleet_acl(users) -> str:
-    """The docs' ACL with its example agents' blocks replaced by one block per user
-    of ``users``, each a copy of the docs' first agent block (the operator's stays)."""
+    """The docs' ACL with its example agent blocks (those that only read the swarm)
+    replaced by one such block per user of ``users`` that has no block of its own
+    (the viewer's and the operator's stay as the docs write them)."""
     page = (DOCS / "mosquitto-fleet.acl").read_text()
     blocks = re.findall(r"^user (\S+)\n((?:topic .*\n)+)", page, re.M)
-    agents = [(name, rules) for name, rules in blocks if name != "operator"]
+    agents = [(name, rules) for name, rules in blocks if rules == "topic read otswarm/v1/#\n"]
     if not agents:
         raise AssertionError("docs/mosquitto-fleet.acl: no per-agent user block")
     rules = agents[0][1]
     for name, body in agents:
         page = page.replace(f"user {name}\n{body}\n", "")
-    per_user = "".join(f"user {user}\n{rules}\n" for user in users)
-    return page.replace("user operator\n", per_user + "user operator\n")
+    own = {name for name, _ in blocks} - {name for name, _ in agents}
+    per_user = "".join(f"user {user}\n{rules}\n" for user in users if user not in own)
+    first = re.search(r"^user ", page, re.M).start()
+    return page[:first] + per_user + page[first:]
 
 
 def fleet_config(root: Path, certs: Path, port: int, listener_lines: str = "") -> Path:

@@ -2,11 +2,16 @@
 
     otswarm profile RUN_DIR_OR_LEDGER... [--out DIR] [--since S] [--until S] [--bin S]
     otswarm profile --live [--board PROFILE] [--duration S] [--period S]
+    otswarm profile --broker URL [--swarm S] --duration S --out DIR
 
 The first form prints a table per agent (joules, mean watts and share by
 component) and writes ``energy_report.png``, ``energy_report.html`` and
 ``energy_report.json`` to ``--out`` (default: the run directory, or the current
-one). The second samples this board's meter and prints what it reads.
+one). The second samples this board's meter and prints what it reads. The
+third gathers every agent's telemetry from the broker for ``--duration``
+seconds, writes it as a ledger (``DIR/fleet-<swarm>.ledger.sqlite``, see
+:mod:`otswarm.fleet.profile`) and makes the same report from it, with the
+seconds each agent was observed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import time
 from pathlib import Path
 
-HELP = "power and energy report of a run (ledgers) or of this board, live"
+HELP = "power and energy report of a run (ledgers), of this board live, or of a swarm (broker)"
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +40,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="table and JSON only")
     parser.add_argument("--live", action="store_true", help="sample this board's meter")
     parser.add_argument("--board", default="x86-dev", help="profile id or file for --live")
-    parser.add_argument("--duration", type=float, default=5.0, help="--live: seconds to sample")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="--live, --broker: seconds to sample"
+    )
     parser.add_argument("--period", type=float, help="--live: seconds between samples")
+    from otswarm.fleet.options import add_broker_arguments
+
+    add_broker_arguments(parser, required=False)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.live:
         return _live(args)
+    if args.broker:
+        return _fleet(args)
     if not args.paths:
-        print("otswarm profile: give ledger files or run directories, or --live")
+        print("otswarm profile: give ledger files or run directories, --live or --broker")
         return 2
-    from otswarm.energy.report import build_reports, find_ledgers, report_json
+    from otswarm.energy.report import build_reports, find_ledgers
 
     since, until = _absolute_range(find_ledgers(args.paths), args.since, args.until)
     reports = build_reports(args.paths, since=since, until=until, bin_s=args.bin)
@@ -53,11 +65,55 @@ def run(args: argparse.Namespace) -> int:
         print("otswarm profile: no energy booked in that range")
         return 1
     _print_tables(reports)
-    out = args.out or _default_out(args.paths)
+    return _write_report(reports, args.out or _default_out(args.paths), args.no_plots)
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    """Gather the swarm's telemetry for ``--duration`` s; report it like ledgers."""
+    from otswarm.energy.report import build_reports
+    from otswarm.fleet.options import open_watcher
+    from otswarm.fleet.profile import TelemetryRecorder, write_ledger
+    from otswarm.fleet.snapshot import choose_swarm
+
+    recorder = TelemetryRecorder(args.swarm)
+    began = time.time()
+    watcher, state = open_watcher(args, recorder)
+    try:
+        swarm = choose_swarm(args.swarm, state.swarms())
+        time.sleep(max(0.0, args.duration - (time.time() - began)))
+    finally:
+        watcher.close()
+    window_s = time.time() - began
+    series = recorder.of(swarm)
+    out = args.out or Path.cwd()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "energy_report.json").write_text(json.dumps(report_json(reports), indent=2))
+    ledger = write_ledger(series, out, swarm)
+    reports = build_reports([ledger], bin_s=args.bin)
+    observed = {agent: s.observed_s for agent, s in sorted(series.items())}
+    print(f"swarm {swarm}: {len(series)} agents heard in {window_s:.1f} s; ledger {ledger}")
+    for agent, seconds in observed.items():
+        print(f"  {agent}: observed {seconds:.1f} s of {window_s:.1f} s")
+    if not reports:
+        print("otswarm profile: no agent sent two telemetry messages in that time")
+        return 1
+    _print_tables(reports)
+    extra = {"swarm": swarm, "broker": args.broker, "window_s": window_s}
+    return _write_report(reports, out, args.no_plots, extra, observed)
+
+
+def _write_report(reports, out: Path, no_plots: bool, extra=None, observed=None) -> int:
+    """``energy_report.json`` (with ``extra`` at the top and each agent's ``observed_s``
+    when given), and unless ``no_plots`` the PNG and HTML report, in ``out``."""
+    from otswarm.energy.report import report_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    document = {**(extra or {}), **report_json(reports)}
+    for agent, seconds in (observed or {}).items():
+        if agent in document["agents"]:
+            document["agents"][agent]["observed_s"] = seconds
+    (out / "energy_report.json").write_text(json.dumps(document, indent=2))
     written = [out / "energy_report.json"]
-    if not args.no_plots:
+    if not no_plots:
         from otswarm.energy.plots import render_html, render_png
 
         png = render_png(reports, out / "energy_report.png")

@@ -37,15 +37,18 @@ def write_agent_config(
     drift_window: int,
     cluster_size: int = 8,
     battery_capacity_j: float | None = None,
+    telemetry_s: float | None = None,
 ) -> Path:
     """``folder/agent.toml`` for one demo agent; its record and log go in ``folder``, its
-    ledger next to the other agents' in ``folder``'s parent (the run folder)."""
+    ledger next to the other agents' in ``folder``'s parent (the run folder).
+    ``telemetry_s`` None leaves the agent's default (10 s)."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
         "agent": {
             "id": agent_id,
             "swarm": "demo",
             "tick_period_s": tick_period_s,
+            "telemetry_s": telemetry_s,
             "log_file": folder / "agent.log",
             "record_file": folder / "run.jsonl",
             "seed": index,

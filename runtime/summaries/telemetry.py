@@ -153,5 +153,13 @@ def decode_telemetry(r: PayloadReader) -> Telemetry:
         r.offset = len(r.data)
     known = {name: v if flags >> bit & 1 else None
              for bit, (name, v) in enumerate(zip(_OPTIONAL, optional, strict=True))}  # fmt: skip
-    return Telemetry(period, uptime, power, joules, plans_executed=plans, policy_sha256=policy,
-                     board=board, **known)  # fmt: skip
+    return Telemetry(
+        period,
+        uptime,
+        power,
+        joules,
+        plans_executed=plans,
+        policy_sha256=policy,
+        board=board,
+        **known,
+    )

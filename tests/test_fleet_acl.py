@@ -1,0 +1,141 @@
+"""Who may do what on the fleet broker of docs/ (real Mosquitto, TLS, passwords, the ACL):
+agents publish only their own telemetry; a viewer reads everything and publishes nothing."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from fleet_support import PASSWORDS, SWARM, certificates, fleet_config, start_fleet_broker
+from link_support import KEY, mqtt_link, wait_until
+
+from otswarm.fleet.state import FleetState
+from otswarm.fleet.watch import FleetWatcher
+from otswarm.link import LinkConnectError, MqttLinkConfig
+from otswarm.link.broker import free_port
+from otswarm.link.session import next_session
+from otswarm.summaries import Kind, Telemetry, encode
+
+VIEWER = "fleet-viewer"
+
+
+@pytest.fixture(scope="module")
+def fleet_broker(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fleet-acl")
+    certs = certificates(root / "certs")
+    port = free_port()
+    broker = start_fleet_broker(fleet_config(root, certs, port), port, certs / "ca.crt")
+    yield broker
+    broker.stop()
+
+
+def _url(broker) -> str:
+    return f"mqtts://127.0.0.1:{broker.port}"
+
+
+def _agent(broker, user: str):
+    return mqtt_link(_url(broker), user, SWARM, ca_file=broker.ca_file, username=user,
+                     password=PASSWORDS[user])  # fmt: skip
+
+
+def _raw(broker, user: str) -> tuple[mqtt.Client, queue.Queue]:
+    """A connected MQTT 5 client of ``user`` and the queue of its PUBACK reason codes."""
+    acks: queue.Queue = queue.Queue()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set(user, PASSWORDS[user])
+    client.tls_set(ca_certs=broker.ca_file)
+    client.on_publish = lambda c, userdata, mid, reason, properties: acks.put(reason)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    return client, acks
+
+
+def _telemetry(agent: str, seq: int) -> bytes:
+    """Telemetry in ``agent``'s name, of a session newer than any link of it so far here
+    (so receivers do not refuse it as a message of an older session)."""
+    message = Telemetry(1.0, 5.0, 2.7, {"idle": 13.5})
+    return encode(message, agent=agent, round=0, sequence=seq, timestamp_us=10**15 + seq,
+                  session=next_session(agent, time.time), key=KEY.encode())  # fmt: skip
+
+
+def _viewer(broker, state: FleetState, user: str = VIEWER, password: str | None = None):
+    config = MqttLinkConfig(_url(broker), agent=VIEWER, ca_file=broker.ca_file, username=user,
+                            password=password or PASSWORDS[user])  # fmt: skip
+    return FleetWatcher(config, state, SWARM).start(timeout=10)
+
+
+def test_the_viewer_reads_every_agent(fleet_broker):
+    alice, bob = _agent(fleet_broker, "alice"), _agent(fleet_broker, "bob")
+    state = FleetState(KEY.encode())
+    try:
+        alice.publish(Telemetry(1.0, 5.0, 2.7, {"idle": 13.5}, board="rpi4"))
+        viewer = _viewer(fleet_broker, state)
+        try:
+            assert wait_until(lambda: {"alice", "bob"} <= set(state.agents(SWARM)))
+            assert wait_until(lambda: state.agents(SWARM)["alice"].telemetry is not None)
+        finally:
+            viewer.close()
+    finally:
+        alice.close()
+        bob.close()
+    assert state.agents(SWARM)["alice"].telemetry.board == "rpi4"
+    assert state.dropped == 0
+
+
+def test_the_viewer_cannot_publish_anything(fleet_broker):
+    carol, bob = _agent(fleet_broker, "carol"), _agent(fleet_broker, "bob")
+    got: queue.Queue = queue.Queue()
+    carol.on(Kind.TELEMETRY, got.put)
+    carol.on(Kind.STATE, got.put)
+    raw, acks = _raw(fleet_broker, VIEWER)
+    try:
+        assert carol.wait_ready(10)
+        for topic, payload in [
+            (f"otswarm/v1/{SWARM}/{VIEWER}/state", b"x"),  # its own name: the deny line
+            (f"otswarm/v1/{SWARM}/{VIEWER}/telemetry", _telemetry(VIEWER, 1)),
+            (f"otswarm/v1/{SWARM}/alice/telemetry", _telemetry("alice", 1)),  # as an agent
+            ("elsewhere/entirely", b"x"),  # outside the otswarm tree
+        ]:
+            raw.publish(topic, payload, qos=1, retain=True)
+            assert acks.get(timeout=10).is_failure, topic  # "Not authorized"
+        marker = bob.publish(Telemetry(1.0, 1.0, 1.0))  # bounds the wait below
+        heard = [got.get(timeout=10)]
+        while (heard[-1].header.agent, heard[-1].header.sequence) != ("bob", marker):
+            heard.append(got.get(timeout=10))
+    finally:
+        raw.loop_stop()
+        raw.disconnect()
+        carol.close()
+        bob.close()
+    assert VIEWER not in {e.header.agent for e in heard}
+    forged = 10**15 + 1  # the timestamp of the viewer's "alice" telemetry
+    assert all(e.header.timestamp_us != forged for e in heard)
+
+
+def test_an_agent_publishes_only_its_own_telemetry(fleet_broker):
+    carol = _agent(fleet_broker, "carol")
+    got: queue.Queue = queue.Queue()
+    carol.on(Kind.TELEMETRY, got.put)
+    raw, acks = _raw(fleet_broker, "alice")
+    try:
+        assert carol.wait_ready(10)
+        raw.publish(f"otswarm/v1/{SWARM}/bob/telemetry", _telemetry("bob", 1), qos=1)
+        assert acks.get(timeout=10).is_failure  # alice posing as bob, correctly signed
+        raw.publish(f"otswarm/v1/{SWARM}/alice/telemetry", _telemetry("alice", 2), qos=1)
+        assert not acks.get(timeout=10).is_failure
+        heard = [got.get(timeout=10)]  # alice's retained telemetry of an earlier test first
+        while (heard[-1].header.agent, heard[-1].header.sequence) != ("alice", 2):
+            heard.append(got.get(timeout=10))
+    finally:
+        raw.loop_stop()
+        raw.disconnect()
+        carol.close()
+    forged = ("bob", 10**15 + 1)  # alice's "bob" telemetry (bob's own retained one may come)
+    assert all((e.header.agent, e.header.timestamp_us) != forged for e in heard)
+
+
+def test_a_viewer_with_a_wrong_password_is_refused(fleet_broker):
+    with pytest.raises(LinkConnectError, match="refused"):
+        _viewer(fleet_broker, FleetState(), password="wrong")
