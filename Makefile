@@ -6,7 +6,16 @@ BIN := $(VENV)/bin
 DEMO_EXTRAS := bridge,broker,report
 TEST_EXTRAS := bridge,broker,report,sensors,trainer,dev
 
-.PHONY: demo test bench lint format venv clean
+# the public Python API (README.md, "Python API"): `make docs` writes its reference
+API_MODULES := otswarm.ot otswarm.summaries otswarm.link otswarm.coordination otswarm.policy \
+	otswarm.energy otswarm.agent.config otswarm.firmware_bridge otswarm.errors
+# the reference firmware runs on the MCU (its main.py imports from the MCU's file tree)
+API_EXCLUDE := '!otswarm.firmware_bridge.firmware'
+API_DOCS := build/api
+PDOC_FLAGS := --docformat restructuredtext
+BOARD ?= rpi5
+
+.PHONY: demo test bench lint format docs arm64-smoke venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +39,16 @@ test: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench $(ARGS)
+
+# an HTML API reference from the docstrings (pdoc) in $(API_DOCS)/ (git-ignored)
+docs: $(VENV)/.test-installed
+	$(BIN)/pdoc $(PDOC_FLAGS) --output-directory $(API_DOCS) $(API_MODULES) $(API_EXCLUDE)
+	@echo "API reference: $(API_DOCS)/index.html"
+
+# not part of `make test`: the wheel on an emulated Raspberry Pi (needs root; tens of
+# minutes; docs/deploy.md). BOARD=rpi4 for a Pi 4.
+arm64-smoke: $(VENV)/.test-installed
+	BOARD=$(BOARD) PYTHON=$(abspath $(BIN)/python) tests/arm64/smoke.sh
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

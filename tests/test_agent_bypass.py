@@ -28,10 +28,12 @@ def low_battery_board():
     handle.stop()
 
 
-def _ticks(tmp_path, name, device, url, bypass_soc, n=6):
+def _ticks(tmp_path, name, device, url, bypass_soc, n=6, alignment=True):
     path = write_agent_config(tmp_path / name, name, 0, device, url, 0.5, 8.0, 5)
     config = load_config(path)
-    coordination = dataclasses.replace(config.coordination, bypass_alignment_below_soc=bypass_soc)
+    coordination = dataclasses.replace(
+        config.coordination, bypass_alignment_below_soc=bypass_soc, alignment=alignment
+    )
     agent = build_agent(dataclasses.replace(config, coordination=coordination))
     try:
         for _ in range(n):
@@ -66,3 +68,15 @@ def test_without_the_bypass_the_consensus_would_override_the_policy(
     assert not any(t["alignment_bypassed"] for t in ticks)
     for t in ticks[1:]:  # from the first round on, the state is the high-duty consensus
         assert levels @ np.array(t["duty_probs"]) > levels @ np.array(t["policy_probs"]) + 0.3
+
+
+def test_with_alignment_off_the_policy_decides_whatever_the_consensus_says(
+    tmp_path, low_battery_board, mqtt_broker
+):
+    """The agent's default ([coordination].alignment = false): no bypass needed, the
+    high-duty consensus never reaches the duty."""
+    ticks = _ticks(tmp_path, "low-3", low_battery_board, mqtt_broker.url, 0.0, alignment=False)
+    assert len(ticks) == 6
+    assert not any(t["alignment_bypassed"] for t in ticks)
+    for t in ticks:
+        assert t["duty_probs"] == t["policy_probs"]

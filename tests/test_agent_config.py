@@ -49,6 +49,11 @@ def test_an_integer_is_accepted_where_a_number_is_expected():
         ('[agent]\nid = "a1"\n[bridge]\nbaudrate = "fast"\n', "[bridge].baudrate"),
         ('[agent]\nid = "a1"\n[bridge]\nbaudrate = true\n', "[bridge].baudrate"),
         ('[agent]\nid = "a1"\n[coordination]\ndrift_window = 2\n', "drift_window"),
+        (
+            '[agent]\nid = "a1"\n[coordination]\nallocation_method = "sinkhorn"\n',
+            "allocation_method",
+        ),
+        ('[agent]\nid = "a1"\n[coordination]\nalignment = "yes"\n', "[coordination].alignment"),
         ('[agent]\nid = "a1"\ntick_period_s = 0\n', "tick_period_s"),
         ('[agent]\nid = "a b"\n', "[agent].id"),
         ('[agent]\nswarm = "s"\n', "'id'"),
@@ -104,3 +109,27 @@ def test_link_settings_reach_the_mqtt_link():
     text = '[agent]\nid = "a1"\n[link]\nsession_expiry_s = 0\nmax_offline_messages = 7\n'
     link = make_link(parse_config(text))
     assert (link.config.session_expiry_s, link.config.max_offline_messages) == (0, 7)
+
+
+def test_coordination_defaults_follow_the_outcomes_and_reach_the_coordinator():
+    """docs/coordination.md, "Defaults": greedy allocation, no alignment of the duty, a
+    fixed rate (no drift monitor); each can be switched back on."""
+    from otswarm.agent.build import make_coordinator
+    from otswarm.energy import load_profile
+    from otswarm.link.inprocess import InProcessBus
+
+    profile, levels = load_profile("x86-dev"), (0.0, 0.25, 0.5, 0.75, 1.0)
+    default = parse_config('[agent]\nid = "a1"\n')
+    assert (default.coordination.allocation_method, default.coordination.alignment) == (
+        "greedy",
+        False,
+    )
+    coordinator = make_coordinator(
+        default, InProcessBus("d").link("a1"), None, profile, levels, None
+    )
+    assert coordinator.method == "greedy" and coordinator.drift is None
+    on = parse_config(
+        '[agent]\nid = "a1"\n[coordination]\nallocation_method = "ot"\ndrift = true\n'
+    )
+    coordinator = make_coordinator(on, InProcessBus("o").link("a1"), None, profile, levels, None)
+    assert coordinator.method == "ot" and coordinator.drift is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 from otswarm.link.broker import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ITEMS = ("meters", "serial device", "LiteRT", "broker", "Numba cache")
+ITEMS = ("board", "meters", "serial device", "LiteRT", "broker", "Numba cache")
 
 
 def _doctor(*args: str) -> subprocess.CompletedProcess:
@@ -56,3 +56,23 @@ def test_a_missing_serial_device_fails(tmp_path):
     result = _doctor("--config", str(config), "--broker", "mqtt://127.0.0.1:1")
     assert _lines(result)["serial device"] == "FAIL"
     assert "ttyACM9 does not exist" in result.stdout
+
+
+def test_after_warmup_the_cache_check_counts_the_agent_s_kernels_cached_on_their_own(ot_warm):
+    """Counted: the kernels ``warmup()`` runs (the agent's), traced with the JIT off, but
+    not the ``inline="always"`` helpers, which are compiled into their callers and never
+    get a cache entry of their own. Counting either would say "cold" right after
+    warmup()."""
+    from otswarm.doctor.numba_cache import check_numba_cache, ot_kernels, warmup_functions
+
+    called = warmup_functions()
+    assert ("otswarm.ot.sinkhorn", "sinkhorn") in called  # the public function itself
+    assert not any(module == "otswarm.ot.batch" for module, _ in called)
+    kernels = {(k.py_func.__module__, k.py_func.__name__): k for k in ot_kernels()}
+    needed = set(kernels) & called
+    assert needed and set(kernels) - called  # some kernels are the agent's, some not
+    inlined = ("otswarm.ot._scaling", "_scale")
+    assert inlined in called and inlined not in kernels  # run, but compiled into callers
+    finding = check_numba_cache()
+    assert finding.status == "ok", finding.detail
+    assert f"warm: the agent's {len(needed)} kernels cached" in finding.detail

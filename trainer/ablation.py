@@ -4,12 +4,16 @@ seeded episodes, report the mean and spread over seeds."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+from otswarm.trainer.mappo import PPOConfig
+from otswarm.trainer.pipeline import train_and_ship
+from otswarm.trainer.train import TrainConfig
 
 VARIANTS = {
     "baseline": {"align": False, "drift_lr": False},
@@ -20,30 +24,43 @@ VARIANTS = {
 FIGURES = ("mean_return", "work_done", "downtime_h", "waste_wh", "energy_neutral_deviation")
 
 
-def run_ablation(args) -> int:
-    from otswarm.trainer.cli import ppo_config
-    from otswarm.trainer.pipeline import train_and_ship
-    from otswarm.trainer.train import TrainConfig
-
-    switches = VARIANTS[args.variant]
-    ppo = ppo_config(
-        args, align=args.align if switches["align"] else 0.0, drift_lr=switches["drift_lr"]
+def variant_config(ppo: PPOConfig, variant: str) -> PPOConfig:
+    """``ppo`` with the variant's switches: alignment keeps ``ppo.align`` or is 0."""
+    switches = VARIANTS[variant]
+    return replace(
+        ppo, align=ppo.align if switches["align"] else 0.0, drift_lr=switches["drift_lr"]
     )
-    env = args.train_command_env
+
+
+def ablation_row(
+    env: str,
+    variant: str,
+    seeds: list[int],
+    ppo: PPOConfig,
+    *,
+    iterations: int,
+    n_envs: int,
+    eval_episodes: int,
+    out_root: Path,
+    command: str,
+) -> dict:
+    """Train ``variant`` once per seed under ``out_root/ENV-VARIANT-seedS`` and return
+    the row: per-seed figures, and their mean and population sd over seeds."""
+    ppo = variant_config(ppo, variant)
     per_seed = []
-    for seed in args.seeds:
-        out = Path(args.out or "runs") / f"{env}-{args.variant}-seed{seed}"
-        config = TrainConfig(
-            env=env, seed=seed, iterations=args.iterations, n_envs=args.n_envs, ppo=ppo
+    for seed in seeds:
+        out = out_root / f"{env}-{variant}-seed{seed}"
+        config = TrainConfig(env=env, seed=seed, iterations=iterations, n_envs=n_envs, ppo=ppo)
+        card = train_and_ship(
+            config, out, out / f"{env}_int8.tflite", eval_episodes, command, show_progress=False
         )
-        card = train_and_ship(config, out, out / f"{env}_int8.tflite", args.eval_episodes, False)
         keys = ("float", "int8", "int8_float_action_agreement")
         per_seed.append({"seed": seed, **{k: card.returns[k] for k in keys}})
     row = {
         "env": env,
-        "variant": args.variant,
-        "seeds": list(args.seeds),
-        "eval_episodes": args.eval_episodes,
+        "variant": variant,
+        "seeds": list(seeds),
+        "eval_episodes": eval_episodes,
         "ppo": ppo.to_json(),
         "per_seed": per_seed,
     }
@@ -55,13 +72,11 @@ def run_ablation(args) -> int:
                     "mean": float(np.mean(values)),
                     "std": float(np.std(values)),
                 }
-    _print(row)
-    if args.json:
-        Path(args.json).write_text(json.dumps(row, indent=1) + "\n")
-    return 0
+    return row
 
 
-def _print(row: dict) -> None:
+def print_row(row: dict) -> None:
+    """The row as a terminal table (mean ± sd over seeds, float and int8)."""
     table = Table(title=f"{row['env']} ablation: {row['variant']} (seeds {row['seeds']})")
     table.add_column("figure")
     table.add_column("float (mean ± sd over seeds)")

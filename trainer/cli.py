@@ -1,7 +1,13 @@
-"""What ``otswarm train`` and ``otswarm export`` do (runtime/commands/ only parses)."""
+"""``otswarm train`` and ``otswarm export``: their options and what they do.
+
+The one place the trainer's command-line options are declared and read;
+``runtime/commands/train.py`` and ``export.py`` import this module only when
+the parser is built or the command runs. Nothing in the trainer imports it.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import shlex
@@ -17,6 +23,61 @@ class TrainerError(OtswarmError, ValueError):
     """A trainer argument is wrong; the message names it."""
 
 
+def _add_training(parser: argparse.ArgumentParser, iterations: int, n_envs: int) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    parser.add_argument("--iterations", type=int, default=iterations, help="PPO iterations")
+    parser.add_argument("--n-envs", type=int, default=n_envs, help="episodes per iteration")
+    parser.add_argument("--align", type=float, default=0.0, help="weight of the W1 alignment term")
+    parser.add_argument("--drift-lr", action="store_true", help="drift-modulated learning rate")
+    parser.add_argument("--ippo", action="store_true", help="independent critics (IPPO)")
+    parser.add_argument("--time-in-state", action="store_true", help="critic sees t / T")
+    parser.add_argument("--team-reward", action="store_true", help="learn from the agents' mean")
+    parser.add_argument("--lr", type=float, default=3e-4, help="actor learning rate")
+    parser.add_argument("--entropy", type=float, default=0.01, help="entropy bonus weight")
+    parser.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration")
+    parser.add_argument("--minibatches", type=int, default=4, help="minibatches per epoch")
+    parser.add_argument(
+        "--quantization-aware",
+        action="store_true",
+        help="train the actor with its int8 export simulated (fake quantisation)",
+    )
+    parser.add_argument("--out", help="run directory (default runs/ENV-seedS)")
+    parser.add_argument("--model-out", help="int8 .tflite path (default OUT/ENV_int8.tflite)")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the card")
+    parser.add_argument("--no-progress", action="store_true", help="log lines instead of a bar")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``otswarm train WHAT``."""
+    sub = parser.add_subparsers(dest="train_command", metavar="WHAT", required=True)
+    _add_training(sub.add_parser("harvest", help="the energy-harvesting swarm"), 150, 16)
+    _add_training(sub.add_parser("spread", help="MPE2 simple_spread_v3, N=3"), 600, 32)
+    ab = sub.add_parser("ablation", help="one ablation row: a variant over several seeds")
+    _add_training(ab, 150, 16)
+    ab.add_argument("--env", dest="train_command_env", choices=("harvest", "spread"), required=True)
+    ab.add_argument("--variant", choices=("baseline", "align", "drift", "both"), required=True)
+    ab.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ab.add_argument("--json", help="write the row here")
+    ab.set_defaults(align=0.2)  # the +alignment weight of the ablation
+    ev = sub.add_parser("eval", help="evaluate a policy or a baseline on seeded episodes")
+    ev.add_argument("--env", choices=("harvest", "spread"), required=True)
+    who = ev.add_mutually_exclusive_group(required=True)
+    who.add_argument("--policy", help="FILE.tflite (int8, LiteRT) or FILE.keras (float)")
+    who.add_argument("--baseline", help="random | ot-assignment (spread) | duty-K (harvest)")
+    ev.add_argument("--episodes", type=int, default=200)
+    ev.add_argument("--seed", type=int, default=0, help="episode k uses env seed SEED + k")
+    ev.add_argument("--json", help="write the result here")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``otswarm export``."""
+    parser.add_argument("model", help="the float actor, e.g. runs/harvest-seed0/actor.keras")
+    parser.add_argument("--env", choices=("harvest", "spread"), required=True)
+    parser.add_argument("--out", required=True, help="the .tflite to write (card goes next to it)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the calibration rollouts")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the card")
+
+
 def command_line() -> str:
     """This process's command line as ``otswarm ...`` (recorded in model cards)."""
     return "otswarm " + shlex.join(sys.argv[1:])
@@ -26,14 +87,32 @@ def run_train(args) -> int:
     if args.train_command == "eval":
         return run_eval(args)
     if args.train_command == "ablation":
-        from otswarm.trainer.ablation import run_ablation
-
         return run_ablation(args)
     return _train(args)
 
 
-def ppo_config(args, **overrides):
-    """The PPO settings given on the command line (``overrides`` win)."""
+def run_ablation(args) -> int:
+    from otswarm.trainer.ablation import ablation_row, print_row
+
+    row = ablation_row(
+        args.train_command_env,
+        args.variant,
+        args.seeds,
+        ppo_config(args),
+        iterations=args.iterations,
+        n_envs=args.n_envs,
+        eval_episodes=args.eval_episodes,
+        out_root=Path(args.out or "runs"),
+        command=command_line(),
+    )
+    print_row(row)
+    if args.json:
+        Path(args.json).write_text(json.dumps(row, indent=1) + "\n")
+    return 0
+
+
+def ppo_config(args):
+    """The PPO settings given on the command line."""
     from otswarm.trainer.mappo import PPOConfig
 
     options = {
@@ -48,7 +127,7 @@ def ppo_config(args, **overrides):
         "team_reward": args.team_reward,
         "quantization_aware": args.quantization_aware,
     }
-    return PPOConfig(**{**options, **overrides})
+    return PPOConfig(**options)
 
 
 def _train(args) -> int:
@@ -65,7 +144,9 @@ def _train(args) -> int:
     )
     out = Path(args.out or f"runs/{env}-seed{args.seed}")
     model_out = Path(args.model_out or out / f"{env}_int8.tflite")
-    card = train_and_ship(config, out, model_out, args.eval_episodes, not args.no_progress)
+    card = train_and_ship(
+        config, out, model_out, args.eval_episodes, command_line(), not args.no_progress
+    )
     r = card.returns
     print(
         f"{env}: float return {r['float']['mean_return']:.2f}, "

@@ -65,13 +65,13 @@ def train_and_ship(
     out: Path,
     model_out: Path,
     eval_episodes: int,
+    command: str,
     show_progress: bool = True,
 ) -> ModelCard:
     """Train, save ``out/actor.keras``, export and check the int8 model, write
-    ``out/summary.json``; return the card."""
+    ``out/summary.json``; return the card. ``command`` is the command line that
+    asked for it, recorded in the card."""
     import tensorflow as tf
-
-    from otswarm.trainer.cli import command_line
 
     use_one_thread(tf)
     result = train(config, out, show_progress=show_progress)
@@ -79,7 +79,7 @@ def train_and_ship(
     training = {
         **config.to_json(),
         "algorithm": "MAPPO" if config.ppo.centralised else "IPPO",
-        "command": command_line(),
+        "command": command,
         "otswarm_version": __version__,
         "final_training_return": result.final_return,
     }

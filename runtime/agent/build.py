@@ -170,7 +170,7 @@ def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfe
     from otswarm.coordination.swarm import SwarmCoordinator
 
     c = config.coordination
-    drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0)
+    drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0) if c.drift else None
     coordinator = SwarmCoordinator(
         link,
         levels,
@@ -178,6 +178,7 @@ def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfe
         position_m=c.position_m,
         drift=drift,
         anchor=c.alignment_anchor,
+        method=c.allocation_method,
         ledger=ledger,
         support_id=ACTION_SUPPORT_ID,
         transfer=transfer,
@@ -279,6 +280,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             ),
             ledger=ledger,
             bypass_below_soc=c.bypass_alignment_below_soc,
+            align=c.alignment,
             record=RunRecordWriter(me.record_file) if me.record_file else None,
             seed=me.seed,
             telemetry_s=me.telemetry_s,

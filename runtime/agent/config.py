@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from otswarm.agent.tables import table_to_dataclass
+from otswarm.energy.board import default_profile
 from otswarm.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -89,14 +90,21 @@ class EnergySection:
     """Where the ledger lives and which board profile prices the components."""
 
     ledger_dir: Path = Path("/var/lib/otswarm")
-    profile: str = "x86-dev"
+    profile: str = field(default_factory=default_profile)  # this board's (energy/board.py)
 
 
 @dataclass(frozen=True)
 class CoordinationSection:
-    """Alignment, allocation, drift and clustering settings."""
+    """Alignment, allocation, drift and clustering settings.
+
+    The defaults of ``alignment``, ``allocation_method`` and ``drift`` follow the
+    swarm outcomes of ``otswarm bench outcomes`` (docs/coordination.md, "Defaults").
+    """
 
     allocation: bool = True
+    allocation_method: str = "greedy"  # ot, greedy (nearest-first) or proportional
+    alignment: bool = False  # draw the duty from the swarm consensus (else own policy)
+    drift: bool = False  # drift monitor sets the alignment step and re-planning period
     transfer_max_w: float = 2.0
     share_above_soc: float = 0.6
     ask_below_soc: float = 0.4
@@ -213,6 +221,10 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[coordination]: need 0 <= ask_below_soc <= share_above_soc <= 1",
         ),
         (len(config.coordination.position_m) == 3, "[coordination].position_m: give [x, y, z]"),
+        (
+            config.coordination.allocation_method in ("ot", "greedy", "proportional"),
+            "[coordination].allocation_method: use ot, greedy or proportional",
+        ),
         (config.coordination.drift_window >= 4, "[coordination].drift_window: must be >= 4"),
         (config.coordination.cluster_size >= 2, "[coordination].cluster_size: must be >= 2"),
         (

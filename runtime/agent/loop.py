@@ -8,7 +8,9 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
    duty is drawn from ``pi'`` (seeded). Battery safety: below
    ``bypass_below_soc`` the duty is drawn from ``pi`` itself (alignment never
    drains a board's battery against its own policy); ``pi`` still feeds the
-   aligner's average, so the board's anchor stays current;
+   aligner's average, so the board's anchor stays current. With ``align`` off
+   (``[coordination].alignment = false``, the default) the duty is always drawn
+   from ``pi``; the consensus still runs and is published (the swarm's view);
 3. **act**: the duty goes to the MCU through the bridge;
 4. **coordinate** (:class:`otswarm.coordination.swarm.SwarmCoordinator`): the
    drift monitor is fed with the harvest; the round ``k`` moves the consensus
@@ -68,6 +70,7 @@ class Agent:
         offers: OfferPolicy,
         ledger,
         bypass_below_soc: float = 0.0,
+        align: bool = True,
         record: RunRecordWriter | None = None,
         seed: int | None = None,
         telemetry_s: float | None = None,
@@ -84,6 +87,7 @@ class Agent:
         self.offers = offers
         self.ledger = ledger
         self.bypass_below_soc = bypass_below_soc
+        self.align = align
         self.record = record
         self.traffic = LinkTraffic(self.link, ledger)
         self.telemetry = (
@@ -142,7 +146,8 @@ class Agent:
         with self.ledger.measure("ot"):
             aligned = self.coordinator.align(probs)
         rec.alignment_bypassed = self._battery_low(reading.battery_soc)
-        drawn = np.asarray(probs, dtype=float) if rec.alignment_bypassed else aligned
+        own = rec.alignment_bypassed or not self.align
+        drawn = np.asarray(probs, dtype=float) if own else aligned
         index = int(self._rng.choice(self.support.size, p=drawn / drawn.sum()))
         rec.policy_probs = [float(p) for p in probs]
         rec.duty_probs = [float(p) for p in drawn]

@@ -1,10 +1,13 @@
-"""``otswarm bench TARGET [--json FILE] [--script-args ARGS]``: one benchmark, one core.
+"""``otswarm bench TARGET [--json FILE] [TARGET OPTIONS...]``: one benchmark, one core.
 
 A target is a script ``bench/bench_<target>.py`` of the source checkout that
 prints one JSON document (``otswarm bench`` alone lists them). The script runs
-in a child process with ``NUMBA_NUM_THREADS=1`` and single-threaded BLAS; its
-JSON is written to ``--json FILE`` and shown as a table (ratio rows such as
-those of ``bench ot``) or as JSON.
+in a child process with ``NUMBA_NUM_THREADS=1`` and single-threaded BLAS; every
+option after the target other than ``--json FILE`` goes to the script (e.g.
+``otswarm bench outcomes --quick --json out.json``; ``--script-args "ARGS"`` is
+the older spelling); its progress goes to stderr. Its JSON is written to
+``--json FILE`` and shown as a table (ratio rows such as those of ``bench ot``,
+or the document's own ``table``) or as JSON.
 """
 
 from __future__ import annotations
@@ -34,6 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--script-args", default="", metavar="ARGS", help='passed on to the script, e.g. "--quick"'
     )
+    parser.add_argument(
+        "options", nargs=argparse.REMAINDER, help="the target's own options (e.g. --quick)"
+    )
+
+
+def split_options(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """``(json file, script arguments)``: ``--json`` and ``--script-args`` may also
+    follow the target; everything else after it is the script's."""
+    own = argparse.ArgumentParser(add_help=False, allow_abbrev=False, prog="otswarm bench")
+    own.add_argument("--json", default=args.json)
+    own.add_argument("--script-args", default=args.script_args)
+    known, rest = own.parse_known_args(args.options or [])
+    return known.json, [*shlex.split(known.script_args), *rest]
 
 
 def targets() -> dict[str, Path]:
@@ -49,21 +65,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"otswarm bench: unknown target {args.target!r}", file=sys.stderr)
         print(f"benchmark targets: {names}", file=sys.stderr)
         return 2
-    proc = subprocess.run(
-        [sys.executable, str(found[args.target]), *shlex.split(args.script_args)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=BENCH_DIR.parent,
-        env={**os.environ, **ONE_CORE, "PYTHONPATH": str(BENCH_DIR.parent)},
-    )
+    json_file, script_args = split_options(args)
+    command = [sys.executable, str(found[args.target]), *script_args]
+    env = {**os.environ, **ONE_CORE, "PYTHONPATH": str(BENCH_DIR.parent)}
+    if {"-h", "--help"} & set(script_args):  # the script's own help, as it prints it
+        return subprocess.run(command, cwd=BENCH_DIR.parent, env=env).returncode
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=BENCH_DIR.parent, env=env)
     if proc.returncode != 0:
         raise BenchError(f"bench/{found[args.target].name} exited with status {proc.returncode}")
     try:
         doc = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
         raise BenchError(f"bench/{found[args.target].name} did not print JSON ({exc})") from exc
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    if json_file:
+        Path(json_file).write_text(json.dumps(doc, indent=2) + "\n")
     _show(args.target, doc)
     return 0
 
@@ -72,6 +87,9 @@ def _show(target: str, doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    if isinstance(doc, dict) and isinstance(doc.get("table"), dict):
+        _show_table(doc)
+        return
     rows = doc.get("results") if isinstance(doc, dict) else None
     if not rows or not all("ratio" in r for r in rows):
         print(json.dumps(doc, indent=2))
@@ -97,3 +115,21 @@ def _show(target: str, doc: dict) -> None:
     for key, value in doc.items():
         if key != "results":
             console.print(f"{key}: {json.dumps(value)}")
+
+
+def _show_table(doc: dict) -> None:
+    """A document that carries its own ``table`` (title, columns, rows of strings)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    spec = doc["table"]
+    table = Table(title=spec.get("title"))
+    for i, column in enumerate(spec["columns"]):
+        table.add_column(str(column), justify="left" if i == 0 else "right")
+    for row in spec["rows"]:
+        table.add_row(*(str(cell) for cell in row))
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a pipe: keep the columns
+    console.print(table)
+    for key in ("elapsed_s", "report"):
+        if key in doc:
+            console.print(f"{key}: {json.dumps(doc[key])}")

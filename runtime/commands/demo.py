@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from otswarm.demo.collect import build_report
     from otswarm.demo.html import write_html_report
     from otswarm.demo.orchestrator import DemoSettings, run_demo
+    from otswarm.demo.plots import PLOTS_HINT, plots_available
     from otswarm.demo.table import coordination_table, energy_table
     from otswarm.errors import ConfigError
 
@@ -62,8 +63,11 @@ def run(args: argparse.Namespace) -> int:
     for check, ok in report["checks"].items():
         why = " (nothing was checked)" if check in report["unchecked"] else ""
         console.print(f"{check}: {'[green]yes[/green]' if ok else f'[red]NO{why}[/red]'}")
-    html = write_html_report(report, records, args.out)
+    plots = plots_available()
+    html = write_html_report(report, records, args.out, plots)
     console.print(f"report: {args.out / 'report.json'} and {html}")
+    if not plots:
+        console.print(PLOTS_HINT, markup=False)  # "[report]" is no style tag
     return 0 if report["agents"] and not report["unchecked"] else 1
 
 

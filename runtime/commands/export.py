@@ -1,4 +1,7 @@
-"""``otswarm export``: int8 TFLite export of a trained Keras actor, with its card."""
+"""``otswarm export``: int8 TFLite export of a trained Keras actor, with its card.
+
+Its options are the trainer's (``otswarm.trainer.cli``), imported when the
+parser is built."""
 
 from __future__ import annotations
 
@@ -8,11 +11,9 @@ HELP = "export a trained actor (.keras) to a full-integer int8 .tflite plus card
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="the float actor, e.g. runs/harvest-seed0/actor.keras")
-    parser.add_argument("--env", choices=("harvest", "spread"), required=True)
-    parser.add_argument("--out", required=True, help="the .tflite to write (card goes next to it)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the calibration rollouts")
-    parser.add_argument("--eval-episodes", type=int, default=100, help="episodes for the card")
+    from otswarm.trainer.cli import add_export_arguments
+
+    add_export_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

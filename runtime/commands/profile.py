@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bin", type=float, help="width of the power-over-time bins (s)")
     parser.add_argument("--no-plots", action="store_true", help="table and JSON only")
     parser.add_argument("--live", action="store_true", help="sample this board's meter")
-    parser.add_argument("--board", default="x86-dev", help="profile id or file for --live")
+    parser.add_argument(
+        "--board", help="profile id or file for --live (default: this board's, as the agent's)"
+    )
     parser.add_argument(
         "--duration", type=float, default=5.0, help="--live, --broker: seconds to sample"
     )
@@ -179,8 +181,9 @@ def _live(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from otswarm.energy import discover_meter, load_profile
+    from otswarm.energy.board import default_profile
 
-    profile = load_profile(args.board)
+    profile = load_profile(args.board or default_profile())
     meter = discover_meter(profile)
     period = args.period or meter.sample_period_s
     console = Console()

@@ -76,14 +76,14 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
             "pid": process.pid,
             "returncode": None if ending is None else ending.returncode,
             "ended": "still running" if ending is None else ending.how,
-            "ended_after_s": None if ending is None else ending.t - run.started_at,
+            "ended_after_s": None if ending is None else ending.after_s,
         }
         clean = ending is not None and ending.returncode == 0
         # a killed agent loses its last commit window of the ledger: nothing to compare
         entry["ledger_consistent"] = ledger_consistent(entry) if clean else None
         if ending is not None and not clean:
             events.append(
-                f"{process.agent_id} {ending.how} after {ending.t - run.started_at:.1f} s; "
+                f"{process.agent_id} {ending.how} after {ending.after_s:.1f} s; "
                 f"the swarm went on with {len(run.processes) - 1} members"
             )
         if not lines:
@@ -96,12 +96,12 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
         "otswarm": __version__,
         "broker": run.broker_url,
         "started_at": run.started_at,
-        "duration_s": run.ended_at - run.started_at,
+        "duration_s": run.duration_s,
         "agents_started": len(run.processes),
         "tick_period_s": run.settings.tick_period_s,
         "support": [float(x) for x in support],
         "harvest_drop": {
-            "t_s": run.drop_t - run.started_at,
+            "t_s": run.drop_after_s,
             "factor": run.settings.drop_factor,
         },
         "energy_components": [*SPENT, *MOVED],

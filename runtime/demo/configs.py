@@ -63,6 +63,11 @@ def write_agent_config(
         "policy": {"model": "harvest"},
         "energy": {"ledger_dir": folder.parent, "profile": "rpi4"},
         "coordination": {
+            # the demo shows every capability at work (DESIGN.md: it runs alignment,
+            # allocation and drift handling), so it switches on what the agent's
+            # defaults leave off (docs/coordination.md, "Defaults")
+            "alignment": True,
+            "drift": True,
             "drift_window": drift_window,
             "cluster_size": cluster_size,
             "position_m": [10.0 * (index % 3), 10.0 * (index // 3), 0.0],

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
-from otswarm.demo.plots import energy_figure, swarm_figure
+from otswarm.demo.plots import PLOTS_HINT, energy_figure, swarm_figure
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; color: #222; }
@@ -61,17 +61,28 @@ def _agents(report: dict) -> str:
     return f"<table>{header}{''.join(rows)}</table>"
 
 
-def write_html_report(report: dict, records: Mapping[str, list[dict]], out_dir: Path) -> Path:
-    """Write ``report.html``, ``swarm.png`` and ``energy.png`` into ``out_dir``."""
+def _figures(report: dict, records: Mapping[str, list[dict]], out_dir: Path, plots: bool) -> str:
+    if not plots:
+        return f"<p>{escape(PLOTS_HINT)}</p>"
     swarm_figure(report, records, out_dir / "swarm.png")
     energy_figure(report, out_dir / "energy.png")
+    return (
+        "<h2>The swarm over time</h2><img src='swarm.png' alt='swarm figures'>"
+        "<h2>Energy by component</h2><img src='energy.png' alt='energy by component'>"
+    )
+
+
+def write_html_report(
+    report: dict, records: Mapping[str, list[dict]], out_dir: Path, plots: bool = True
+) -> Path:
+    """Write ``report.html`` into ``out_dir``, with ``swarm.png`` and ``energy.png``
+    when ``plots`` (matplotlib installed), else with a line saying how to get them."""
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>otswarm demo report</title>"
         f"<style>{_STYLE}</style></head><body>"
         "<h1>otswarm demo</h1>"
         f"{_summary(report)}"
-        "<h2>The swarm over time</h2><img src='swarm.png' alt='swarm figures'>"
-        "<h2>Energy by component</h2><img src='energy.png' alt='energy by component'>"
+        f"{_figures(report, records, out_dir, plots)}"
         f"<h2>Per agent</h2>{_agents(report)}"
         "<p>Figures: <code>report.json</code> in this folder; each agent's ticks in "
         "<code>AGENT/run.jsonl</code>, its log in <code>AGENT/agent.log</code>.</p>"

@@ -56,9 +56,9 @@ class DemoRun:
 
     settings: DemoSettings
     broker_url: str
-    started_at: float
-    ended_at: float
-    drop_t: float | None
+    started_at: float  # Unix s when the boards powered up (the tick records' clock)
+    duration_s: float  # from then to the end of the run (monotonic)
+    drop_after_s: float | None  # when the harvest dropped, s after ``started_at``
     processes: list[AgentProcess]
 
 
@@ -85,7 +85,7 @@ def agent_ids(n: int) -> list[str]:
 
 def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
     """Run the swarm for ``settings.duration_s`` seconds and return what happened."""
-    out = settings.out_dir
+    out = settings.out_dir.resolve()  # the agents get absolute paths: any cwd works
     out.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         url = settings.broker_url or _start_broker(stack, console)
@@ -118,18 +118,19 @@ def run_demo(settings: DemoSettings, console: Console, support) -> DemoRun:
         )
         links = [p.config_path.parent / MCU_LINK for p in processes]
         start_simulated_boards(configs, links, stack)
-        started_at = time.time()
+        started_at, began = time.time(), time.monotonic()
         console.print(
             f"{len(processes)} agents with their simulated MCUs, broker {url}; output in {out}"
         )
         followers = [RecordFollower(out / p.agent_id / "run.jsonl") for p in processes]
         with DemoProgress(settings.duration_s, support, console) as progress:
-            while (elapsed := time.time() - started_at) < settings.duration_s:
+            while (elapsed := time.monotonic() - began) < settings.duration_s:
                 progress.update(elapsed, followers, sum(p.alive for p in processes))
                 time.sleep(0.5)
             progress.update(settings.duration_s, followers, sum(p.alive for p in processes))
         _stop_all(processes, settings.stop_timeout_s)
-        return DemoRun(settings, url, started_at, time.time(), started_at + drop_after_s, processes)
+        duration_s = time.monotonic() - began
+        return DemoRun(settings, url, started_at, duration_s, drop_after_s, processes)
 
 
 def _wait_until_opening(processes: list[AgentProcess], console: Console, timeout_s: float) -> None:

@@ -1,9 +1,26 @@
-"""The demo's figures as PNG files (matplotlib, imported here only, headless Agg)."""
+"""The demo's figures as PNG files (matplotlib, imported here only, headless Agg).
+
+matplotlib is the ``report`` extra: without it the demo writes its report with
+no figures and says so in one line (:data:`PLOTS_HINT`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+
+PLOTS_HINT = "no plots: matplotlib is not installed (pip install 'otswarm[report]' adds them)"
+
+
+def plots_available() -> bool:
+    """Whether matplotlib (the ``report`` extra) imports here."""
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "matplotlib":
+            raise
+        return False
+    return True
 
 
 def _mark_drop(ax, report: dict) -> None:

@@ -3,7 +3,13 @@
 Every agent is a real OS process running the same code a board runs, with its
 own config file, its JSON-lines log in the output folder and its own exit
 status. :class:`AgentProcess` records how each one ended (stopped by the demo,
-exited by itself, or killed by a signal from outside) so the report can say so.
+exited by itself, or killed by a signal from outside) and after how long (a
+monotonic clock: never negative, whatever the wall clock does) so the report
+can say so.
+
+The children run the interpreter of the demo (``sys.executable``), so they import
+the same otswarm, an installed wheel or an editable checkout; their paths are
+absolute, so the working directory does not matter.
 """
 
 from __future__ import annotations
@@ -16,15 +22,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass
 class Ending:
-    """How one agent process ended: exit status, when (Unix s) and a sentence for people."""
+    """How one agent process ended: exit status, seconds since it was started, and a
+    sentence for people."""
 
     returncode: int
-    t: float
+    after_s: float
     how: str
 
 
@@ -34,17 +39,15 @@ class AgentProcess:
 
     def __init__(self, agent_id: str, config_path: Path, log_path: Path) -> None:
         self.agent_id = agent_id
-        self.config_path = config_path
-        self.log_path = log_path
-        self.started_at: float | None = None
+        self.config_path = config_path.resolve()
+        self.log_path = log_path.resolve()
+        self._started: float | None = None  # time.monotonic() at start
         self.ending: Ending | None = None
         self._stopping = False
         self._process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = dict(os.environ)
-        # the children must import this very tree (a worktree or an installed wheel)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("NUMBA_NUM_THREADS", "1")
         env.setdefault("OMP_NUM_THREADS", "1")
         with self.log_path.open("ab") as log_file:
@@ -54,9 +57,9 @@ class AgentProcess:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=env,
-                cwd=_REPO_ROOT,
+                cwd=self.config_path.parent,
             )
-        self.started_at = time.time()
+        self._started = time.monotonic()
         (self.config_path.parent / "agent.pid").write_text(f"{self._process.pid}\n")
 
     @property
@@ -72,7 +75,8 @@ class AgentProcess:
         if self.ending is None and self._process is not None:
             code = self._process.poll()
             if code is not None:
-                self.ending = Ending(code, time.time(), self._describe(code))
+                after_s = time.monotonic() - self._started
+                self.ending = Ending(code, after_s, self._describe(code))
         return self.ending
 
     def _describe(self, code: int) -> str:

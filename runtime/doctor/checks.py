@@ -10,9 +10,7 @@ from __future__ import annotations
 import glob
 import importlib
 import os
-import pkgutil
 from dataclasses import dataclass
-from pathlib import Path
 
 SERIAL_PATTERNS = ("/dev/ttyACM*", "/dev/ttyUSB*", "/dev/serial0", "/dev/serial/by-id/*")
 # meters read from sysfs or a command; I2C chips are probed only when the profile
@@ -27,6 +25,22 @@ class Finding:
     item: str
     status: str
     detail: str
+
+
+def check_board(board, profile: str | None, given_by: str | None) -> Finding:
+    """Which power profile the ledger uses and why: ``board`` is what
+    :func:`otswarm.energy.board.detect_board` found, ``profile`` the one in use,
+    ``given_by`` what set it when not the detection (``--profile``, a config)."""
+    if profile is None:
+        return Finding("board", "fail", f"no power profile: {board.reason}; set [energy].profile")
+    if given_by is None or profile == board.profile:
+        return Finding("board", "ok", f"profile {profile}: {board.reason}")
+    looks = board.profile or "none of the bundled profiles"
+    return Finding(
+        "board",
+        "warn",
+        f"profile {profile} from {given_by}; this board looks like {looks} ({board.reason})",
+    )
 
 
 def check_meters(profile_name: str) -> Finding:
@@ -140,45 +154,3 @@ def check_broker(url: str, timeout_s: float = 3.0) -> Finding:
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-def check_numba_cache() -> Finding:
-    """Every cached kernel of ``otswarm.ot`` has a fresh entry in Numba's cache index.
-
-    Numba keeps, per ``@njit(cache=True)`` function, an index file stamped with
-    the source file's modification time and size; an index that is missing or
-    stale means the next call compiles. Reading it compiles nothing.
-    """
-    from numba.core.registry import CPUDispatcher
-
-    import otswarm.ot
-
-    kernels = []
-    for info in pkgutil.iter_modules(otswarm.ot.__path__, "otswarm.ot."):
-        module = importlib.import_module(info.name)
-        kernels += [v for v in vars(module).values() if isinstance(v, CPUDispatcher)]
-    kernels = list({id(k): k for k in kernels}.values())
-    cached = [k for k in kernels if _has_fresh_cache(k)]
-    if not kernels:
-        return Finding("Numba cache", "warn", "no compiled kernels found in otswarm.ot")
-    where = os.environ.get("NUMBA_CACHE_DIR") or str(
-        Path(otswarm.ot.__file__).parent / "__pycache__"
-    )
-    if len(cached) == len(kernels):
-        return Finding("Numba cache", "ok", f"warm: {len(kernels)} kernels cached in {where}")
-    return Finding(
-        "Numba cache",
-        "warn",
-        f"cold: {len(kernels) - len(cached)} of {len(kernels)} kernels not cached; run "
-        "python -c 'import otswarm.ot; otswarm.ot.warmup()' (docs/deploy.md)",
-    )
-
-
-def _has_fresh_cache(dispatcher) -> bool:
-    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
-    if cache_file is None:
-        return False
-    try:
-        return bool(cache_file._load_index())
-    except Exception:  # an unreadable index is a cold cache, not a doctor crash
-        return False

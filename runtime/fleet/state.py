@@ -8,9 +8,11 @@ when the viewer has the swarm key) -> topic/header agreement -> replay window
 Times: a *retained* message (the broker's stored copy, delivered at subscribe)
 is dated by its header timestamp, the sender's clock, since it may be hours
 old; a live one by the viewer's clock when it arrives. An agent is **online**
-when its last ``state`` said online and it was heard within 3 of its heartbeat
-periods (:class:`otswarm.link.membership.Membership`, the rule agents use), so
-an agent killed without a word shows offline by its last will, or by silence.
+when its last ``state`` said online (or it spoke in a newer session since) and
+it was heard within 3 of its heartbeat periods
+(:class:`otswarm.link.membership.Membership`, the rule agents use), so an agent
+killed without a word shows offline by its last will, or by silence. Unlike an
+agent's, the viewer's table keeps every agent it heard of (offline ones too).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class FleetState:
             with self._lock:
                 entry = self._swarms.setdefault(swarm, _Swarm())
                 entry.guard.check(header, now)
-                self._update(entry, sender, envelope.message, t)
+                self._update(entry, sender, envelope.message, header.session, t)
                 self.accepted += 1
         except (TopicError, SummaryDecodeError) as exc:
             self._dropped(exc)
@@ -119,14 +121,14 @@ class FleetState:
                     log.exception("fleet: telemetry listener %r failed", listener)
 
     @staticmethod
-    def _update(entry: _Swarm, agent: str, message, t: float) -> None:
+    def _update(entry: _Swarm, agent: str, message, session: int, t: float) -> None:
         if isinstance(message, State):
-            entry.membership.announced(agent, message.online, message.period_s, t)
-            entry.announced[agent] = message.online
+            if entry.membership.announced(agent, message.online, message.period_s, session, t):
+                entry.announced[agent] = message.online
         elif isinstance(message, Heartbeat):
-            entry.membership.heard(agent, t, message.period_s)
+            entry.membership.heard(agent, t, session, message.period_s)
         else:
-            entry.membership.heard(agent, t)
+            entry.membership.heard(agent, t, session)
             if agent not in entry.telemetry or entry.telemetry[agent][0] <= t:
                 entry.telemetry[agent] = (t, message)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from otswarm.policy.card import ModelCard, card_path_for
 from otswarm.policy.errors import ObservationError, PolicyCardError
-from otswarm.policy.interpreter import open_interpreter
+from otswarm.policy.interpreter import native_stderr_to_log, open_interpreter
 from otswarm.policy.observation import HARVEST_OBSERVATION
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ class Policy:
             self._interpreter.resize_tensor_input(
                 self._input["index"], [batch_size, self.observation_size]
             )
-            self._interpreter.allocate_tensors()
+            with native_stderr_to_log():
+                self._interpreter.allocate_tensors()
             self._input = self._interpreter.get_input_details()[0]
             self._output = self._interpreter.get_output_details()[0]
             self._batch = batch_size
