@@ -403,12 +403,12 @@ class SwarmLink(abc.ABC):
         message, header = envelope.message, envelope.header
         if isinstance(message, State):
             self._membership.announced(
-                header.agent, message.online, message.period_s, now, session=header.session
+                header.agent, message.online, message.period_s, header.session, now
             )
         elif isinstance(message, Heartbeat):
-            self._membership.heard(header.agent, now, message.period_s, session=header.session)
+            self._membership.heard(header.agent, now, header.session, message.period_s)
         else:
-            self._membership.heard(header.agent, now, session=header.session)
+            self._membership.heard(header.agent, now, header.session)
 
     def _log_drop(self, what: str, exc: Exception | str) -> None:
         """Log a dropped payload, at most once a second per link (the rest are counted)."""

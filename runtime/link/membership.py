@@ -96,9 +96,7 @@ class Membership:
             )
         entry.tokens -= 1.0
 
-    def heard(
-        self, agent: str, now: float, period_s: float | None = None, *, session: int = 0
-    ) -> None:
+    def heard(self, agent: str, now: float, session: int, period_s: float | None = None) -> None:
         """An accepted message of ``agent``; heartbeats and states carry its period.
         A message of a newer session than the entry's means the agent is back online."""
         entry = self._entry(agent, now)
@@ -109,7 +107,7 @@ class Membership:
             entry.period_s = min(period_s, self.limits.max_heartbeat_period_s)
 
     def announced(
-        self, agent: str, online: bool, period_s: float, now: float, *, session: int = 0
+        self, agent: str, online: bool, period_s: float, session: int, now: float
     ) -> bool:
         """A ``state`` message: online after connecting, offline on leaving or dying.
         One of an older session than the last heard is ignored (False)."""
