@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "otswarm.commands.bench",
     "keys": "otswarm.commands.keys",
     "fleet": "otswarm.commands.fleet",
+    "rollout": "otswarm.commands.rollout",
 }
 
 

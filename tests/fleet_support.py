@@ -31,6 +31,7 @@ PASSWORDS = {
     "bob": "bob-secret",
     "carol": "carol-secret",
     "fleet-viewer": "viewer-secret",  # reads everything, publishes nothing (docs/fleet.md)
+    "operator": "operator-secret",  # publishes rollouts (docs/fleet.md)
 }
 CLIENT_CERTIFICATE_SECTION = "## Client certificates instead of passwords"
 _EC = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")  # fast keygen

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fleet_support import PASSWORDS, certificates, fleet_config, run
+from fleet_support import PASSWORDS, certificates, fleet_config
 
 from otswarm.identity import (
     AgentIdentity,
@@ -34,7 +34,7 @@ ROOT = os.geteuid() == 0
 @pytest.fixture
 def fleet():
     """The docs' broker files in a folder every user can traverse (the broker may run
-    as ``mosquitto``), with an ``operator`` account added."""
+    as ``mosquitto``)."""
     base = Path(tempfile.mkdtemp(prefix="otswarm-fleet-", dir="/tmp"))
     os.chmod(base, 0o755)
     certs = certificates(base / "certs")
@@ -45,8 +45,7 @@ def fleet():
     root.mkdir()
     os.chmod(root, 0o755)
     port = free_port()
-    config = fleet_config(root, certs, port)
-    run("mosquitto_passwd", "-b", str(root / "otswarm.passwd"), "operator", "op-secret", cwd=root)
+    config = fleet_config(root, certs, port)  # its users include the operator
     yield root, certs, config, port
     shutil.rmtree(base, ignore_errors=True)
 
@@ -131,7 +130,7 @@ def test_only_the_operator_publishes_the_roster_and_agents_adopt_it(fleet, tmp_p
         operator, keys = _keys(tmp_path, ("alice", "bob"))
         refused = _publish(tmp_path, url, certs / "ca.crt", "alice", PASSWORDS["alice"])
         assert refused.returncode == 1 and "refused the publish" in refused.stderr, refused
-        done = _publish(tmp_path, url, certs / "ca.crt", "operator", "op-secret")
+        done = _publish(tmp_path, url, certs / "ca.crt", "operator", PASSWORDS["operator"])
         assert done.returncode == 0, done.stderr
         identity = AgentIdentity("bob", keys["bob"], operator.public_key())  # no roster_file
         link = MqttLink(MqttLinkConfig(

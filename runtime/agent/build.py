@@ -161,6 +161,26 @@ def make_link(config: AgentConfig):
     return MqttLink(settings)
 
 
+def make_rollout(config: AgentConfig, link, policy):
+    """How this agent takes policy rollouts (its handler registered on ``link``)."""
+    from otswarm.agent.telemetry import file_sha256
+    from otswarm.identity import read_public_key
+    from otswarm.policy import HARVEST_OBSERVATION
+    from otswarm.rollout.adopter import PolicyRollout
+    from otswarm.rollout.candidate import contract_of
+
+    p = config.policy
+    path = p.operator_key or config.link.operator_key_file  # one operator, one key
+    key = None if path is None else read_public_key(path)
+    return PolicyRollout(
+        config.agent.id, config.agent.swarm, link, policy, file_sha256(policy.model_path),
+        trusted_key=key,
+        contract=contract_of(policy, HARVEST_OBSERVATION, p.max_model_bytes),
+        store_dir=config.energy.ledger_dir / "policies",
+        rollback_after=p.rollback_after,
+    )  # fmt: skip
+
+
 def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfer):
     """Alignment, allocation and drift of this agent, its handlers registered on ``link``
     (before the link starts, so its first subscriptions include them); its part of
@@ -258,6 +278,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
         )
         c = config.coordination
         grouping = Grouping(me.id, coordinator, link, c.cluster_size, c.position_m)
+        rollout = make_rollout(config, link, policy)
         log.info(
             "connecting to the broker %s",
             config.link.url,
@@ -285,6 +306,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             seed=me.seed,
             telemetry_s=me.telemetry_s,
             board=profile.id,
+            rollout=rollout,
         )
         undo.pop_all()
     log.info(

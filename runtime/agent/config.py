@@ -80,9 +80,16 @@ class BridgeSection:
 
 @dataclass(frozen=True)
 class PolicySection:
-    """Which policy to run: a shipped name (``harvest``) or a path to a .tflite file."""
+    """Which policy to run: a shipped name (``harvest``) or a path to a .tflite file;
+    and the rollouts it accepts: signed by ``operator_key`` (an Ed25519 public key in
+    PEM; unset: the one of ``[link].operator_key_file``; neither: every rollout is
+    refused), models up to ``max_model_bytes``, rolled back after
+    ``rollback_after`` failed decisions in a row (docs/fleet.md)."""
 
     model: str = "harvest"
+    operator_key: Path | None = None
+    max_model_bytes: int = 49152
+    rollback_after: int = 3
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,12 @@ def _check_ranges(config: AgentConfig, source: str) -> None:
             "[bridge].clock: use local (board clock) or mcu (the MCU's time of day)",
         ),
         (config.bridge.baudrate > 0, "[bridge].baudrate: must be > 0"),
+        (
+            1 <= config.policy.max_model_bytes <= 65536,
+            "[policy].max_model_bytes: 1..65536 (a rollout is one MQTT message of at most 64 KiB)",
+        ),
+        (config.policy.rollback_after >= 1, "[policy].rollback_after: must be >= 1"),
+        (config.agent.id != "operator", '[agent].id: "operator" is the rollout sender\'s id'),
         (config.bridge.command_timeout_s > 0, "[bridge].command_timeout_s: must be > 0"),
         (config.bridge.open_timeout_s > 0, "[bridge].open_timeout_s: must be > 0"),
         (

@@ -3,6 +3,9 @@
 Data flows one way through a tick (Unix time ``t``, round ``k``):
 
 1. **sense**: the MCU's telemetry (battery SoC, harvest W, load W, duty);
+   **rollout** (:class:`otswarm.rollout.adopter.PolicyRollout`): a rollout received
+   since the last tick is checked and, when it passes, its policy decides from
+   this tick on (after the decision it is watched, and rolled back when it fails);
 2. **decide**: the policy's action distribution ``pi`` over duty levels; alignment
    pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
    duty is drawn from ``pi'`` (seeded). Battery safety: below
@@ -75,6 +78,7 @@ class Agent:
         seed: int | None = None,
         telemetry_s: float | None = None,
         board: str = "",
+        rollout=None,
     ) -> None:
         self.id = agent_id
         self.clock = clock
@@ -89,6 +93,7 @@ class Agent:
         self.bypass_below_soc = bypass_below_soc
         self.align = align
         self.record = record
+        self.rollout = rollout  # otswarm.rollout.adopter.PolicyRollout: policy updates
         self.traffic = LinkTraffic(self.link, ledger)
         self.telemetry = (
             None if telemetry_s is None else TelemetryPublisher(self, telemetry_s, board)
@@ -112,7 +117,11 @@ class Agent:
             rec.battery_soc = reading.battery_soc
             rec.harvest_w = reading.harvest_w
             rec.load_w = reading.load_w
+            if self.rollout is not None:
+                self._stage("rollout", rec, self._take_rollout, reading)
             self._stage("decide", rec, self._decide_and_act, reading, rec)
+            if self.rollout is not None:
+                self._stage("rollout", rec, self._watch_policy, rec)
             self._stage("drift", rec, self._watch_drift, reading, rec)
         self._stage("coordinate", rec, self._coordinate, reading, rec)
         rec.members_alive = len(self.link.alive())
@@ -143,16 +152,25 @@ class Agent:
         obs = build_observation(reading.quantities(self.received_w), self.policy.card.observation)
         with self.ledger.measure("policy"):
             probs = self.policy.action_probabilities(obs)
+        rec.policy_probs = [float(p) for p in probs]
         with self.ledger.measure("ot"):
             aligned = self.coordinator.align(probs)
         rec.alignment_bypassed = self._battery_low(reading.battery_soc)
         own = rec.alignment_bypassed or not self.align
         drawn = np.asarray(probs, dtype=float) if own else aligned
         index = int(self._rng.choice(self.support.size, p=drawn / drawn.sum()))
-        rec.policy_probs = [float(p) for p in probs]
         rec.duty_probs = [float(p) for p in drawn]
         rec.duty = float(self.support[index])
         self.actuator.set_duty(rec.duty)
+
+    def _take_rollout(self, reading) -> None:
+        """At the tick boundary: the policy that decides from now on (a rollout may switch it)."""
+        with self.ledger.measure("policy"):
+            self.policy = self.rollout.at_tick_boundary(reading.quantities(self.received_w))
+
+    def _watch_policy(self, rec: TickRecord) -> None:
+        self.policy = self.rollout.watch(rec.policy_probs)  # may roll back
+        rec.policy_hash = self.rollout.policy_hash
 
     def _battery_low(self, soc: float) -> bool:
         """True below ``bypass_below_soc``; logs when the bypass switches on or off."""

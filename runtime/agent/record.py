@@ -31,6 +31,7 @@ class TickRecord:
     load_w: float | None = None
     duty: float | None = None  # duty level sent to the MCU, in [0, 1]
     policy_probs: list[float] | None = None  # the policy's own action distribution
+    policy_hash: str | None = None  # SHA-256 (16 hex) of the model that decided (rollouts)
     duty_probs: list[float] | None = None  # the distribution the duty was drawn from
     alignment_bypassed: bool = False  # battery low: duty drawn from the policy's own probs
     aligned_probs: list[float] | None = None  # consensus state after this round's move

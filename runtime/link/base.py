@@ -34,7 +34,16 @@ from otswarm.link.limits import LinkLimits
 from otswarm.link.membership import Member, Membership
 from otswarm.link.session import next_session
 from otswarm.link.stats import LinkStats, StatsCounter
-from otswarm.link.topics import QOS, RETAINED, parse_topic, roster_topic, topic, topic_filter
+from otswarm.link.topics import (
+    OPERATOR,
+    OPERATOR_KINDS,
+    QOS,
+    RETAINED,
+    parse_topic,
+    roster_topic,
+    topic,
+    topic_filter,
+)
 from otswarm.summaries import (
     AuthenticationError,
     Envelope,
@@ -296,7 +305,7 @@ class SwarmLink(abc.ABC):
             self._counter.add(received_messages=1, received_bytes=len(payload), rejected=1)
             self._log_drop("rejected", exc)
             return
-        if sender == self.agent:
+        if sender == self.agent or (not payload and kind in RETAINED):  # a retained one cleared
             return
         self._counter.add(received_messages=1, received_bytes=len(payload))
         with self._rx_lock:  # a new sender while the table is full: refused before decoding
@@ -320,9 +329,12 @@ class SwarmLink(abc.ABC):
             with self._rx_lock:
                 now = self.clock()
                 self._expire(now)
-                self._membership.admit(sender, now)
+                member = sender != OPERATOR or kind not in OPERATOR_KINDS  # the operator is not
+                if member:
+                    self._membership.admit(sender, now)
                 self._guard.check(header, now)
-                self._update_membership(envelope, now)
+                if member:
+                    self._update_membership(envelope, now)
                 handlers = [h for s, h in self._handlers.get(kind, ()) if s is None or s == sender]
         except (MembershipFullError, RateLimitError) as exc:
             self._counter.add(throttled=1)

@@ -23,6 +23,10 @@ state          1   yes      membership: online on connect, ``offline`` as the
                             agent learns who is there at once
 telemetry      1   yes      energy and state for operators, every telemetry_s;
                             retained so a late viewer sees the whole fleet
+rollout        1   yes      the operator's signed policy (sender ``operator``);
+                            retained so a board offline during a rollout gets
+                            the last one when it is back
+rollout_status 1   yes      each agent's answer to it and the policy it runs
 ============== === ======== ===================================================
 """
 
@@ -42,8 +46,13 @@ QOS = {
     Kind.HEARTBEAT: 0,
     Kind.STATE: 1,
     Kind.TELEMETRY: 1,
+    Kind.ROLLOUT: 1,
+    Kind.ROLLOUT_STATUS: 1,
 }
-RETAINED = frozenset({Kind.STATE, Kind.TELEMETRY})
+RETAINED = frozenset({Kind.STATE, Kind.TELEMETRY, Kind.ROLLOUT, Kind.ROLLOUT_STATUS})
+#: the sender id of rollouts: the operator publishes them, it is not a member of the swarm
+OPERATOR = "operator"
+OPERATOR_KINDS = frozenset({Kind.ROLLOUT})
 _KINDS_BY_NAME = {kind.topic_name: kind for kind in Kind}
 
 

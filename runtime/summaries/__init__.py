@@ -34,6 +34,7 @@ from otswarm.summaries.messages import (
     State,
     Transfer,
 )
+from otswarm.summaries.rollout import Outcome, Rollout, RolloutStatus
 from otswarm.summaries.telemetry import Telemetry
 
 __all__ = [
@@ -54,9 +55,12 @@ __all__ = [
     "InvalidFieldError",
     "Kind",
     "Message",
+    "Outcome",
     "PointCloud",
     "ReplayError",
     "ReplayGuard",
+    "Rollout",
+    "RolloutStatus",
     "SizeLimitError",
     "State",
     "SummaryDecodeError",

@@ -45,6 +45,7 @@ from otswarm.summaries.messages import (
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
 from otswarm.summaries.reader import PayloadReader, pack_text
+from otswarm.summaries.rollout import ROLLOUT_CODECS
 from otswarm.summaries.telemetry import decode_telemetry, encode_telemetry
 
 _HISTOGRAM = struct.Struct("<HHff")
@@ -177,6 +178,7 @@ _CODECS: dict[Kind, tuple[Callable, Callable]] = {
     Kind.HEARTBEAT: (_encode_heartbeat, _decode_heartbeat),
     Kind.STATE: (_encode_state, _decode_state),
     Kind.TELEMETRY: (encode_telemetry, decode_telemetry),
+    **ROLLOUT_CODECS,
 }
 
 

@@ -10,10 +10,15 @@ from otswarm.summaries.messages import (
     PointCloud,
     State,
 )
+from otswarm.summaries.rollout import Rollout, RolloutStatus
 from otswarm.summaries.telemetry import Telemetry
 
-Message = Histogram | PointCloud | EnergyOffer | AllocationPlan | Heartbeat | State | Telemetry
-MESSAGE_TYPES: dict = {
-    cls.KIND: cls
-    for cls in (Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, Telemetry)
-}
+_CLASSES = (
+    Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, Telemetry,
+    Rollout, RolloutStatus,
+)  # fmt: skip
+Message = (
+    Histogram | PointCloud | EnergyOffer | AllocationPlan | Heartbeat | State | Telemetry
+    | Rollout | RolloutStatus
+)  # fmt: skip
+MESSAGE_TYPES: dict = {cls.KIND: cls for cls in _CLASSES}

@@ -43,6 +43,8 @@ class Kind(enum.IntEnum):
     HEARTBEAT = 5
     STATE = 6
     TELEMETRY = 7  # otswarm.summaries.telemetry
+    ROLLOUT = 16  # operator -> agents: a signed policy (otswarm.summaries.rollout)
+    ROLLOUT_STATUS = 17  # agent -> operator: what it did with it
 
     @property
     def topic_name(self) -> str:
