@@ -14,7 +14,8 @@ Prints one JSON document:
 * ``viewer_ingest``: ``--agents`` agents' signed telemetry, ``--rounds``
   rounds of it, fed to one :class:`~otswarm.fleet.state.FleetState` (decode,
   HMAC, replay window, membership, latest value): messages per second, against
-  bare ``decode`` of the same payloads in the same run (``ratio_to_decode``);
+  bare ``decode`` of the same payloads in the same run (``ratio_to_decode``;
+  the two are timed interleaved, best of 5);
 * ``snapshot_ms`` and ``metrics_ms``: one JSON snapshot and one OpenMetrics
   scrape of that fleet, against ``json.dumps`` of the snapshot (the reference).
 """
@@ -107,7 +108,9 @@ def main(argv: list[str]) -> dict:
         for _, data in batch:
             decode(data, key=KEY)
 
-    ingest_s, decode_s = best_of(ingest), best_of(bare)
+    ingest_s = decode_s = float("inf")
+    for _ in range(5):  # interleaved, best of 5: a shared machine's load hits both alike
+        ingest_s, decode_s = min(ingest_s, best_of(ingest, 1)), min(decode_s, best_of(bare, 1))
     state = holder["state"]
     assert state.accepted == len(batch) and state.dropped == 0
     snap_s = best_of(lambda: snapshot(state, "bench"))

@@ -1,13 +1,18 @@
 """OT kernels of otswarm.ot against their POT twins, same process, same inputs.
 
 Prints one JSON document: for each kernel and size ``n`` the best-of-k CPU
-time of otswarm and of POT, the ratio ``pot_s / otswarm_s`` (> 1: otswarm is
-faster), both costs and both convergence flags, plus the cold start (first
-compile, and import + ``warmup()`` from the Numba cache) measured in fresh
-processes. One core: ``NUMBA_NUM_THREADS=1`` and single-threaded BLAS.
+time of otswarm and of its reference (POT, or otswarm in float64 for the
+float32 rows), the ratio ``reference_s / otswarm_s`` (> 1: otswarm is
+faster), both costs, both convergence flags and iteration counts, the row's
+``reg`` and tolerance, the energy of one solve on each board profile (CPU
+seconds times the profile's ``per_core_w``), ott-jax (jit, CPU, one thread) as
+a second peer of the Sinkhorn rows where it is installed (``pip install
+otswarm[bench]``), plus the cold start (first compile, and import +
+``warmup()`` from the Numba cache) measured in fresh processes. One core:
+``NUMBA_NUM_THREADS=1`` and single-threaded BLAS.
 
 Usage: ``python bench/bench_ot.py [--sizes 16 64 256 1024] [--quick] [--batch 1000]
-[--no-cold-start]``
+[--no-cold-start] [--no-ott]``
 (``otswarm bench ot --json FILE`` runs this script and renders a table).
 """
 
@@ -35,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 import ot  # noqa: E402
 
 import otswarm.ot as rot  # noqa: E402
+from bench import ott_peer  # noqa: E402
+from otswarm.energy.profile import list_profiles, load_profile  # noqa: E402
 
 SIZES = (16, 64, 256, 1024)
 REG_KERNEL = 0.05  # relative to max(M) = 1
@@ -42,6 +49,7 @@ REG_LOG = 0.01
 TOL = 1e-9
 MAX_ITER = 1000
 BUDGET_S = 0.3  # repeat a measurement until this much time is spent (at least 2 runs)
+PER_CORE_W = {p.id: p.per_core_w for p in map(load_profile, list_profiles())}
 
 
 def best_time(fn, budget=BUDGET_S, max_runs=50):
@@ -67,19 +75,42 @@ def problem(n, seed=0, dim=2):
     return a / a.sum(), b / b.sum(), M
 
 
-def row(kernel, n, ours, pot):
-    (t_ours, (c_ours, ok_ours)), (t_pot, (c_pot, ok_pot)) = ours, pot
+def row(kernel, n, ours, ref, *, reference="POT", reg=None, tol=None, iters=(None, None)):
+    """One result row; ``ours``/``ref`` are ``(seconds, (cost, converged))``."""
+    (t_ours, (c_ours, ok_ours)), (t_ref, (c_ref, ok_ref)) = ours, ref
     return {
         "kernel": kernel,
         "n": n,
+        "reference": reference,
+        "reg": reg,
+        "tol": tol,
         "otswarm_s": t_ours,
-        "pot_s": t_pot,
-        "ratio": t_pot / t_ours,
+        "pot_s": t_ref,
+        "ratio": t_ref / t_ours,
         "otswarm_cost": c_ours,
-        "pot_cost": c_pot,
+        "pot_cost": c_ref,
         "otswarm_converged": ok_ours,
-        "pot_converged": ok_pot,
+        "pot_converged": ok_ref,
+        "otswarm_iters": iters[0],
+        "pot_iters": iters[1],
+        "energy_j": {
+            board: {"otswarm": w * t_ours, "reference": w * t_ref}
+            for board, w in PER_CORE_W.items()
+        },
     }
+
+
+def with_ott(r, peer, a, b, M, reg, log_domain):
+    """Add the ott-jax columns to a Sinkhorn row (same inputs, reg, tol)."""
+    if peer is None:
+        return r
+    peer.sinkhorn(a, b, M, reg, log_domain=log_domain, tol=TOL, max_iter=MAX_ITER)  # compile
+    t, (cost, ok, iters) = best_time(
+        lambda: peer.sinkhorn(a, b, M, reg, log_domain=log_domain, tol=TOL, max_iter=MAX_ITER)
+    )
+    r.update(ott_s=t, ott_ratio=t / r["otswarm_s"], ott_cost=cost, ott_converged=ok,
+             ott_iters=iters)  # fmt: skip
+    return r
 
 
 def pot_sinkhorn(a, b, M, reg, method):
@@ -89,7 +120,14 @@ def pot_sinkhorn(a, b, M, reg, method):
     return float(np.sum(plan * M)), bool(log["err"][-1] < TOL)
 
 
-def bench_sinkhorn(n, method, reg):
+def pot_iterations(a, b, M, reg, method):
+    _, log = ot.sinkhorn(
+        a, b, M, reg, method=method, numItermax=MAX_ITER, stopThr=TOL, log=True, warn=False
+    )
+    return int(log["niter"])
+
+
+def bench_sinkhorn(n, method, reg, peer):
     a, b, M = problem(n)
     pot_method = "sinkhorn" if method == "kernel" else "sinkhorn_log"
 
@@ -98,12 +136,29 @@ def bench_sinkhorn(n, method, reg):
         return r.cost, r.converged
 
     budget = BUDGET_S if n < 1024 or method == "kernel" else 0.0
-    return row(
-        f"sinkhorn_{method}",
-        n,
-        best_time(ours),
-        best_time(lambda: pot_sinkhorn(a, b, M, reg, pot_method), budget),
-    )
+    iters = (rot.sinkhorn(a, b, M, reg, method=method, max_iter=MAX_ITER, tol=TOL).n_iter,
+             pot_iterations(a, b, M, reg, pot_method))  # fmt: skip
+    r = row(f"sinkhorn_{method}", n, best_time(ours),
+            best_time(lambda: pot_sinkhorn(a, b, M, reg, pot_method), budget),
+            reference=f"POT ot.{'sinkhorn' if method == 'kernel' else 'bregman.sinkhorn_log'}",
+            reg=reg, tol=TOL, iters=iters)  # fmt: skip
+    return with_ott(r, peer, a, b, M, reg, method == "log")
+
+
+def bench_float32(n, reg=REG_KERNEL):
+    """float32 against float64 work of otswarm itself (same problem)."""
+    a, b, M = problem(n)
+    a32, b32, M32 = a.astype(np.float32), b.astype(np.float32), M.astype(np.float32)
+
+    def solve(x, y, C):
+        r = rot.sinkhorn(x, y, C, reg, method="kernel", max_iter=MAX_ITER)
+        return float(r.cost), r.converged
+
+    it32 = rot.sinkhorn(a32, b32, M32, reg, method="kernel", max_iter=MAX_ITER).n_iter
+    it64 = rot.sinkhorn(a, b, M, reg, method="kernel", max_iter=MAX_ITER).n_iter
+    return row("sinkhorn_kernel_float32", n, best_time(lambda: solve(a32, b32, M32)),
+               best_time(lambda: solve(a, b, M)), reference="otswarm float64", reg=reg,
+               tol=1e-6, iters=(it32, it64))  # fmt: skip
 
 
 def bench_batch(n=16, count=1000):
@@ -123,7 +178,10 @@ def bench_batch(n=16, count=1000):
         ]
         return float(np.sum(costs)), True
 
-    return row(f"sinkhorn_batch_{count}x", n, best_time(ours), best_time(pot, 0.0))
+    its = rot.sinkhorn_batch(A, B, Ms, REG_KERNEL, method="kernel", max_iter=MAX_ITER, tol=TOL)
+    return row(f"sinkhorn_batch_{count}x", n, best_time(ours), best_time(pot, 0.0),
+               reference="loop of POT ot.sinkhorn2", reg=REG_KERNEL, tol=TOL,
+               iters=(int(its.n_iter.sum()), None))  # fmt: skip
 
 
 def bench_unbalanced(n, reg=REG_KERNEL, reg_m=1.0):
@@ -140,7 +198,14 @@ def bench_unbalanced(n, reg=REG_KERNEL, reg_m=1.0):
         )
         return float(np.sum(plan * M)), bool(log["err"][-1] < TOL)
 
-    return row("sinkhorn_unbalanced", n, best_time(ours), best_time(pot))
+    _, log = ot.unbalanced.sinkhorn_unbalanced(
+        a, b, M, reg, reg_m, numItermax=MAX_ITER, stopThr=TOL, log=True
+    )
+    iters = (rot.sinkhorn_unbalanced(a, b, M, reg, reg_m, max_iter=MAX_ITER, tol=TOL).n_iter,
+             len(log["err"]))  # fmt: skip
+    return row("sinkhorn_unbalanced", n, best_time(ours), best_time(pot),
+               reference="POT ot.unbalanced.sinkhorn_unbalanced", reg=reg, tol=TOL,
+               iters=iters)  # fmt: skip
 
 
 def bench_barycenter(n, reg=REG_KERNEL, k=4):
@@ -157,7 +222,35 @@ def bench_barycenter(n, reg=REG_KERNEL, k=4):
         bar = ot.bregman.barycenter(A.T, M, reg, method="sinkhorn_log", stopThr=1e-6, warn=False)
         return float(bar @ x), True
 
-    return row("barycenter_log", n, best_time(ours), best_time(pot))
+    _, log = ot.bregman.barycenter(A.T, M, reg, method="sinkhorn_log", stopThr=1e-6, warn=False,
+                                   log=True)  # fmt: skip
+    iters = (rot.barycenter(A, M, reg, tol=1e-6, full=True).n_iter, int(log["niter"]))
+    return row("barycenter", n, best_time(ours), best_time(pot),
+               reference="POT ot.bregman.barycenter(method='sinkhorn_log')", reg=reg, tol=1e-6,
+               iters=iters)  # fmt: skip
+
+
+def bench_divergence(n, reg=REG_KERNEL):
+    """Three solves each; POT debiases ``<P, M>``, otswarm ``OT_reg`` (entropy
+    included), so the two values differ by definition."""
+    rng = np.random.default_rng(2)
+    X, Y = rng.random((n, 2)), rng.random((n, 2))
+    a, b = rng.random(n) + 0.1, rng.random(n) + 0.1
+    a, b = a / a.sum(), b / b.sum()
+    sq = lambda P, Q: ((P[:, None, :] - Q[None, :, :]) ** 2).sum(-1)  # noqa: E731
+    Ms = sq(X, Y), sq(X, X), sq(Y, Y)
+
+    def ours():
+        return rot.sinkhorn_divergence(a, b, *Ms, reg, tol=TOL), True
+
+    def pot():
+        value = ot.bregman.empirical_sinkhorn_divergence(X, Y, reg, a, b, numIterMax=MAX_ITER,
+                                                         stopThr=TOL)  # fmt: skip
+        return float(value), True
+
+    return row("sinkhorn_divergence", n, best_time(ours), best_time(pot),
+               reference="POT ot.bregman.empirical_sinkhorn_divergence", reg=reg,
+               tol=TOL)  # fmt: skip
 
 
 def bench_exact(n):
@@ -171,6 +264,7 @@ def bench_exact(n):
             n,
             best_time(lambda: (rot.wasserstein_1d(x, y, p=2), True)),
             best_time(lambda: (float(ot.wasserstein_1d(x, y, p=2)) ** 0.5, True)),
+            reference="POT ot.wasserstein_1d",
         ),
         row(
             "sliced_wasserstein",
@@ -179,9 +273,10 @@ def bench_exact(n):
             best_time(
                 lambda: (float(ot.sliced_wasserstein_distance(X, Y, projections=theta.T)), True)
             ),
+            reference="POT ot.sliced_wasserstein_distance",
         ),
     ]
-    if n <= 256:  # the LP of emd is for small problems
+    if n <= 256:  # exact OT is for small problems
         a, b, M = problem(n)
         rows.append(
             row(
@@ -189,6 +284,7 @@ def bench_exact(n):
                 n,
                 best_time(lambda: (rot.emd(a, b, M).cost, True)),
                 best_time(lambda: (float(ot.emd2(a, b, M)), True)),
+                reference="POT ot.emd2",
             )
         )
     return rows
@@ -210,25 +306,39 @@ def cold_start():
     return out
 
 
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--quick", action="store_true", help="skip the extra kernels")
     parser.add_argument("--batch", type=int, default=1000, help="problems in the batch row")
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold start")
+    parser.add_argument("--no-ott", action="store_true", help="leave ott-jax out")
     args = parser.parse_args(argv)
-    rot.warmup()
+    rot.warmup("all", dtypes=(np.float64, np.float32))
+    peer = None if args.no_ott else ott_peer.load()
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load_before = load_average()
     rows = []
     for n in args.sizes:
-        rows.append(bench_sinkhorn(n, "kernel", REG_KERNEL))
-        rows.append(bench_sinkhorn(n, "log", REG_LOG))
+        rows.append(bench_sinkhorn(n, "kernel", REG_KERNEL, peer))
+        rows.append(bench_sinkhorn(n, "log", REG_LOG, peer))
         print(f"# n={n} done", file=sys.stderr, flush=True)
     rows.append(bench_batch(count=args.batch))
     if not args.quick:
         for n in args.sizes:
+            if n >= 256:
+                rows.append(bench_float32(n))
             rows.append(bench_unbalanced(n))
             if n <= 256:
                 rows.append(bench_barycenter(n))
+                rows.append(bench_divergence(n))
             rows.extend(bench_exact(n))
     doc = {
         "settings": {
@@ -239,6 +349,10 @@ def main(argv=None) -> int:
             "dtype": "float64",
             "threads": 1,
             "pot": ot.__version__,
+            "ott_jax": None if peer is None else peer.version,
+            "per_core_w": PER_CORE_W,
+            "started": started,
+            "load_average_1min": [load_before, load_average()],
         },
         "cold_start": None if args.no_cold_start else cold_start(),
         "results": rows,

@@ -78,3 +78,15 @@ def test_the_live_view_and_the_table_show_the_agents(broker):
         assert result.returncode == 0, result.stderr
         assert "swarm porch" in result.stdout and "1/1 online" in result.stdout
         assert "pi-9" in result.stdout and "rpi5" in result.stdout and "42%" in result.stdout
+
+
+def test_profile_takes_ledgers_or_a_broker_not_both(broker, tmp_path):
+    result = otswarm("profile", str(tmp_path), "--broker", broker.url, "--duration", "1")
+    assert result.returncode == 2 and "not both" in result.stdout
+
+
+def test_profile_of_a_swarm_that_sent_nothing_says_so(broker, tmp_path):
+    result = otswarm("profile", "--broker", broker.url, "--swarm", "empty", "--duration", "1.5",
+                     "--wait", "0.5", "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 1
+    assert "no agent sent two telemetry messages" in result.stdout

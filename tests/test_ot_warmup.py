@@ -14,7 +14,7 @@ from otswarm.ot import _lanes, barycenter, batch, _solver, one_d
 print(json.dumps({{
     "lanes": len(_lanes.solve_lanes.signatures),
     "batch": len(batch._solve_stabilized.signatures),
-    "barycenter": len(sys.modules["otswarm.ot.barycenter"]._ibp.signatures),
+    "barycenter": len(sys.modules["otswarm.ot.barycenter"]._ibp_kernel.signatures),
     "sinkhorn": [str(s) for s in _solver.solve_problem.signatures],
     "one_d": len(one_d.quantile_distance_p.signatures),
     "scipy": sorted(m for m in sys.modules if m.startswith(("scipy.optimize", "scipy.sparse",

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if args.live:
         return _live(args)
     if args.broker:
+        if args.paths:
+            print("otswarm profile: give ledger paths or --broker, not both")
+            return 2
         return _fleet(args)
     if not args.paths:
         print("otswarm profile: give ledger files or run directories, --live or --broker")

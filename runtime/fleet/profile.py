@@ -9,9 +9,9 @@ the new run's, booked over ``[max(t_{k-1}, t_k - uptime_k), t_k]``. The first
 message heard (often the retained one) is only the baseline, so an agent is
 *observed* from its first to its last message: ``observed_s`` is the sum of
 the spans its entries cover (0 for an agent heard once, e.g. a dead one whose
-retained telemetry is all there is). The retained baseline was sent up to one
-telemetry period before the window opened, so ``observed_s`` may exceed the
-window by up to that period; nothing is interpolated.
+retained telemetry is all there is). The retained baseline was sent about one
+telemetry period (plus a tick) before the window opened, so ``observed_s`` may
+exceed the window by that much; nothing is interpolated.
 """
 
 from __future__ import annotations

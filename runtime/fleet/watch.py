@@ -112,4 +112,7 @@ class FleetWatcher:
         self._ready.set()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self.state.receive(message.topic, message.payload, retained=bool(message.retain))
+        try:
+            self.state.receive(message.topic, message.payload, retained=bool(message.retain))
+        except Exception:  # a bug, not bad input (receive refuses that): keep the thread alive
+            log.exception("fleet: unexpected error on %s", message.topic)

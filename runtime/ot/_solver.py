@@ -1,8 +1,9 @@
 """Compiled solve loops on top of the scaling passes of :mod:`._scaling`.
 
 :func:`solve_problem` is the single compiled entry of one solve (start
-potentials, kernel, iterations, plan, cost), so a small problem pays one
-Numba dispatch; :func:`solve` runs the epsilon-scaling stages.
+potentials, kernel, iterations, cost, potentials; the plan stays factored), so
+a small problem pays one Numba dispatch; :func:`checked_solve` adds the input
+checks to that call; :func:`solve` runs the epsilon-scaling stages.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
+from otswarm.ot import _kernel as kernels
 from otswarm.ot._scaling import (
     CONVERGED,
     FAILED,
@@ -99,32 +101,32 @@ def solve(
 
 
 @njit(cache=True, fastmath=FAST)
-def assemble(K, M, a, b, u, v, alpha, beta, eps, scale, plan, f, g):
-    """Write ``plan = scale * u_i K_ij v_j`` (``scale``: the mass divided out of
-    ``a, b``) and the potentials of that plan, ``f = alpha + eps log(scale u)``,
-    ``g = beta + eps log v``; return ``(<plan, M>, |plan 1 - scale a|_1 +
-    |plan^T 1 - scale b|_1)``."""
+def assemble(K, C, a, b, u, v, alpha, beta, eps, scale, f, g):
+    """Cost and marginal error of the plan ``P = scale * u_i K_ij v_j``
+    (``scale``: the mass divided out of ``a, b``) without writing it, and its
+    potentials ``f = alpha + eps log(scale u)``, ``g = beta + eps log v``;
+    returns ``(<P, C>, |P 1 - scale a|_1 + |P^T 1 - scale b|_1)``."""
     n, m = K.shape
     shift = eps * math.log(scale)
     cost = 0.0
     col = np.zeros(m)
     row_err = 0.0
     for i in range(n):
-        ui = u[i] * scale
         r = 0.0
+        c = 0.0
         for j in range(m):
-            p = ui * K[i, j] * v[j]
-            plan[i, j] = p
-            cost += p * M[i, j]
-            r += p
-            col[j] += p
-        row_err += abs(r - scale * a[i])
+            q = K[i, j] * v[j]
+            r += q
+            c += q * C[i, j]
+            col[j] += u[i] * q
+        cost += u[i] * c
+        row_err += abs(u[i] * r - a[i])
         f[i] = alpha[i] + eps * math.log(u[i]) + shift
     col_err = 0.0
     for j in range(m):
-        col_err += abs(col[j] - scale * b[j])
+        col_err += abs(col[j] - b[j])
         g[j] = beta[j] + eps * math.log(v[j])
-    return cost, row_err + col_err
+    return scale * cost, scale * (row_err + col_err)
 
 
 KERNEL, LOG, AUTO = 0, 1, 2
@@ -132,23 +134,37 @@ KERNEL, LOG, AUTO = 0, 1, 2
 
 @njit(cache=True)
 def solve_problem(
-    M, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
-    max_iter, tol, check_every, tiny, plan, f, g,
+    M, C, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
+    max_iter, tol, check_every, tiny, K, u, v, f, g, lo, hi,
 ):  # fmt: skip
     """One complete solve on the support (``a, b`` divided by ``mass``).
 
-    ``mode`` is KERNEL (plain Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel
-    when the reduced cost spread is at most ``kernel_spread * eps`` on a cold
-    start). A kernel-domain breakdown is redone stabilised from a cold start.
-    ``alpha, beta`` hold the warm-start potentials when ``warm``; the plan
-    (times ``mass``) and its potentials are written to ``plan, f, g``. Epsilon
-    scaling runs when stabilised, ``anneal`` and cold. Returns
-    ``(cost, marginal_error, n_iter, err, status, stabilised)``.
+    ``mode`` is KERNEL (Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel when
+    the reduced cost spread is at most ``kernel_spread * eps`` on a cold
+    start). A balanced cold kernel-domain solve runs :mod:`._kernel` (one build
+    pass, over-relaxed sweeps); a kernel-domain breakdown is redone stabilised
+    from a cold start. ``alpha, beta`` hold the warm-start potentials when
+    ``warm``. The plan is left factored, ``P = mass * u_i K_ij v_j``, in the
+    outputs ``K, u, v``, its potentials in ``f, g``. Epsilon scaling runs when
+    stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
+    taken of (``M`` itself, or the unshifted cost of an unbalanced problem);
+    ``lo, hi`` hold the column ranges of ``M`` (:func:`_kernel.column_range`)
+    unless ``mode`` is LOG. Returns ``(cost, marginal_error, n_iter, err,
+    status, stabilised)``.
     """
-    n, m = M.shape
-    K = np.empty((n, m), dtype=M.dtype)
-    u, v, t = np.empty(n), np.empty(m), np.empty(m)
+    m = M.shape[1]
+    t = np.empty(m)
     stabilize = mode != KERNEL
+    if mode != LOG and not warm and rho_a == np.inf and rho_b == np.inf:
+        if mode == KERNEL or kernels.spread(lo, hi) <= kernel_spread * eps:
+            alpha[:] = 0.0
+            beta[:] = lo
+            kernels.build(M, beta, eps, K, t, tiny)
+            n_iter, err, status = kernels.sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny)
+            if status != FAILED:
+                cost, marginal_error = assemble(K, C, a, b, u, v, alpha, beta, eps, mass, f, g)
+                return cost, marginal_error, n_iter, err, status, False
+        mode, stabilize = LOG, True
     for attempt in range(2):
         stages = 1
         if not warm or attempt == 1:
@@ -164,5 +180,45 @@ def solve_problem(
         if status != FAILED:
             break
         stabilize = True
-    cost, marginal_error = assemble(K, M, a, b, u, v, alpha, beta, eps, mass, plan, f, g)
+    cost, marginal_error = assemble(K, C, a, b, u, v, alpha, beta, eps, mass, f, g)
     return cost, marginal_error, n_iter, err, status, stabilize
+
+
+@njit(cache=True)
+def checked_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every, tiny, mass_rtol,
+                  K, u, v, f, g):  # fmt: skip
+    """:func:`solve_problem` of a cold balanced problem after the checks of
+    :mod:`._checks` in the same compiled call (a small solve pays one
+    dispatch). Returns ``(ok, mass, cost, marginal_error, n_iter, err, status,
+    stabilised)``; ``ok`` is False, and nothing is solved, when the input is
+    not finite, has a negative or zero weight, or unequal masses: the caller
+    then takes the checked path, which names the problem or solves on the
+    support."""
+    lo, hi = np.empty(M.shape[1]), np.empty(M.shape[1])
+    finite = kernels.column_range(M, lo, hi)
+    ma, zeros_a, good_a = _weights(a)
+    mb, zeros_b, good_b = _weights(b)
+    same = abs(ma - mb) <= mass_rtol * max(ma, mb)
+    if not (finite and good_a and good_b and same and zeros_a + zeros_b == 0):
+        return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+    an, bn = a.astype(np.float64) / ma, b.astype(np.float64) / ma
+    alpha, beta = np.empty(a.shape[0]), np.empty(b.shape[0])
+    cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
+        M, M, an, bn, eps, ma, alpha, beta, False, mode,
+        kernel_spread, True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, f, g,
+        lo, hi,
+    )  # fmt: skip
+    return True, ma, cost, marginal_error, n_iter, err, status, stabilized
+
+
+@njit(cache=True)
+def _weights(w):
+    """``(sum, number of zeros, all finite and >= 0 with a positive sum)``."""
+    total = 0.0
+    zeros = 0
+    good = True
+    for x in w:
+        good &= math.isfinite(x) & (x >= 0.0)
+        total += x
+        zeros += x == 0.0
+    return total, zeros, good and total > 0.0

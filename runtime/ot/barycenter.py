@@ -2,11 +2,18 @@
 
 Solves ``min_q sum_k w_k W_reg(q, A_k)`` over histograms ``q`` on the common
 support of the ``A_k`` with cost ``M`` (``n x n``), by iterative Bregman
-projections (Benamou, Carlier, Cuturi, Nenna, Peyré 2015) in the log domain:
-for each ``k``, ``f_k = log A_k - LSE_j(-M_ij/reg + g_kj)``,
-``h_k = LSE_i(-M_ij/reg + f_ki)``; then ``log q = sum_k w_k h_k`` and
-``g_k = log q - h_k``. Stops when the spread of the K projected marginals
-``sum_j std_k exp(g_kj + h_kj)`` is at most ``tol`` (POT's criterion).
+projections (Benamou, Carlier, Cuturi, Nenna, Peyré 2015). With the kernel
+``K = exp(-(M - min M) / reg)``, for each ``k``: ``u_k = A_k / (K v_k)``,
+``t_k = K^T u_k``; then ``q = prod_k t_k^(w_k)`` and ``v_k = q / t_k``. Stops
+when the spread of the K projected marginals ``sum_j std_k (v_kj t_kj)`` is at
+most ``tol`` (POT's criterion).
+
+The kernel domain (matrix-vector products, no ``exp`` in the loop) runs when
+the cost spread ``max M - min M`` is at most ``KERNEL_SPREAD * reg``, so that
+no kernel entry is below ``exp(-KERNEL_SPREAD)``; otherwise, or when a sum
+under/overflows anyway, the same iteration runs in the log domain
+(``f_k = log A_k - LSE_j(-M_ij/reg + g_kj)``, ``h_k = LSE_i(-M_ij/reg + f_ki)``,
+``log q = sum_k w_k h_k``, ``g_k = log q - h_k``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,61 @@ class BarycenterResult(NamedTuple):
     n_iter: int
     converged: bool
     error: float
+
+
+KERNEL_SPREAD = 30.0  # largest (max M - min M) / reg for the kernel domain
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _ibp_kernel(K, A, weights, max_iter, tol, check_every, bar):
+    """Kernel-domain iterative Bregman projections; returns ``(n_iter, err,
+    ok)``, ``ok`` False when a sum under/overflowed (nothing usable in ``bar``)."""
+    n_hist, n = A.shape
+    V = np.ones((n_hist, n))
+    T = np.empty((n_hist, n))
+    u = np.empty(n)
+    logq = np.empty(n)
+    err = np.inf
+    for it in range(max_iter):
+        logq[:] = 0.0
+        for k in range(n_hist):
+            for i in range(n):
+                s = 0.0
+                for j in range(n):
+                    s += K[i, j] * V[k, j]
+                u[i] = A[k, i] / s
+            for j in range(n):
+                T[k, j] = 0.0
+            for i in range(n):
+                ui = u[i]
+                for j in range(n):
+                    T[k, j] += ui * K[i, j]
+            for j in range(n):
+                tj = T[k, j]
+                if not (tj > 1e-300 and tj < 1e300):
+                    return it, err, False
+                logq[j] += weights[k] * math.log(tj)
+        if it % check_every == 1 % check_every:
+            err = 0.0
+            for j in range(n):
+                mean = 0.0
+                for k in range(n_hist):
+                    mean += V[k, j] * T[k, j]
+                mean /= n_hist
+                var = 0.0
+                for k in range(n_hist):
+                    var += (V[k, j] * T[k, j] - mean) ** 2
+                err += math.sqrt(var / n_hist)
+            if err < tol:
+                for j in range(n):
+                    bar[j] = math.exp(logq[j])
+                return it + 1, err, True
+        for j in range(n):
+            q = math.exp(logq[j])
+            bar[j] = q
+            for k in range(n_hist):
+                V[k, j] = q / T[k, j]
+    return max_iter, err, True
 
 
 @njit(cache=True)
@@ -131,15 +193,24 @@ def barycenter(
     check_every = _checks.count(check_every, "check_every")
     A64 = A.astype(np.float64)
     A64 /= A64.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        logA = np.log(A64)
-    log_bar = np.empty(n)
-    Mr = -M.astype(np.float64) / reg
-    n_iter, err = _ibp(Mr, logA, weights / weights.sum(), max_iter, tol, check_every, log_bar)
+    weights = weights / weights.sum()
+    M64 = M.astype(np.float64)
+    lowest = M64.min()
+    ok = False
+    if M64.max() - lowest <= KERNEL_SPREAD * reg:
+        bar = np.empty(n)
+        K = np.exp((lowest - M64) / reg)
+        n_iter, err, ok = _ibp_kernel(K, A64, weights, max_iter, tol, check_every, bar)
+    if not ok:
+        with np.errstate(divide="ignore"):
+            logA = np.log(A64)
+        log_bar = np.empty(n)
+        n_iter, err = _ibp(-M64 / reg, logA, weights, max_iter, tol, check_every, log_bar)
+        bar = np.exp(log_bar)
     converged = bool(err < tol)
     if not converged:
         log.warning(
             "barycenter: not converged after %d iterations (error %.3g > %.3g)", n_iter, err, tol
         )
-    bar = np.exp(log_bar).astype(dtype)
+    bar = bar.astype(dtype)
     return BarycenterResult(bar, int(n_iter), converged, float(err)) if full else bar

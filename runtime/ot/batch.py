@@ -18,7 +18,7 @@ from otswarm.ot._lanes import solve_lanes
 from otswarm.ot._scaling import FAILED
 from otswarm.ot._solver import LOG, solve_problem
 from otswarm.ot.errors import OTInputError
-from otswarm.ot.result import OTResult
+from otswarm.ot.result import OTResult, plan_product
 from otswarm.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
 
 
@@ -29,14 +29,17 @@ def _solve_stabilized(Ms, A, B, masses, todo, eps, max_iter, tol, check_every, t
     ``masses``) with the stabilised :func:`solve_problem`."""
     n, m = A.shape[1], B.shape[1]
     alpha, beta = np.empty(n), np.empty(m)
+    K, u, v = np.empty((n, m), dtype=Ms.dtype), np.empty(n), np.empty(m)
+    unused = np.empty(m)  # the column ranges of the kernel domain (LOG mode)
     for p in range(A.shape[0]):
         if not todo[p]:
             continue
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
         costs[p], errors[p], n_iter[p], _, status[p], _ = solve_problem(
-            M, A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0, True,
-            np.inf, np.inf, max_iter, tol, check_every, tiny, plans[p], F[p], G[p],
+            M, M, A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0, True,
+            np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, F[p], G[p], unused, unused,
         )  # fmt: skip
+        plan_product(K, u, v, masses[p], plans[p])
 
 
 def sinkhorn_batch(

@@ -21,10 +21,9 @@ from otswarm.ot.errors import OTInputError
 
 
 @njit(cache=True)
-def quantile_distance_p(x, y, a, b, p):
-    """``W_p^p`` between weighted samples (weights each summing to 1)."""
-    ix = np.argsort(x)
-    iy = np.argsort(y)
+def quantile_distance_p(x, y, ix, iy, a, b, p):
+    """``W_p^p`` between weighted samples (weights each summing to 1), given
+    the orders ``ix = argsort(x)``, ``iy = argsort(y)`` (NumPy's SIMD sorts)."""
     n, m = ix.shape[0], iy.shape[0]
     i = j = 0
     ca = a[ix[0]]
@@ -67,7 +66,7 @@ def wasserstein_1d(x, y, a=None, b=None, p: float = 1) -> float:
     a = _checks.histogram(a, x.shape[0], np.dtype(np.float64), "a")
     b = _checks.histogram(b, y.shape[0], np.dtype(np.float64), "b")
     p = _order(p)
-    w = quantile_distance_p(x, y, a / a.sum(), b / b.sum(), p)
+    w = quantile_distance_p(x, y, np.argsort(x), np.argsort(y), a / a.sum(), b / b.sum(), p)
     return float(max(w, 0.0) ** (1.0 / p))
 
 

@@ -5,9 +5,57 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 
-class OTResult(NamedTuple):
+@njit(cache=True)
+def plan_product(K, u, v, scale, out):
+    """``out_ij = scale * u_i K_ij v_j``."""
+    n, m = K.shape
+    for i in range(n):
+        ui = scale * u[i]
+        for j in range(m):
+            out[i, j] = ui * K[i, j] * v[j]
+
+
+class FactoredPlan:
+    """A plan kept as ``scale * diag(u) K diag(v)`` until it is first read.
+
+    A solve needs the cost and the marginals, not the ``n x m`` plan; writing
+    it is a pass over memory as large as the kernel. :attr:`OTResult.plan`
+    materialises it (once) in the dtype of ``K``.
+    """
+
+    __slots__ = ("_K", "_array", "_scale", "_u", "_v")
+
+    def __init__(self, K: np.ndarray, u: np.ndarray, v: np.ndarray, scale: float):
+        self._K, self._u, self._v, self._scale = K, u, v, scale
+        self._array = None
+
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            out = np.empty(self._K.shape, dtype=self._K.dtype)
+            plan_product(self._K, self._u, self._v, self._scale, out)
+            self._array, self._K = out, None
+        return self._array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array() if dtype is None else self.array().astype(dtype)
+
+
+class _Fields(NamedTuple):
+    plan: np.ndarray | FactoredPlan
+    cost: float | np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    n_iter: int | np.ndarray
+    converged: bool | np.ndarray
+    marginal_error: float | np.ndarray
+    method: str
+    reg: float
+
+
+class OTResult(_Fields):
     """Outcome of one transport solve (immutable).
 
     For a batch solve (:func:`otswarm.ot.sinkhorn_batch`) every field gains a
@@ -16,7 +64,9 @@ class OTResult(NamedTuple):
 
     Attributes:
         plan: transport plan ``P`` of shape ``(n, m)``, ``P[i, j]`` is the mass
-            sent from source point ``i`` to target point ``j``.
+            sent from source point ``i`` to target point ``j``. The scaling
+            solvers keep it factored (:class:`FactoredPlan`) and compute it on
+            first access; ``cost`` and ``marginal_error`` never need it.
         cost: transport cost ``<P, M> = sum_ij P_ij M_ij`` in the units of ``M``
             (what POT's ``sinkhorn2``/``emd2`` return; the entropy term is not
             included).
@@ -34,12 +84,9 @@ class OTResult(NamedTuple):
         reg: entropic regularisation used (``0.0`` for ``emd``).
     """
 
-    plan: np.ndarray
-    cost: float | np.ndarray
-    f: np.ndarray
-    g: np.ndarray
-    n_iter: int | np.ndarray
-    converged: bool | np.ndarray
-    marginal_error: float | np.ndarray
-    method: str
-    reg: float
+    __slots__ = ()
+
+    @property
+    def plan(self) -> np.ndarray:
+        held = tuple.__getitem__(self, 0)
+        return held.array() if isinstance(held, FactoredPlan) else held

@@ -12,6 +12,7 @@ domain when the spread of the reduced costs ``M_ij - min_j M_ij`` is at most
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -26,7 +27,6 @@ METHODS = ("auto", "kernel", "log")
 MODES = {"kernel": KERNEL, "log": LOG, "auto": AUTO}
 # largest reduced cost spread / reg for which "auto" stays in the kernel domain
 KERNEL_SPREAD = {np.dtype(np.float64): 30.0, np.dtype(np.float32): 15.0}
-# default stopping threshold on |P^T 1 - b|_2 / mass
 
 
 def sinkhorn(
@@ -50,8 +50,9 @@ def sinkhorn(
         reg: entropic regularisation ``> 0``, in the units of ``M``.
         method: ``"auto"``, ``"kernel"`` or ``"log"`` (see module docstring).
         max_iter: maximum number of Sinkhorn iterations (all stages together).
-        tol: stop when ``|P^T 1 - b|_2 <= tol * mass``; default ``1e-9``
-            (``1e-6`` in float32).
+        tol: stop when the marginal violation of the returned plan,
+            ``(|P 1 - a|_2^2 + |P^T 1 - b|_2^2)^(1/2)``, is at most
+            ``tol * mass``; default ``1e-9`` (``1e-6`` in float32).
         init: warm start ``(f, g)``, dual potentials of a previous solve
             (e.g. ``result.f, result.g``).
         check_every: test the stopping criterion every this many iterations.
@@ -66,6 +67,42 @@ def sinkhorn(
         OTInputError: bad shapes, negative or non-finite weights, non-finite
             costs, unequal masses, ``reg <= 0``, unknown ``method``.
     """
+    result = _plain(a, b, M, reg, method, max_iter, tol, init, check_every)
+    if result is None:
+        result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
+    if result.method == "log" and method == "kernel":
+        log.info("kernel-domain Sinkhorn under/overflowed at reg=%g; used the log domain", reg)
+    return result
+
+
+def _plain(a, b, M, reg, method, max_iter, tol, init, check_every) -> OTResult | None:
+    """The solve of plain input (cold start, NumPy arrays of one float dtype,
+    options of the plain Python types) with the array checks done inside the
+    compiled call; ``None`` for anything else."""
+    if not (
+        init is None
+        and type(M) is np.ndarray
+        and isinstance(reg, (float, int))
+        and 0.0 < reg < math.inf
+        and type(max_iter) is int
+        and max_iter >= 1
+        and type(check_every) is int
+        and check_every >= 1
+        and (tol is None or (isinstance(tol, float) and 0.0 < tol < math.inf))
+        and method in METHODS
+        and M.dtype in KERNEL_SPREAD
+    ):
+        return None
+    return _driver.checked_solve(
+        a, b, M, float(reg), mode=MODES[method], kernel_spread=KERNEL_SPREAD[M.dtype],
+        max_iter=max_iter, tol=_checks.DEFAULT_TOL[M.dtype] if tol is None else tol,
+        check_every=check_every,
+    )  # fmt: skip
+
+
+def _checked(a, b, M, reg, method, max_iter, tol, init, check_every) -> OTResult:
+    """Any input: every check of :mod:`._checks` (typed errors), zero weights
+    solved on the support, warm starts."""
     a, b, M, dtype = _checks.pair_problem(a, b, M)
     n, m = M.shape
     reg = _checks.positive(reg, "reg")
@@ -82,6 +119,4 @@ def sinkhorn(
         M_s, reg, mode=MODES[method], kernel_spread=KERNEL_SPREAD[dtype], init=init,
         max_iter=max_iter, tol=tol, check_every=check_every, mass=mass,
     )  # fmt: skip
-    if result.method == "log" and method == "kernel":
-        log.info("kernel-domain Sinkhorn under/overflowed at reg=%g; used the log domain", reg)
     return _driver.on_full_grid(result, support, M)

@@ -4,7 +4,10 @@
 ``theta`` uniform on the unit sphere, estimated with ``n_projections`` seeded
 random directions (Rabin, Peyré, Delon, Bernot 2011; POT's
 ``sliced_wasserstein_distance``). Each slice is an exact 1-D problem
-(:mod:`otswarm.ot.one_d`).
+(:mod:`otswarm.ot.one_d`) on orders from NumPy's (SIMD) sorts, all slices in
+one call; with uniform weights and as many points on both sides the quantile
+functions share one grid and ``W_p^p`` is ``mean_i |x_(i) - y_(i)|^p`` of the
+sorted projections.
 """
 
 from __future__ import annotations
@@ -25,12 +28,24 @@ def directions(dim: int, n_projections: int, seed=None) -> np.ndarray:
 
 
 @njit(cache=True)
-def _mean_slice_cost(Xp, Yp, a, b, p):
-    """Mean over rows of ``W_p^p`` between the projected samples."""
+def _mean_slice_cost(Xp, Yp, IX, IY, a, b, p):
+    """Mean over rows of ``W_p^p`` between the projected samples (``IX, IY``:
+    the row-wise orders)."""
     total = 0.0
     for k in range(Xp.shape[0]):
-        total += quantile_distance_p(Xp[k], Yp[k], a, b, p)
+        total += quantile_distance_p(Xp[k], Yp[k], IX[k], IY[k], a, b, p)
     return total / Xp.shape[0]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _mean_sorted_gap(Xs, Ys, p):
+    """``mean |Xs - Ys|^p``: equal uniform weights on both sides, rows sorted."""
+    total = 0.0
+    for k in range(Xs.shape[0]):
+        for i in range(Xs.shape[1]):
+            gap = abs(Xs[k, i] - Ys[k, i])
+            total += gap if p == 1.0 else gap**p
+    return total / Xs.size
 
 
 def sliced_wasserstein(
@@ -57,7 +72,11 @@ def sliced_wasserstein(
     n_projections = _checks.count(n_projections, "n_projections")
     p = _order(p)
     theta = directions(X.shape[1], n_projections, seed)
-    Xp = np.ascontiguousarray(theta @ X.T)
-    Yp = np.ascontiguousarray(theta @ Y.T)
-    cost = _mean_slice_cost(Xp, Yp, a / a.sum(), b / b.sum(), p)
+    Xp = theta @ X.T
+    Yp = theta @ Y.T
+    if X.shape[0] == Y.shape[0] and a.min() == a.max() and b.min() == b.max():  # one grid
+        cost = _mean_sorted_gap(np.sort(Xp, axis=1), np.sort(Yp, axis=1), p)
+    else:
+        IX, IY = np.argsort(Xp, axis=1), np.argsort(Yp, axis=1)
+        cost = _mean_slice_cost(Xp, Yp, IX, IY, a / a.sum(), b / b.sum(), p)
     return float(max(cost, 0.0) ** (1.0 / p))

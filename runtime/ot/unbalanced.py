@@ -78,10 +78,9 @@ def sinkhorn_unbalanced(
         shifted = np.ascontiguousarray(shifted, dtype=dtype)
     result = _driver.scaling_solve(
         a64, b64, shifted, reg, mode=LOG, anneal=False, init=init, max_iter=max_iter,
-        tol=tol, check_every=check_every, rho=rho, name="unbalanced",
+        tol=tol, check_every=check_every, rho=rho, name="unbalanced", C=M_s,
     )  # fmt: skip
-    cost = float(np.sum(result.plan * M_s, dtype=np.float64))
-    return _driver.on_full_grid(result._replace(cost=cost), support, M)
+    return _driver.on_full_grid(result, support, M)
 
 
 def _pair(reg_m) -> tuple[float, float]:

@@ -1,0 +1,106 @@
+"""The kernel-domain fast path of ``sinkhorn``: the plan it returns, its stopping
+test, over-relaxation, the factored plan, and the checked path it defers to."""
+
+from __future__ import annotations
+
+import numpy as np
+import ot
+import pytest
+from ot_cases import cloud_problem
+
+from otswarm.ot import OTInputError, sinkhorn
+from otswarm.ot.result import FactoredPlan
+
+pytestmark = pytest.mark.usefixtures("ot_warm")
+
+
+def _violation(plan, a, b):
+    """L2 norm of both marginal violations of ``plan``."""
+    return float(np.hypot(np.linalg.norm(plan.sum(1) - a), np.linalg.norm(plan.sum(0) - b)))
+
+
+def _random_problem(seed):
+    """Varied sizes, weights (down to 1e-6 of the largest), cost scales, regs, tols."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(2, 90)), int(rng.integers(2, 90))
+    scale = 10.0 ** rng.uniform(-3, 3)
+    M = scale * rng.random((n, m)) ** rng.uniform(0.5, 3)
+    a = rng.random(n) ** rng.uniform(1, 6) + 1e-6
+    b = rng.random(m) ** rng.uniform(1, 6) + 1e-6
+    mass = 10.0 ** rng.uniform(-2, 2)
+    a, b = mass * a / a.sum(), mass * b / b.sum()
+    reg = scale * 10.0 ** rng.uniform(-1.5, 0.5)
+    tol = 10.0 ** rng.uniform(-11, -5)
+    return a, b, M, reg, tol, mass
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_converged_means_the_returned_plan_meets_tol_and_pot_agrees(seed):
+    a, b, M, reg, tol, mass = _random_problem(seed)
+    got = sinkhorn(a, b, M, reg, method="kernel", tol=tol, max_iter=20000)
+    assert got.converged
+    plan = got.plan
+    assert np.all(np.isfinite(plan)) and np.all(plan >= 0)
+    assert _violation(plan, a, b) <= tol * mass * (1 + 1e-6) + 1e-15 * mass
+    assert got.cost == pytest.approx(float(np.sum(plan * M)), rel=1e-12)
+    assert got.marginal_error == pytest.approx(
+        np.abs(plan.sum(1) - a).sum() + np.abs(plan.sum(0) - b).sum(), rel=1e-3, abs=1e-13 * mass
+    )
+    want = ot.bregman.sinkhorn_log(a / mass, b / mass, M, reg, numItermax=100000, stopThr=1e-12)
+    assert got.cost == pytest.approx(mass * float(np.sum(want * M)), rel=1e-5 + 10 * tol)
+
+
+def test_over_relaxation_needs_fewer_sweeps_than_plain_sinkhorn():
+    a, b, M = cloud_problem(60, 50, seed=21)
+    got = sinkhorn(a, b, M, 0.02, method="kernel", tol=1e-9)
+    _, log = ot.sinkhorn(a, b, M, 0.02, stopThr=1e-9, numItermax=10000, log=True)
+    assert got.converged and got.n_iter < 0.7 * log["niter"]
+
+
+def test_max_iter_stops_with_the_measured_plan():
+    a, b, M = cloud_problem(30, 30, seed=22)
+    got = sinkhorn(a, b, M, 0.01, method="kernel", max_iter=7)
+    assert not got.converged and got.n_iter == 7
+    assert got.marginal_error > 1e-9 and np.isfinite(got.cost)
+
+
+def test_plan_is_factored_until_read_and_then_kept():
+    a, b, M = cloud_problem(20, 15, seed=23)
+    got = sinkhorn(a, b, M, 0.05)
+    assert isinstance(got[0], FactoredPlan)
+    first = got.plan
+    assert first is got.plan and first.shape == (20, 15)
+    rebuilt = np.exp((got.f[:, None] + got.g[None, :] - M) / got.reg)
+    np.testing.assert_allclose(first, rebuilt, rtol=1e-9)
+    np.testing.assert_array_equal(np.asarray(got[0]), first)
+
+
+def test_plain_and_checked_input_give_the_same_result():
+    a, b, M = cloud_problem(25, 18, seed=24)
+    fast = sinkhorn(a, b, M, 0.05)
+    checked = sinkhorn(a.tolist(), b.tolist(), M.tolist(), np.float64(0.05))
+    assert fast.n_iter == checked.n_iter
+    assert fast.cost == pytest.approx(checked.cost, rel=1e-14)
+    np.testing.assert_allclose(fast.plan, checked.plan, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "a, M",
+    [
+        (np.array([0.5, np.nan, 0.5]), np.eye(3)),
+        (np.array([0.5, 0.6, -0.1]), np.eye(3)),
+        (np.full(3, 1 / 3), np.where(np.eye(3) > 0, np.inf, 1.0)),
+    ],
+)
+def test_bad_plain_input_still_raises_the_typed_error(a, M):
+    with pytest.raises(OTInputError):
+        sinkhorn(a, np.full(3, 1 / 3), M, 0.1)
+
+
+def test_float32_work_stays_close_to_float64():
+    a, b, M = cloud_problem(300, 280, seed=25)
+    c64 = sinkhorn(a, b, M, 0.05, method="kernel").cost
+    got = sinkhorn(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32), 0.05,
+                   method="kernel")  # fmt: skip
+    assert got.converged and got.plan.dtype == np.float32
+    assert got.cost == pytest.approx(c64, rel=1e-4)
