@@ -117,7 +117,8 @@ class Peers:
     """16 coordinators on their own MQTT links, one consensus round per period."""
 
     def __init__(self, url: str, support) -> None:
-        from otswarm.coordination.swarm import SwarmCoordinator
+        from otswarm.coordination.exchange import AlignmentExchange
+        from otswarm.coordination.rounds import AllocationRound
         from otswarm.link.mqtt import MqttLink
         from otswarm.link.mqtt_config import MqttLinkConfig
 
@@ -126,7 +127,8 @@ class Peers:
         for i in range(PEERS):
             config = MqttLinkConfig(broker_url=url, swarm="demo", agent=f"peer-{i:02d}")
             link = MqttLink(config)
-            self.coordinators.append(SwarmCoordinator(link, support, support_id=1).start())
+            alignment = AlignmentExchange(link, support, support_id=1).start()
+            self.coordinators.append((alignment, AllocationRound(link).start()))
             link.start()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -134,16 +136,18 @@ class Peers:
     def _run(self) -> None:
         while not self.stop.wait(PERIOD_S - (time.time() % PERIOD_S) + 0.25 * PERIOD_S):
             r = int(time.time() // PERIOD_S)
-            for c in self.coordinators:
-                c.align(self.rng.dirichlet(np.ones(c.levels.size)))
+            for alignment, allocation in self.coordinators:
+                alignment.align(self.rng.dirichlet(np.ones(alignment.levels.size)))
                 supply, demand = self.rng.uniform(0, 50, size=2) * (self.rng.random(2) < 0.5)
-                c.round(r, float(supply), float(demand))
+                alignment.round(r)
+                decided = allocation.decide(r, float(supply), float(demand))
+                allocation.publish(decided, decided.send.joules if decided.send else 0.0)
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join()
-        for c in self.coordinators:
-            c.link.close()
+        for alignment, _ in self.coordinators:
+            alignment.link.close()
 
 
 def with_peers(folder: Path, device: str, url: str, support) -> dict:

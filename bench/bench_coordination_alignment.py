@@ -21,7 +21,7 @@ import json
 import numpy as np
 from coordination_common import LEVELS, machine, ring_with_chords, rounds_to, timed
 
-from otswarm.coordination import SwarmCoordinator, max_pairwise_w1
+from otswarm.coordination import AlignmentExchange, max_pairwise_w1
 from otswarm.coordination.quantile import w1_to_all
 from otswarm.link import InProcessBus
 
@@ -46,7 +46,7 @@ def run(graph: str, drop: float, anchor: float, seed: int = 0) -> dict:
     for name, policy in zip(names, policies, strict=True):
         link = bus.link(name, track_members=False)
         nbrs = ring[name] if graph == "ring+chords" else None
-        coord = SwarmCoordinator(link, LEVELS, neighbours=nbrs, step=STEP, anchor=anchor)
+        coord = AlignmentExchange(link, LEVELS, neighbours=nbrs, step=STEP, anchor=anchor)
         link.start()
         coord.start().align(policy)
         swarm.append(coord)
@@ -54,7 +54,7 @@ def run(graph: str, drop: float, anchor: float, seed: int = 0) -> dict:
     states = policies
     before = sum(c.link.stats().received_messages for c in swarm)
     for r in range(1, ROUNDS + 1):
-        _, dt = timed(lambda r=r: [c.round(r, 0.0, 0.0) for c in swarm])
+        _, dt = timed(lambda r=r: [c.round(r) for c in swarm])
         seconds += dt
         for coord, policy in zip(swarm, policies, strict=True):
             coord.align(policy)  # one tick per round, as in the agent

@@ -2,8 +2,9 @@
 
     NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python bench/bench_coordination_energy.py
 
-Part 1, cost per round: 16 agents run the full SwarmCoordinator (alignment with
-everyone, OT energy plans at the period the drift monitor sets, the monitor fed 8
+Part 1, cost per round: 16 agents run alignment (AlignmentExchange, with
+everyone) and allocation (AllocationRound: OT energy plans at the period the drift
+monitor sets, transfer reports; no battery: what is decided is taken as moved), the monitor fed 8
 harvest samples a round) on the in-process bus for 30 rounds, each with its own EnergyLedger
 (Raspberry Pi 4 profile). Per agent and round: radio energy of the bytes sent
 and received (link counters x the profile's Wi-Fi J/B) and the OT compute the
@@ -28,8 +29,14 @@ import time
 import numpy as np
 from coordination_common import LEVELS, machine
 
-from otswarm.coordination import DriftMonitor, SwarmCoordinator, TransferCosts, barycenter_1d
-from otswarm.coordination.swarm import histogram_message
+from otswarm.coordination import (
+    AlignmentExchange,
+    AllocationRound,
+    DriftMonitor,
+    TransferCosts,
+    barycenter_1d,
+)
+from otswarm.coordination.exchange import histogram_message
 from otswarm.energy import EnergyLedger, LedgerReader, ledger_path, load_profile
 from otswarm.link import InProcessBus
 from otswarm.ot import warmup, wasserstein_1d
@@ -47,25 +54,34 @@ def cost_per_round(run_dir) -> dict:
     agents, plans = [], 0
     for i in range(N):
         name = f"e{i:02d}"
-        link = bus.link(name, track_members=False)
+        link = bus.link(name)  # members: allocation counts offers of live members only
         ledger = EnergyLedger(ledger_path(run_dir, name), name, PROFILE, start=False)
-        coord = SwarmCoordinator(link, LEVELS, costs=costs, ledger=ledger, drift=DriftMonitor(),
-                                 position_m=(*rng.uniform(0, 40, 2), 0.0),
-                                 min_move_per_solve=0.0).start()  # fmt: skip
+        alignment = AlignmentExchange(link, LEVELS, drift=DriftMonitor()).start()
+        position = (*rng.uniform(0, 40, 2), 0.0)
+        allocation = AllocationRound(
+            link, costs=costs, position_m=position, min_move_per_solve=0.0, measure=ledger.measure
+        ).start()
         link.start()
-        agents.append((coord, ledger, rng.dirichlet(np.ones(LEVELS.size)), 1.0 + 4 * rng.random()))
+        agents.append(((alignment, allocation), ledger, rng.dirichlet(np.ones(LEVELS.size)),
+                       1.0 + 4 * rng.random()))  # fmt: skip
     for r in range(ROUNDS):
-        for coord, _, policy, harvest in agents:
+        for (alignment, allocation), ledger, policy, harvest in agents:
             for _ in range(TICKS):
-                coord.align(policy)
-                coord.observe(harvest + 0.3 * rng.standard_normal())
+                alignment.align(policy)
+                alignment.observe(harvest + 0.3 * rng.standard_normal())
             surplus = harvest - 3.0  # J this round above a 3 J need
-            plans += coord.round(r, max(surplus, 0.0), max(-surplus, 0.0)).planned
+            with ledger.measure("ot"):
+                alignment.move(r)
+            decided = allocation.decide(r, max(surplus, 0.0), max(-surplus, 0.0),
+                                        alignment.replan_period)  # fmt: skip
+            plans += decided.plan is not None
+            alignment.publish(r)
+            allocation.publish(decided, decided.send.joules if decided.send else 0.0)
     rows = []
-    for coord, ledger, _, _ in agents:
+    for (alignment, _), ledger, _, _ in agents:
         ledger.flush()
-        stats = coord.link.stats()
-        booked = LedgerReader(ledger.path).totals(coord.me)[coord.me]
+        stats = alignment.link.stats()
+        booked = LedgerReader(ledger.path).totals(alignment.me)[alignment.me]
         rows.append([stats.sent_bytes * PROFILE.radio_tx_j_per_byte / ROUNDS,
                      stats.received_bytes * PROFILE.radio_rx_j_per_byte / ROUNDS,
                      booked.get("ot", 0.0) / ROUNDS,

@@ -23,7 +23,7 @@ import numpy as np
 from coordination_common import LEVELS, machine, rounds_to, timed
 
 from otswarm.coordination import ClusterNode, align_step, cluster, max_pairwise_w1
-from otswarm.coordination.swarm import histogram_message
+from otswarm.coordination.exchange import histogram_message
 from otswarm.link import InProcessBus
 from otswarm.summaries import Kind
 

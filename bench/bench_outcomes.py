@@ -9,7 +9,8 @@ the shipped harvest policy through LiteRT, the coordination's own functions, the
 simulated MCU's battery and harvester (see ``bench/outcomes``). Prints one JSON
 document; writes ``DIR/outcomes.png`` (downtime and work per strategy, every
 board's charge under the default strategy) and ``DIR/outcomes.md`` (the table).
-``--quick``: 6 boards, one day, two seeds. Progress goes to stderr.
+``--quick``: 6 boards, one day, two seeds. Runs go to ``--jobs`` worker processes
+(default 2, one per core); progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -61,7 +63,9 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, help="seeds 0..K-1 (default 5; quick 2)")
     p.add_argument("--quick", action="store_true", help="a few boards, one day, two seeds")
     p.add_argument("--out", type=Path, default=Path("runs/outcomes"), help="plot and table here")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default 2)"
+    )
     args = p.parse_args(argv)
     for name in ("boards", "days", "seeds", "jobs"):
         value = getattr(args, name)

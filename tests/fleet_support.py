@@ -75,6 +75,24 @@ def client_certificate_lines() -> str:
     return block.group(1)
 
 
+def fleet_acl(users) -> str:
+    """The docs' ACL with its example agent blocks (those that only read the swarm)
+    replaced by one such block per user of ``users`` that has no block of its own
+    (the viewer's and the operator's stay as the docs write them)."""
+    page = (DOCS / "mosquitto-fleet.acl").read_text()
+    blocks = re.findall(r"^user (\S+)\n((?:topic .*\n)+)", page, re.M)
+    agents = [(name, rules) for name, rules in blocks if rules == "topic read otswarm/v1/#\n"]
+    if not agents:
+        raise AssertionError("docs/mosquitto-fleet.acl: no per-agent user block")
+    rules = agents[0][1]
+    for name, body in agents:
+        page = page.replace(f"user {name}\n{body}\n", "")
+    own = {name for name, _ in blocks} - {name for name, _ in agents}
+    per_user = "".join(f"user {user}\n{rules}\n" for user in users if user not in own)
+    first = re.search(r"^user ", page, re.M).start()
+    return page[:first] + per_user + page[first:]
+
+
 def fleet_config(root: Path, certs: Path, port: int, listener_lines: str = "") -> Path:
     """Write the docs' broker configuration for ``root`` and return its path.
 
@@ -87,7 +105,7 @@ def fleet_config(root: Path, certs: Path, port: int, listener_lines: str = "") -
     for i, (user, password) in enumerate(PASSWORDS.items()):
         create = ["-c"] if i == 0 else []
         run("mosquitto_passwd", *create, "-b", str(passwd), user, password, cwd=root)
-    (root / "otswarm.acl").write_text((DOCS / "mosquitto-fleet.acl").read_text())
+    (root / "otswarm.acl").write_text(fleet_acl(PASSWORDS))
     config = (
         (DOCS / "mosquitto-fleet.conf")
         .read_text()

@@ -37,7 +37,7 @@ def _ticks(tmp_path, name, device, url, bypass_soc, n=6, alignment=True):
     agent = build_agent(dataclasses.replace(config, coordination=coordination))
     try:
         for _ in range(n):
-            agent.coordinator.aligner.state = HIGH_DUTY_CONSENSUS.copy()  # what the swarm says
+            agent.alignment.aligner.state = HIGH_DUTY_CONSENSUS.copy()  # what the swarm says
             agent.tick()
     finally:
         agent.close()

@@ -111,25 +111,29 @@ def test_link_settings_reach_the_mqtt_link():
     assert (link.config.session_expiry_s, link.config.max_offline_messages) == (0, 7)
 
 
-def test_coordination_defaults_follow_the_outcomes_and_reach_the_coordinator():
+def test_coordination_defaults_follow_the_outcomes_and_reach_the_coordination(tmp_path):
     """docs/coordination.md, "Defaults": greedy allocation, no alignment of the duty, a
     fixed rate (no drift monitor); each can be switched back on."""
-    from otswarm.agent.build import make_coordinator
-    from otswarm.energy import load_profile
+    from otswarm.agent.build import make_coordination
+    from otswarm.energy import EnergyLedger, load_profile
     from otswarm.link.inprocess import InProcessBus
 
     profile, levels = load_profile("x86-dev"), (0.0, 0.25, 0.5, 0.75, 1.0)
+    ledger = EnergyLedger(tmp_path / "a1.ledger.sqlite", "a1", profile, start=False)
     default = parse_config('[agent]\nid = "a1"\n')
     assert (default.coordination.allocation_method, default.coordination.alignment) == (
         "greedy",
         False,
     )
-    coordinator = make_coordinator(
-        default, InProcessBus("d").link("a1"), None, profile, levels, None
+    alignment, allocation = make_coordination(
+        default, InProcessBus("d").link("a1"), ledger, profile, levels
     )
-    assert coordinator.method == "greedy" and coordinator.drift is None
+    assert allocation.method == "greedy" and alignment.drift is None
     on = parse_config(
         '[agent]\nid = "a1"\n[coordination]\nallocation_method = "ot"\ndrift = true\n'
     )
-    coordinator = make_coordinator(on, InProcessBus("o").link("a1"), None, profile, levels, None)
-    assert coordinator.method == "ot" and coordinator.drift is not None
+    alignment, allocation = make_coordination(
+        on, InProcessBus("o").link("a1"), ledger, profile, levels
+    )
+    assert allocation.method == "ot" and alignment.drift is not None
+    ledger.close()

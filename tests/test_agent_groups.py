@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from otswarm.agent.groups import Grouping
-from otswarm.coordination import SwarmCoordinator
+from otswarm.coordination import AlignmentExchange, AllocationRound
 from otswarm.link.inprocess import InProcessBus
 
 LEVELS = np.linspace(0.0, 1.0, 5)
@@ -16,18 +16,20 @@ def _swarm(bus, names, positions, capacity):
     agents = []
     for name, position in zip(names, positions, strict=True):
         link = bus.link(name)
-        coordinator = SwarmCoordinator(link, LEVELS, position_m=position).start()
-        grouping = Grouping(name, coordinator, link, capacity, position)
+        alignment = AlignmentExchange(link, LEVELS).start()
+        allocation = AllocationRound(link, position_m=position).start()
+        grouping = Grouping(name, allocation, alignment, link, capacity, position)
         link.start()
-        coordinator.align(np.full(LEVELS.size, 1.0 / LEVELS.size))
-        agents.append((name, coordinator, grouping))
+        alignment.align(np.full(LEVELS.size, 1.0 / LEVELS.size))
+        agents.append((name, (alignment, allocation), grouping))
     return agents
 
 
 def _round(bus, agents, r):
     groups = {name: grouping.update(r) for name, _, grouping in agents}
-    for _, coordinator, _ in agents:
-        coordinator.round(r, 0.0, 0.0)
+    for _, (alignment, allocation), _ in agents:
+        alignment.round(r)
+        allocation.publish(allocation.decide(r, 0.0, 0.0), 0.0)
     bus.flush()
     return groups
 
@@ -48,12 +50,12 @@ def test_all_agents_agree_on_groups_and_regroup_when_one_leaves():
     for name, (label, _) in groups.items():
         by_label.setdefault(label, set()).add(name)
     assert sorted(map(sorted, by_label.values())) == [names[:4], names[4:]]
-    for name, coordinator, grouping in agents:
-        assert set(coordinator.neighbours) == set(grouping.clustering.neighbours(name))
+    for name, (alignment, _), grouping in agents:
+        assert set(alignment.neighbours) == set(grouping.clustering.neighbours(name))
 
     # one agent leaves: six remain, still above capacity, and everyone re-groups alike
     gone = agents.pop()
-    gone[1].link.close()
+    gone[1][0].link.close()
     for r in range(4, 7):
         groups = _round(bus, agents, r)
     assert "n06" not in {a for _, _, g in agents for a in g.clustering.ids}
@@ -68,5 +70,5 @@ def test_a_swarm_within_capacity_aligns_with_everyone():
     for r in range(1, 4):
         groups = _round(bus, agents, r)
     assert set(groups.values()) == {(None, None)}
-    assert all(coordinator.neighbours is None for _, coordinator, _ in agents)
+    assert all(alignment.neighbours is None for _, (alignment, _), _ in agents)
     bus.close()

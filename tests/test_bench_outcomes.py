@@ -203,12 +203,28 @@ def test_bench_forwards_the_targets_own_options():
     assert split_options(old) == ("g.json", ["--quick", "--sizes", "16"])
 
 
-def test_bad_sizes_are_refused_with_a_message():
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--boards", "1"), ("--days", "0"), ("--seeds", "0"), ("--jobs", "0")]
+)
+def test_bad_sizes_are_refused_with_a_message(flag, value):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_outcomes.py"), "--boards", "1"],
+        [sys.executable, str(ROOT / "bench" / "bench_outcomes.py"), flag, value],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
     )
-    assert result.returncode == 2 and "--boards must be at least 2" in result.stderr
+    assert result.returncode == 2 and f"{flag} must be at least" in result.stderr
+
+
+def test_bench_passes_help_to_the_target():
+    result = subprocess.run(
+        [sys.executable, "-m", "otswarm.cli", "bench", "outcomes", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--boards" in result.stdout and "--quick" in result.stdout

@@ -93,8 +93,14 @@ def test_bad_offers_raise_plan_errors():
         transfer_loss(TransferCosts(line_loss_per_m=0.05), np.full((2, 2), 30.0))
 
 
-def test_wire_plan_rows_columns_and_refusals():
-    from otswarm.coordination.plans import build_plan, column_part, row_part
+def test_wire_plan_rows_reports_columns_and_refusals():
+    from otswarm.coordination.plans import (
+        build_plan,
+        check_plan,
+        column_of,
+        row_of,
+        sent_report,
+    )
     from otswarm.summaries import EnergyOffer
 
     offers = {
@@ -106,17 +112,22 @@ def test_wire_plan_rows_columns_and_refusals():
     costs = TransferCosts()
     plan, outcome = build_plan(7, "c1", offers, costs)
     assert plan.round == 7 and plan.planner == "c1"
-    rows = {a: row_part(plan, a, offers[a]).joules for a in offers}
-    assert rows["s1"] <= 5.0 + 1e-5 and rows["s2"] <= 3.0 + 1e-5 and rows["c1"] == 0.0
-    everyone = set(offers)
-    cols = {a: column_part(plan, a, offers, costs, everyone) for a in ("c1", "c2")}
-    assert sum(rows.values()) == pytest.approx(sum(c.joules for c in cols.values()), rel=1e-6)
+    check_plan(plan, offers, costs)  # the planner's own plan is within every offer
+    rows = {a: row_of(plan, a) for a in offers}
+    assert rows["s1"].joules <= 5.0 + 1e-5 and rows["s2"].joules <= 3.0 + 1e-5
+    assert rows["c1"].joules == 0.0
+    reports = {a: sent_report(rows[a], a, rows[a].joules) for a in ("s1", "s2")}  # all sent
+    cols = {a: column_of(plan, a, offers, costs, reports) for a in ("c1", "c2")}
+    assert sum(r.joules for r in rows.values()) == pytest.approx(
+        sum(c.sent_j for c in cols.values()), rel=1e-6
+    )
     assert sum(c.delivered_j for c in cols.values()) == pytest.approx(outcome.delivered_j, rel=1e-5)
-    only_s1 = column_part(plan, "c1", offers, costs, {"s1"}).joules
+    assert all(c.delivered_j == pytest.approx(c.planned_j) for c in cols.values())
+    only_s1 = column_of(plan, "c1", offers, costs, {"s1": reports["s1"]}).sent_j
     assert only_s1 == pytest.approx(sum(t.joules for t in plan.transfers
                                         if t.source == "s1" and t.target == "c1"))  # fmt: skip
     with pytest.raises(PlanError):
-        row_part(plan, "s1", EnergyOffer(0.1, 0.0))  # a row larger than the offer
+        check_plan(plan, {**offers, "s1": EnergyOffer(0.1, 0.0)}, costs)  # row > the offer
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -9,8 +9,8 @@ import pytest
 
 from otswarm.coordination.alignment import PolicyAligner, align_step, anchored_step
 from otswarm.coordination.errors import HistogramError
+from otswarm.coordination.exchange import AlignmentExchange
 from otswarm.coordination.quantile import max_pairwise_w1, w1_to_all
-from otswarm.coordination.swarm import SwarmCoordinator
 from otswarm.link.inprocess import InProcessBus
 
 LEVELS = np.linspace(0.0, 1.0, 5)
@@ -20,7 +20,7 @@ LOW_DUTY = np.array([0.82, 0.117, 0.047, 0.012, 0.004])  # the policy after the 
 
 def _swarm(bus, n, **kwargs):
     return [
-        SwarmCoordinator(bus.link(f"a{i}", track_members=False).start(), LEVELS, **kwargs).start()
+        AlignmentExchange(bus.link(f"a{i}", track_members=False).start(), LEVELS, **kwargs).start()
         for i in range(n)
     ]
 
@@ -35,7 +35,7 @@ def test_different_anchors_converge_geometrically_to_a_narrower_equilibrium():
         for coord, anchor in zip(swarm, anchors, strict=True):
             coord.align(anchor)  # one tick per round, a constant policy: m_i = anchor
         for coord in swarm:
-            coord.round(r, 0.0, 0.0)
+            coord.round(r)
         states.append(np.array([c.aligner.state for c in swarm]))
     # successive moves max_i W1(s_i(k+1), s_i(k)) shrink like rho^k, rho = 1 - 0.5*0.2 = 0.9
     moves = np.array(
@@ -65,12 +65,12 @@ def test_consensus_follows_when_every_policy_shifts_to_low_duty(drop):
         for coord in swarm:
             coord.align(HIGH_DUTY)
         for coord in swarm:
-            coord.round(r, 0.0, 0.0)
+            coord.round(r)
     realised = []
     for r in range(41, 81):
         realised.append([LEVELS @ coord.align(LOW_DUTY) for coord in swarm])
         for coord in swarm:
-            coord.round(r, 0.0, 0.0)
+            coord.round(r)
     realised = np.array(realised)  # (rounds after the shift, agents): mean duty drawn
     wanted = LEVELS @ LOW_DUTY
     assert realised[0].min() > 0.6  # right after the shift the old consensus still rules

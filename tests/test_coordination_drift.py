@@ -72,11 +72,11 @@ def test_bad_observations_raise():
 
 
 def test_drift_drives_the_alignment_step_and_the_replanning_period():
-    from otswarm.coordination.swarm import SwarmCoordinator
+    from otswarm.coordination.exchange import AlignmentExchange
     from otswarm.link import InProcessBus
 
     link = InProcessBus("drift").link("d0", track_members=False)
-    coord = SwarmCoordinator(link, [0.0, 0.5, 1.0], drift=DriftMonitor(window=WINDOW, seed=4))
+    coord = AlignmentExchange(link, [0.0, 0.5, 1.0], drift=DriftMonitor(window=WINDOW, seed=4))
     coord.start()
     link.start()
     rng = np.random.default_rng(10)

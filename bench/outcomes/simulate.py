@@ -42,7 +42,7 @@ from .boards import Books, Fleet
 from .scenario import DAY_S, Draw, Scenario
 from .strategies import PRIORITY, Adaptation, Alignment, Allocation, Strategy, message_bytes
 
-PLAN_DELAY = 2  # offers of round r are executed at r + 2 (SwarmCoordinator)
+PLAN_DELAY = 2  # offers of round r are executed at r + 2 (AllocationRound)
 
 
 @dataclass
@@ -111,13 +111,17 @@ def run(scenario: Scenario, drawn: Draw, strategy: Strategy, policy, profile, fo
             obs = normalise(harvest_features(quantities), policy.card.observation)
             with ledger.measure("policy"):
                 probs = policy.action_probabilities(obs)
-            with ledger.measure("ot"):
-                for row, i in enumerate(live):
-                    p = align.decide(i, probs[row], soc[k][i])
-                    duty[i] = levels[rngs[i].choice(levels.size, p=p / p.sum())]
-                    drawn_duty[k, i], policy_duty[k, i] = p @ levels, probs[row] @ levels
-                    if adapt.observe(i, k, float(harvest[i])) and align.on:
-                        align.reanchor(i)
+            drawn_p = probs
+            if align.on or adapt.monitors is not None:  # only OT work is booked as ot
+                with ledger.measure("ot"):
+                    drawn_p = [align.decide(i, probs[row], soc[k][i]) for row, i in enumerate(live)]
+                    for i in live:
+                        if adapt.observe(i, k, float(harvest[i])) and align.on:
+                            align.reanchor(i)
+            for row, i in enumerate(live):
+                p = drawn_p[row]
+                duty[i] = levels[rngs[i].choice(levels.size, p=p / p.sum())]
+                drawn_duty[k, i], policy_duty[k, i] = p @ levels, probs[row] @ levels
         received_j[:] = 0.0
         for source, target, joules, loss in pending.pop(k, []):
             if alive[source] and alive[target]:

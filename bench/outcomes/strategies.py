@@ -14,7 +14,7 @@ A strategy is one choice per capability:
   ``otswarm.coordination.cluster`` on standardised panel, battery and load,
   groups of ``cluster_size``, heads also with each other);
 - adaptation: ``fixed`` (alignment step 0.5 and a plan every round, as
-  ``SwarmCoordinator`` without a drift monitor) or ``drift`` (a ``DriftMonitor``
+  ``AlignmentExchange`` without a drift monitor) or ``drift`` (a ``DriftMonitor``
   per board on its harvest sets the step and the planner's re-planning period,
   and a stale-policy event re-anchors the consensus, as in the agent).
 
@@ -44,7 +44,7 @@ from .scenario import Board, Scenario
 ALLOCATIONS = ("none", "proportional", "greedy", "ot-balanced", "ot-unbalanced")
 ALIGNMENTS = ("off", "all", "clusters")
 ADAPTATIONS = ("fixed", "drift")
-FIXED_STEP = 0.5  # SwarmCoordinator's alignment step without a drift monitor
+FIXED_STEP = 0.5  # AlignmentExchange's alignment step without a drift monitor
 PRIORITY = 128  # every board asks with the same priority
 AGENT = CoordinationSection()  # the agent's coordination defaults
 
@@ -79,7 +79,6 @@ class Comparison:
     higher_is_better: bool
     baselines: tuple[Strategy, ...]
     ot: tuple[Strategy, ...]
-    also: tuple[str, ...] = ()  # figures reported alongside
 
 
 def _s(allocation, alignment="off", adaptation="fixed"):
@@ -93,7 +92,6 @@ COMPARISONS = (
         False,
         (_s("none"), _s("proportional"), _s("greedy")),
         (_s("ot-balanced"), _s("ot-unbalanced")),
-        ("fairness",),
     ),
     Comparison(
         "allocation",
@@ -139,7 +137,7 @@ class Alignment:
             self.neighbours = [[] for _ in ids]
         self.states: list[np.ndarray | None] = [None] * len(ids)
         hist = Histogram(np.full(self.levels.size, 1.0 / self.levels.size), -0.125, 1.125)
-        self.message_bytes = len(encode(hist, agent=ids[0], round=0, sequence=0, timestamp_us=0))
+        self.message_bytes = message_bytes(hist, ids[0], 0)
 
     @property
     def on(self) -> bool:

@@ -7,7 +7,8 @@ the board's own workload to follow, and no energy can be moved.
 into or out of the battery (an allocation transfer). The bytes each command
 puts on the serial line (both ways, retries included, from the link's own
 counters) are booked to the ledger's ``serial`` component, and so is the
-telemetry stream the MCU sends between commands.
+telemetry stream the MCU sends between commands. :func:`move_energy` carries
+out an allocation transfer and says what the MCU moved (the loop books it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from otswarm.agent.errors import AgentError
+from otswarm.errors import PROJECT_ERRORS
 from otswarm.firmware_bridge.protocol import MODE_RUN
 
 log = logging.getLogger(__name__)
@@ -74,3 +76,32 @@ class AdvisoryActuator:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+TRANSFER_TOLERANCE_J = 1e-3  # float32 joules on the wire and in the MCU's answer
+
+
+def move_energy(actuator, component: str, joules: float) -> float:
+    """Move ``joules`` (+ in, - out) through ``actuator.transfer``; return the signed
+    joules the MCU says moved (0 when nothing was asked or the transfer failed).
+
+    A battery that is empty (sending) or full (receiving) moves less than asked:
+    the shortfall is logged with both figures (``transfer_short``). On the
+    receiving side the joules the battery could not take are lost (the sender
+    gave them), and nobody books them as received. A transfer the hardware
+    refuses (a typed error) moves nothing.
+    """
+    if joules == 0.0:
+        return 0.0
+    try:
+        moved = float(actuator.transfer(joules))
+    except PROJECT_ERRORS as exc:
+        log.warning("%s of %.3f J failed, nothing moved: %s", component, joules, exc)
+        return 0.0
+    if abs(moved - joules) > TRANSFER_TOLERANCE_J:
+        why = "battery empty" if joules < 0 else "battery full: the rest is lost"
+        fields = {"event": "transfer_short", "component": component,
+                  "planned_j": joules, "moved_j": moved}  # fmt: skip
+        log.warning("%s: moved %.3f J of the %.3f J asked (%s)", component, moved, joules, why,
+                    extra={"fields": fields})  # fmt: skip
+    return moved

@@ -181,29 +181,27 @@ def make_rollout(config: AgentConfig, link, policy):
     )  # fmt: skip
 
 
-def make_coordinator(config: AgentConfig, link, ledger, profile, levels, transfer):
-    """Alignment, allocation and drift of this agent, its handlers registered on ``link``
-    (before the link starts, so its first subscriptions include them); its part of
-    each plan moves through ``transfer`` (the actuator's)."""
+def make_coordination(config: AgentConfig, link, ledger, profile, levels):
+    """``(alignment, allocation)`` of this agent, their handlers registered on ``link``
+    (before the link starts, so its first subscriptions include them)."""
     from otswarm.coordination.costs import TransferCosts
     from otswarm.coordination.drift import DriftMonitor
-    from otswarm.coordination.swarm import SwarmCoordinator
+    from otswarm.coordination.exchange import AlignmentExchange
+    from otswarm.coordination.rounds import AllocationRound
 
     c = config.coordination
     drift = DriftMonitor(window=c.drift_window, seed=config.agent.seed or 0) if c.drift else None
-    coordinator = SwarmCoordinator(
+    alignment = AlignmentExchange(
+        link, levels, drift=drift, anchor=c.alignment_anchor, support_id=ACTION_SUPPORT_ID
+    )
+    allocation = AllocationRound(
         link,
-        levels,
         costs=TransferCosts.from_profile(profile),
         position_m=c.position_m,
-        drift=drift,
-        anchor=c.alignment_anchor,
         method=c.allocation_method,
-        ledger=ledger,
-        support_id=ACTION_SUPPORT_ID,
-        transfer=transfer,
+        measure=ledger.measure,
     )
-    return coordinator.start()
+    return alignment.start(), allocation.start()
 
 
 def _str(path) -> str | None:
@@ -273,11 +271,11 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
         undo.callback(ledger.close)
         sense, actuator = open_board(config, ledger, meter, telemetry_hz, stop)
         undo.callback(actuator.close)
-        coordinator = make_coordinator(
-            config, link, ledger, profile, policy.action_values, actuator.transfer
+        alignment, allocation = make_coordination(
+            config, link, ledger, profile, policy.action_values
         )
         c = config.coordination
-        grouping = Grouping(me.id, coordinator, link, c.cluster_size, c.position_m)
+        grouping = Grouping(me.id, allocation, alignment, link, c.cluster_size, c.position_m)
         rollout = make_rollout(config, link, policy)
         log.info(
             "connecting to the broker %s",
@@ -292,7 +290,9 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             sense=sense,
             actuator=actuator,
             policy=policy,
-            coordinator=coordinator,
+            link=link,
+            alignment=alignment,
+            allocation=allocation,
             grouping=grouping,
             offers=OfferPolicy(
                 c.share_above_soc if c.allocation else 1.0,

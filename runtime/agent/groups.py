@@ -21,11 +21,15 @@ from otswarm.summaries import Envelope, Kind
 
 
 class Grouping:
-    """This agent's group in the swarm, kept on ``coordinator.set_neighbours``."""
+    """This agent's group in the swarm, from the views of ``allocation`` (an
+    AllocationRound), kept on ``alignment.set_neighbours`` (an AlignmentExchange)."""
 
-    def __init__(self, agent_id: str, coordinator, link, capacity: int, position_m) -> None:
+    def __init__(
+        self, agent_id: str, allocation, alignment, link, capacity: int, position_m
+    ) -> None:
         self.id = agent_id
-        self.coordinator = coordinator
+        self.allocation = allocation
+        self.alignment = alignment
         self.capacity = capacity
         self.clustering = None
         self._members: frozenset[str] = frozenset()
@@ -41,12 +45,12 @@ class Grouping:
         """Re-group when the view of ``round_ - 1`` changed; (group label, head) or Nones."""
         from otswarm.coordination.clustering import cluster, recluster
 
-        members = frozenset(self.coordinator.view(round_ - 1)) | {self.id}
+        members = frozenset(self.allocation.view(round_ - 1)) | {self.id}
         if members != self._members:
             self._members = members
             if len(members) <= self.capacity:
                 if self.clustering is not None:
-                    self.coordinator.set_neighbours(None)
+                    self.alignment.set_neighbours(None)
                 self.clustering = None
             else:
                 ids = sorted(members)
@@ -57,7 +61,7 @@ class Grouping:
                     if self.clustering is None
                     else recluster(self.clustering, ids, points)
                 )
-                self.coordinator.set_neighbours(self.clustering.neighbours(self.id))
+                self.alignment.set_neighbours(self.clustering.neighbours(self.id))
         if self.clustering is None:
             return None, None
         return int(self.clustering.label_of(self.id)), self.clustering.head_of(self.id)

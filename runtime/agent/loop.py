@@ -1,35 +1,41 @@
-"""The agent loop: one tick per round — sense, decide, act, publish, coordinate, book.
+"""The agent loop: one tick per round — sense, decide, act, publish, book.
 
 Data flows one way through a tick (Unix time ``t``, round ``k``):
 
-1. **sense**: the MCU's telemetry (battery SoC, harvest W, load W, duty);
+1. **sense**: the MCU's telemetry (battery SoC and capacity, harvest W, load W,
+   duty);
    **rollout** (:class:`otswarm.rollout.adopter.PolicyRollout`): a rollout received
    since the last tick is checked and, when it passes, its policy decides from
    this tick on (after the decision it is watched, and rolled back when it fails);
-2. **decide**: the policy's action distribution ``pi`` over duty levels; alignment
-   pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
-   duty is drawn from ``pi'`` (seeded). Battery safety: below
-   ``bypass_below_soc`` the duty is drawn from ``pi`` itself (alignment never
-   drains a board's battery against its own policy); ``pi`` still feeds the
-   aligner's average, so the board's anchor stays current. With ``align`` off
-   (``[coordination].alignment = false``, the default) the duty is always drawn
-   from ``pi``; the consensus still runs and is published (the swarm's view);
-3. **act**: the duty goes to the MCU through the bridge;
-4. **coordinate** (:class:`otswarm.coordination.swarm.SwarmCoordinator`): the
-   drift monitor is fed with the harvest; the round ``k`` moves the consensus
-   state toward the peers' barycenter (step = the drift monitor's adaptation
-   rate) and publishes it with this agent's energy offer; the planner of a round
-   (one per round) publishes its plan; this agent's part of an accepted plan is
-   executed through the MCU's energy transfer (its row sent, its column taken in),
-   and what the MCU reports it moved is what is booked and recorded;
-   past ``cluster_size`` members the agent aligns within its OT-balanced group
-   (:class:`otswarm.agent.groups.Grouping`);
+2. **decide**:
+   - the policy's action distribution ``pi`` over duty levels; alignment
+     pushes it through the OT map onto the swarm consensus, ``pi' = pi K``; the
+     duty is drawn from ``pi'`` (seeded). Battery safety: below
+     ``bypass_below_soc`` the duty is drawn from ``pi`` itself (alignment never
+     drains a board's battery against its own policy); ``pi`` still feeds the
+     aligner's average, so the board's anchor stays current. With ``align`` off
+     (``[coordination].alignment = false``, the default) the duty is always drawn
+     from ``pi``; the consensus still runs and is published (the swarm's view);
+   - the drift monitor is fed with the harvest
+     (:class:`otswarm.coordination.exchange.AlignmentExchange`);
+   - coordination: past ``cluster_size`` members the agent aligns within its
+     OT-balanced group (:class:`otswarm.agent.groups.Grouping`); the consensus
+     state moves toward the peers' barycenter (step = the drift monitor's
+     adaptation rate); the allocation round
+     (:class:`otswarm.coordination.rounds.AllocationRound`) returns what to move:
+     this agent's row of an accepted plan, its column as its suppliers reported
+     they sent, and the plan to publish when this agent is the round's planner;
+3. **act**: the duty goes to the MCU; then the energy moves through the MCU's
+   energy transfer (row out, column in), and the MCU says how much moved;
+4. **publish**: the consensus state, the plan (planner only), this agent's
+   energy offer and its report of what its battery gave;
 5. **telemetry** (every ``telemetry_s``, :mod:`otswarm.agent.telemetry`): the
    agent's joules by component, power, battery, duty, alignment and drift, one
    retained message for the fleet's operators;
-6. **book**: every component's joules go to the ledger (CPU time of each stage
-   priced by the board profile, bytes on the radio and the serial line, energy
-   moved in and out), and one line goes to the run record.
+6. **book**: every component's joules go to the ledger (CPU time of the policy
+   and the OT work priced by the board profile as they run, bytes on the radio
+   and the serial line, and here the energy moved in and out, as the MCU moved
+   it), and one line goes to the run record.
 
 Every stage runs under :meth:`Agent._stage`: a typed error (bad telemetry, a
 malformed summary, a rejected command) is logged with the stage's name and
@@ -42,10 +48,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 
+from otswarm.agent.act import move_energy
 from otswarm.agent.clock import RoundClock
 from otswarm.agent.offers import OfferPolicy
 from otswarm.agent.record import RunRecordWriter, TickRecord
@@ -58,7 +66,12 @@ log = logging.getLogger(__name__)
 
 
 class Agent:
-    """One board's loop. Build it with :func:`otswarm.agent.build.build_agent`."""
+    """One board's loop. Build it with :func:`otswarm.agent.build.build_agent`.
+
+    ``alignment`` is an :class:`~otswarm.coordination.exchange.AlignmentExchange`,
+    ``allocation`` an :class:`~otswarm.coordination.rounds.AllocationRound`, both
+    on ``link``.
+    """
 
     def __init__(
         self,
@@ -68,7 +81,9 @@ class Agent:
         sense,
         actuator,
         policy,
-        coordinator,
+        link,
+        alignment,
+        allocation,
         grouping,
         offers: OfferPolicy,
         ledger,
@@ -85,8 +100,9 @@ class Agent:
         self.sense = sense
         self.actuator = actuator
         self.policy = policy
-        self.coordinator = coordinator
-        self.link = coordinator.link
+        self.link = link
+        self.alignment = alignment
+        self.allocation = allocation
         self.grouping = grouping
         self.offers = offers
         self.ledger = ledger
@@ -102,6 +118,8 @@ class Agent:
         self.ticks = 0
         self.received_w = 0.0
         self._last_mcu_s: float | None = None
+        self._round_s = 0.0  # the last round's length on the MCU clock
+        self._refused_seen: Counter[str] = Counter()
         self._rng = np.random.default_rng(seed)
         self._bypassed = False
         self._closed = False
@@ -119,15 +137,20 @@ class Agent:
             rec.load_w = reading.load_w
             if self.rollout is not None:
                 self._stage("rollout", rec, self._take_rollout, reading)
-            self._stage("decide", rec, self._decide_and_act, reading, rec)
+            self._stage("decide", rec, self._decide, reading, rec)
             if self.rollout is not None:
                 self._stage("rollout", rec, self._watch_policy, rec)
             self._stage("drift", rec, self._watch_drift, reading, rec)
-        self._stage("coordinate", rec, self._coordinate, reading, rec)
+        allocation = self._stage("coordinate", rec, self._coordinate, reading, rec)
+        if rec.duty is not None:
+            self._stage("act", rec, self.actuator.set_duty, rec.duty)
+        if allocation is not None:
+            self._stage("move", rec, self._move, allocation, rec)
+        self._stage("publish", rec, self._publish, allocation, rec)
         rec.members_alive = len(self.link.alive())
         if self.telemetry is not None:
             self._stage("telemetry", rec, self.telemetry.tick, rec)
-        self._stage("book", rec, self._book)
+        self._stage("book", rec, self._book, rec)
         rec.tick_s = time.perf_counter() - began
         self._stage("record", rec, self._write, rec)
         self.ticks += 1
@@ -146,7 +169,8 @@ class Agent:
             rec.errors.append(f"{name}: {type(exc).__name__}: {exc}")
         return None
 
-    def _decide_and_act(self, reading, rec: TickRecord) -> None:
+    # -- decide ---------------------------------------------------------------
+    def _decide(self, reading, rec: TickRecord) -> None:
         from otswarm.policy import build_observation
 
         obs = build_observation(reading.quantities(self.received_w), self.policy.card.observation)
@@ -154,14 +178,13 @@ class Agent:
             probs = self.policy.action_probabilities(obs)
         rec.policy_probs = [float(p) for p in probs]
         with self.ledger.measure("ot"):
-            aligned = self.coordinator.align(probs)
+            aligned = self.alignment.align(probs)
         rec.alignment_bypassed = self._battery_low(reading.battery_soc)
         own = rec.alignment_bypassed or not self.align
         drawn = np.asarray(probs, dtype=float) if own else aligned
         index = int(self._rng.choice(self.support.size, p=drawn / drawn.sum()))
         rec.duty_probs = [float(p) for p in drawn]
         rec.duty = float(self.support[index])
-        self.actuator.set_duty(rec.duty)
 
     def _take_rollout(self, reading) -> None:
         """At the tick boundary: the policy that decides from now on (a rollout may switch it)."""
@@ -184,7 +207,7 @@ class Agent:
 
     def _watch_drift(self, reading, rec: TickRecord) -> None:
         with self.ledger.measure("ot"):
-            outcome = self.coordinator.observe(reading.harvest_w)
+            outcome = self.alignment.observe(reading.harvest_w)
         if outcome is None:
             return
         rec.drift_w1 = outcome.distance
@@ -198,27 +221,56 @@ class Agent:
             }
             log.warning("drift: stale policy, consensus re-anchored", extra={"fields": fields})
 
-    def _coordinate(self, reading, rec: TickRecord) -> None:
+    def _coordinate(self, reading, rec: TickRecord):
+        """The consensus move and the allocation round's decision (what to move)."""
         supply = demand = round_s = 0.0
         if reading is not None:
             round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
             self._last_mcu_s = reading.mcu_time_s
             supply, demand = self.offers.supply_demand(reading, round_s)
+        self._round_s = round_s
         rec.group, rec.group_head = self.grouping.update(rec.round)
-        report = self.coordinator.round(rec.round, supply, demand)
-        rec.adaptation_rate = report.step
-        rec.peers = report.neighbours_heard
-        if report.state is not None:
-            rec.aligned_probs = [float(p) for p in report.state]
-        if report.sent is not None:
-            rec.planner, rec.plan_round = report.sent.planner, report.sent.round
-            rec.plan_given_j = report.sent.joules
-        if report.received is not None:
-            rec.plan_received_j = report.received.delivered_j
-        rec.given_j, rec.received_j = report.given_j, report.taken_j  # what the MCU moved
-        self.received_w = received_power_w(rec.received_j, round_s)
+        with self.ledger.measure("ot"):
+            moved = self.alignment.move(rec.round)
+        rec.adaptation_rate = moved.step
+        rec.peers = moved.neighbours_heard
+        if moved.state is not None:
+            rec.aligned_probs = [float(p) for p in moved.state]
+        allocation = self.allocation.decide(rec.round, supply, demand, self.alignment.replan_period)
+        if allocation.executed is not None:
+            rec.planner, rec.plan_round = allocation.executed.planner, allocation.executed.round
+        if allocation.send is not None:
+            rec.plan_given_j = allocation.send.joules
+        if allocation.receive is not None:
+            rec.plan_received_j = allocation.receive.planned_j
+            rec.reported_j = allocation.receive.delivered_j
+        return allocation
 
-    def _book(self) -> None:
+    # -- act ------------------------------------------------------------------
+    def _move(self, allocation, rec: TickRecord) -> None:
+        """This agent's part of the plan through the MCU: what it moved is recorded
+        (and booked in the book stage), not what the plan said."""
+        if allocation.send is not None:
+            rec.given_j = -move_energy(self.actuator, "energy_out", -allocation.send.joules)
+        if allocation.receive is not None:
+            rec.received_j = move_energy(self.actuator, "energy_in", allocation.receive.delivered_j)
+        self.received_w = received_power_w(rec.received_j, self._round_s)
+
+    # -- publish --------------------------------------------------------------
+    def _publish(self, allocation, rec: TickRecord) -> None:
+        self.alignment.publish(rec.round)
+        if allocation is not None:
+            self.allocation.publish(allocation, rec.given_j)
+
+    # -- book -----------------------------------------------------------------
+    def _book(self, rec: TickRecord) -> None:
+        """The one place the moved energy is booked, with the link and serial traffic."""
+        for component, joules in (("energy_out", rec.given_j), ("energy_in", rec.received_j)):
+            if joules > 0:
+                self.ledger.book(component, joules)
+        refused = self.allocation.refused.copy()
+        rec.refused = dict(refused - self._refused_seen)
+        self._refused_seen = refused
         self.traffic.book()
         self.actuator.book_serial()
 

@@ -45,7 +45,11 @@ class TickRecord:
     given_j: float = 0.0  # energy the battery gave to peers this tick, as the MCU moved it (J)
     received_j: float = 0.0  # energy the battery took in from peers this tick (J)
     plan_given_j: float = 0.0  # what the plan said to give (more than given_j: battery empty)
-    plan_received_j: float = 0.0  # what the plan delivers after losses (more: battery full)
+    plan_received_j: float = 0.0  # what the plan delivers after losses
+    reported_j: float = 0.0  # what the suppliers reported sent, after losses, bounded by the
+    # deficit: what the battery was asked to take in (more than received_j: battery full)
+    refused: dict[str, int] = field(default_factory=dict)  # offers/plans/reports refused
+    # this tick, by reason (docs/coordination.md, "Trust")
     group: int | None = None  # this agent's group when the swarm is split (else None)
     group_head: str | None = None  # that group's head
     tick_s: float | None = None  # wall time the tick took, up to writing this record (s)

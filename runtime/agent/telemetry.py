@@ -59,7 +59,7 @@ class TelemetryPublisher:
     """Builds and publishes the agent's telemetry when due (call :meth:`tick` every tick).
 
     ``agent`` is the :class:`~otswarm.agent.loop.Agent` (its link, ledger, policy,
-    coordinator and support are read at publication time, so a policy swapped
+    alignment exchange and support are read at publication time, so a policy swapped
     at run time is reported by its new hash).
     """
 
@@ -112,7 +112,7 @@ class TelemetryPublisher:
             joules=totals,
             battery_soc=rec.battery_soc,
             duty=rec.duty,
-            alignment_w1=w1_to_barycenter(state, a.coordinator.peer_states(), a.support),
+            alignment_w1=w1_to_barycenter(state, a.alignment.peer_states(), a.support),
             drift_w1=self._drift_w1,
             plans_executed=self.plans_executed,
             policy_sha256=self._policy_hash(a.policy.model_path),

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"alignment spread {summary['alignment_spread_start']:.3f} -> "
         f"{summary['alignment_spread_end']:.3f} (max pairwise W1, duty units); "
-        f"{summary['energy_moved_j']:.1f} J moved; "
+        f"{summary['energy_moved_j']:.1f} J moved, {summary['line_loss_j']:.1f} J of it lost "
+        "on the way or not taken in; "
         f"{summary['stale_policy_events']} stale-policy events"
         if summary["alignment_spread_start"] is not None
         else "no round had two agents: nothing to align"

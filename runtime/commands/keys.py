@@ -4,11 +4,16 @@
     otswarm keys roster --swarm S --operator-key OP.key --serial N --out ROSTER.json \
         [AGENT=]PUBFILE...
     otswarm keys check ROSTER.json --operator-pub OP.pub [--swarm S]
+    otswarm keys publish ROSTER.json --operator-pub OP.pub --broker URL \
+        [--username U --password P] [--ca CA] [--cert C --key K]
 
 ``generate`` writes ``DIR/NAME.key`` (private, mode 0600) and ``DIR/NAME.pub``
 and prints the public key as a roster writes it. ``roster`` signs the roster of
 the given public keys (the agent id is the file's stem unless ``AGENT=`` names
-it). ``check`` verifies a roster against the operator's public key and lists it.
+it). ``check`` verifies a roster against the operator's public key and lists it;
+``publish`` checks it the same way, then publishes it retained on the swarm's
+roster topic (``otswarm/v1/<swarm>/roster``), where agents without a
+``roster_file`` take it from.
 docs/security.md walks through a fleet's keys.
 """
 
@@ -39,6 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--operator-pub", type=Path, required=True)
     check.add_argument("--swarm", help="also require this swarm name")
     check.set_defaults(keys_run=_check)
+    publish = sub.add_parser("publish", help="publish a checked roster, retained, on the broker")
+    publish.add_argument("roster", type=Path)
+    publish.add_argument("--operator-pub", type=Path, required=True)
+    publish.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
+    publish.add_argument("--username", default=None, help="the broker user allowed to (operator)")
+    publish.add_argument("--password", default=None)
+    publish.add_argument("--ca", default=None, help="CA file of the broker's certificate")
+    publish.add_argument("--cert", default=None, help="client certificate, if the broker asks")
+    publish.add_argument("--key", default=None, help="client certificate key")
+    publish.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    publish.set_defaults(keys_run=_publish)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,4 +97,22 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.roster}: roster #{roster.serial} of swarm {roster.swarm}, signed by the operator")
     for agent, key in sorted(roster.agents.items()):
         print(f"  {agent:<32} {public_text(key)}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from otswarm.identity import read_public_key, read_roster
+    from otswarm.link.mqtt_config import MqttLinkConfig
+    from otswarm.link.retained import publish_retained
+    from otswarm.link.topics import roster_topic
+
+    roster = read_roster(args.roster, read_public_key(args.operator_pub))
+    settings = MqttLinkConfig(
+        broker_url=args.broker, swarm=roster.swarm, agent="operator", username=args.username,
+        password=args.password, ca_file=args.ca, cert_file=args.cert, key_file=args.key,
+        connect_timeout_s=args.timeout,
+    )  # fmt: skip
+    topic = roster_topic(roster.swarm)
+    publish_retained(settings, topic, args.roster.read_bytes())
+    print(f"{topic}: roster #{roster.serial} ({len(roster.agents)} agents), retained")
     return 0

@@ -4,8 +4,8 @@ One module per capability, each usable alone: ``alignment`` (Wasserstein
 consensus of action distributions, on ``quantile``), ``allocation`` / ``plans`` /
 ``planner`` (OT energy sharing, exactly one plan per round), ``drift`` and
 ``adaptation`` (non-stationarity), ``clustering`` / ``hierarchy`` (scalability);
-``costs`` builds cost matrices in joules (energy efficiency). ``swarm`` binds
-alignment, allocation and drift to one agent's SwarmLink.
+``costs`` builds cost matrices in joules (energy efficiency). ``exchange``
+binds alignment and drift to one agent's SwarmLink, ``rounds`` allocation.
 """
 
 from otswarm.coordination.adaptation import AdaptationRate, RateMap
@@ -15,13 +15,18 @@ from otswarm.coordination.clustering import Clustering, cluster, recluster
 from otswarm.coordination.costs import TransferCosts
 from otswarm.coordination.drift import DriftMonitor, DriftReading
 from otswarm.coordination.errors import CoordinationError, HistogramError, PlanError
+from otswarm.coordination.exchange import AlignmentExchange, AlignmentMove
 from otswarm.coordination.hierarchy import ClusterNode
 from otswarm.coordination.planner import PlanGate, planner_of
 from otswarm.coordination.quantile import barycenter_1d, displacement_interpolate, max_pairwise_w1
-from otswarm.coordination.swarm import RoundReport, SwarmCoordinator
+from otswarm.coordination.rounds import Allocation, AllocationRound
 
 __all__ = [
     "AdaptationRate",
+    "AlignmentExchange",
+    "AlignmentMove",
+    "Allocation",
+    "AllocationRound",
     "ClusterNode",
     "Clustering",
     "CoordinationError",
@@ -32,8 +37,6 @@ __all__ = [
     "PlanGate",
     "PolicyAligner",
     "RateMap",
-    "RoundReport",
-    "SwarmCoordinator",
     "TransferCosts",
     "align_step",
     "anchored_step",

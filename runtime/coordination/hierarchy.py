@@ -28,8 +28,8 @@ import numpy as np
 
 from otswarm.coordination.alignment import align_step
 from otswarm.coordination.clustering import Clustering
+from otswarm.coordination.exchange import histogram_message
 from otswarm.coordination.quantile import barycenter_1d, check_support
-from otswarm.coordination.swarm import histogram_message
 from otswarm.summaries import Envelope, Kind
 
 MEMBER, CLUSTER, SWARM = 0, 1, 2

@@ -6,9 +6,12 @@ negative a consumer column), so no agent is asked to send energy to itself.
 Distances come from the offers' positions, each side's converter loss from their
 ``loss_fraction``, priorities (0-255) become ``priority / 255`` in [0, 1].
 
-A plan lists transfers in joules *sent*. Executing it, an agent sends its own row
-(``energy_out``); of what is sent to it, ``1 - L_ij`` arrives (``energy_in``), and
-it books only transfers whose sender is known to have executed the plan.
+A plan lists transfers in joules *sent*. Before executing one, an agent checks
+it against the round's offers (:func:`check_plan`). Executing it, an agent
+sends its own row (:func:`row_of`) and reports what its battery gave
+(:func:`sent_report`); of what a supplier reports it sent to it, ``1 - L_ij``
+arrives, and the agent takes in that, never more than the plan asked of the
+supplier, and in all at most its own deficit (:func:`column_of`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from otswarm.coordination.allocation import (
 )
 from otswarm.coordination.costs import TransferCosts, distances, planning_cost, transfer_loss
 from otswarm.coordination.errors import PlanError
-from otswarm.summaries import AllocationPlan, EnergyOffer, Transfer
+from otswarm.summaries import AllocationPlan, EnergyOffer, Transfer, TransferReport
 from otswarm.summaries.messages import MAX_TRANSFERS
 
 log = logging.getLogger(__name__)
@@ -107,59 +110,125 @@ def build_plan(
     return AllocationPlan(round, planner, transfers), evaluate(matrix, s, d, loss, cost)
 
 
+OFFER_TOLERANCE = 1e-4  # offers and transfers are float32 on the wire: relative slack
+OFFER_SLACK_J = 1e-6  # and absolute slack, J
+
+
+def pair_loss(costs: TransferCosts, source: EnergyOffer, target: EnergyOffer) -> float:
+    """``L_ij`` of one transfer (J lost per J sent) from the two agents' offers."""
+    return float(
+        transfer_loss(
+            costs,
+            distances([source.position_m], [target.position_m]),
+            supplier_loss=source.loss_fraction,
+            consumer_loss=target.loss_fraction,
+        )[0, 0]
+    )
+
+
+def _over(amount: float, bound: float) -> bool:
+    return amount > bound * (1 + OFFER_TOLERANCE) + OFFER_SLACK_J
+
+
+def check_plan(
+    plan: AllocationPlan, offers: Mapping[str, EnergyOffer], costs: TransferCosts
+) -> None:
+    """Raise PlanError unless ``plan`` only moves energy between agents that offered in
+    its round (``offers``: the round's offers as this agent holds them), each source
+    sending at most its net surplus ``supply_j - demand_j`` and each target receiving,
+    after losses, at most its net deficit ``demand_j - supply_j``."""
+    sent: dict[str, float] = {}
+    arriving: dict[str, float] = {}
+    for t in plan.transfers:
+        for agent in (t.source, t.target):
+            if agent not in offers:
+                raise PlanError(f"plan {plan.planner}/{plan.round} moves energy of {agent!r}, "
+                                "which made no offer in that round")  # fmt: skip
+        sent[t.source] = sent.get(t.source, 0.0) + t.joules
+        loss = pair_loss(costs, offers[t.source], offers[t.target])
+        arriving[t.target] = arriving.get(t.target, 0.0) + t.joules * (1.0 - loss)
+    for agent, joules in sent.items():
+        surplus = max(0.0, offers[agent].supply_j - offers[agent].demand_j)
+        if _over(joules, surplus):
+            raise PlanError(f"plan {plan.planner}/{plan.round} asks {agent} for {joules:.6g} J, "
+                            f"its offer was {surplus:.6g} J")  # fmt: skip
+    for agent, joules in arriving.items():
+        deficit = max(0.0, offers[agent].demand_j - offers[agent].supply_j)
+        if _over(joules, deficit):
+            raise PlanError(f"plan {plan.planner}/{plan.round} delivers {joules:.6g} J to "
+                            f"{agent}, which asked for {deficit:.6g} J")  # fmt: skip
+
+
 @dataclass(frozen=True)
-class PlanPart:
-    """One side of an agent's part in a plan: joules sent (its row) or its column
-    (``joules`` sent to it, ``delivered_j`` of them arriving after losses)."""
+class Send:
+    """This agent's row of an executed plan: joules to send, per target and in all."""
 
     round: int
     planner: str
-    joules: float
+    targets: Mapping[str, float]
+
+    @property
+    def joules(self) -> float:
+        return float(sum(self.targets.values()))
+
+
+def row_of(plan: AllocationPlan, me: str) -> Send:
+    """What ``me`` sends under ``plan`` (``plan`` already passed :func:`check_plan`)."""
+    targets: dict[str, float] = {}
+    for t in plan.transfers:
+        if t.source == me:
+            targets[t.target] = targets.get(t.target, 0.0) + t.joules
+    return Send(plan.round, plan.planner, targets)
+
+
+def sent_report(send: Send, me: str, moved_j: float) -> TransferReport:
+    """The report of what ``me`` actually sent: its battery gave ``moved_j`` of the
+    row's ``send.joules``, shared over the targets in the row's proportions."""
+    share = 0.0 if send.joules <= 0 else min(1.0, max(0.0, moved_j) / send.joules)
+    return TransferReport(send.round, send.planner,
+                          tuple(Transfer(me, target, j * share)
+                                for target, j in sorted(send.targets.items())))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Receive:
+    """What reaches this agent under an executed plan, by its suppliers' reports:
+    ``sent_j`` reported sent to it, ``delivered_j`` of them arriving after losses
+    (bounded by its deficit), and ``planned_j`` the plan's figure after losses."""
+
+    round: int
+    planner: str
+    sent_j: float
     delivered_j: float
+    planned_j: float
 
 
-def row_part(plan: AllocationPlan, me: str, my_offer: EnergyOffer | None) -> PlanPart:
-    """What ``me`` sends under ``plan``; raises PlanError when it exceeds its offer."""
-    sent = float(sum(t.joules for t in plan.transfers if t.source == me))
-    offered = 0.0 if my_offer is None else max(0.0, my_offer.supply_j - my_offer.demand_j)
-    if sent > offered * (1 + 1e-4) + 1e-6:  # offers and transfers are float32 on the wire
-        raise PlanError(
-            f"{me}: plan {plan.planner}/{plan.round} asks {sent:.6g} J, offer was {offered:.6g} J"
-        )
-    return PlanPart(plan.round, plan.planner, sent, sent)
-
-
-def column_part(
+def column_of(
     plan: AllocationPlan,
     me: str,
     offers: Mapping[str, EnergyOffer],
     costs: TransferCosts,
-    senders: set[str],
-) -> PlanPart:
-    """What reaches ``me`` under ``plan`` from the ``senders`` known to have executed it.
-
-    ``offers`` are the plan round's offers as ``me`` heard them; the loss of a
-    transfer whose sender's offer it missed is taken without the distance and
-    the sender's converter terms (logged).
-    """
-    mine = offers.get(me)
-    incoming = delivered = 0.0
+    reports: Mapping[str, TransferReport],
+) -> Receive:
+    """What ``me`` takes in under ``plan`` (``plan`` passed :func:`check_plan` over
+    ``offers``): from each source, the joules its report (``reports`` by source)
+    says it sent to ``me``, never more than the plan asked of it, times ``1 - L_ij``;
+    in all at most ``me``'s deficit. A source without a report sent nothing."""
+    asked: dict[str, float] = {}
     for t in plan.transfers:
-        if t.target != me or t.source not in senders:
-            continue
-        src = offers.get(t.source)
-        if src is None or mine is None:
-            log.debug(
-                "%s: no offer of %s in round %d: loss without distance", me, t.source, plan.round
-            )
-            loss = transfer_loss(costs, np.zeros((1, 1)))[0, 0]
-        else:
-            loss = transfer_loss(
-                costs,
-                distances([src.position_m], [mine.position_m]),
-                supplier_loss=src.loss_fraction,
-                consumer_loss=mine.loss_fraction,
-            )[0, 0]
-        incoming += t.joules
-        delivered += t.joules * (1.0 - loss)
-    return PlanPart(plan.round, plan.planner, float(incoming), float(delivered))
+        if t.target == me:
+            asked[t.source] = asked.get(t.source, 0.0) + t.joules
+    planned = sent = delivered = 0.0
+    for source, joules in asked.items():
+        keep = 1.0 - pair_loss(costs, offers[source], offers[me])
+        planned += joules * keep
+        report = reports.get(source)
+        said = (
+            0.0
+            if report is None
+            else sum(x.joules for x in report.transfers if x.source == source and x.target == me)
+        )
+        sent += min(said, joules)
+        delivered += min(said, joules) * keep
+    deficit = max(0.0, offers[me].demand_j - offers[me].supply_j)
+    return Receive(plan.round, plan.planner, sent, min(delivered, deficit), planned)

@@ -21,6 +21,8 @@ from otswarm.demo.report import (
     allocation_exactly_once,
     comparable,
     ledgers_match,
+    line_loss_j,
+    received_within_given,
     rounds_table,
     spread_start_end,
     w1_to_swarm_barycenter,
@@ -112,16 +114,22 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
             "alignment_spread_start": spread_start,
             "alignment_spread_end": spread_end,
             "energy_moved_j": sum(r["energy_moved_j"] for r in rounds),
+            "line_loss_j": line_loss_j(agents),
             "stale_policy_events": sum(r["stale_policy_events"] for r in rounds),
         },
         "checks": {
             "allocation exactly once per round": allocation_exactly_once(rounds, agents),
             "ledger totals match the tick records": ledgers_match(agents),
+            "energy received never exceeds energy given": received_within_given(rounds, agents),
         },
         # checks that had nothing to look at (no round ticked, no ledger comparable):
         # they are false above, and the demo exits with status 1
         "unchecked": [
-            *(["allocation exactly once per round"] if not rounds else []),
+            *(
+                ["allocation exactly once per round", "energy received never exceeds energy given"]
+                if not rounds
+                else []
+            ),
             *(["ledger totals match the tick records"] if not comparable(agents) else []),
         ],
     }

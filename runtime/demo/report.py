@@ -17,7 +17,7 @@ the end (median of the last ``END_ROUNDS`` rounds, as for the spread) and on ave
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -123,8 +123,12 @@ def agent_figures(lines: list[dict], w1: list[float]) -> dict:
             # the plan's figures: more than the above when a battery was empty / full
             "plan_given_j": sum(line.get("plan_given_j", 0.0) for line in lines),
             "plan_received_j": sum(line.get("plan_received_j", 0.0) for line in lines),
+            # what the suppliers reported they sent, after losses: what it tried to take in
+            "reported_j": sum(line.get("reported_j", 0.0) for line in lines),
             "plans_executed": len(executed),
             "plans_executed_twice": len(executed) - len(set(executed)),
+            # offers, plans and reports this agent refused, by reason (docs/coordination.md)
+            "refused": dict(sum((Counter(line.get("refused", {})) for line in lines), Counter())),
         },
         "drift": {
             "stale_policy_events": sum(bool(line["stale_policy"]) for line in lines),
@@ -166,3 +170,20 @@ def ledgers_match(agents: Mapping[str, dict]) -> bool:
     least one; False when none could be compared."""
     verdicts = comparable(agents)
     return bool(verdicts) and all(verdicts)
+
+
+RECEIVED_TOLERANCE_J = 1e-3  # float32 joules in the transfer reports
+
+
+def line_loss_j(agents: Mapping[str, dict]) -> float:
+    """Energy given minus energy received over the swarm (J): what the transfers lost
+    on the way (converter, line, radio), what full batteries could not take, and what
+    was sent in the last rounds and not yet taken in when the run stopped."""
+    given = sum(a["allocation"]["given_j"] for a in agents.values())
+    return given - sum(a["allocation"]["received_j"] for a in agents.values())
+
+
+def received_within_given(rounds: list[dict], agents: Mapping[str, dict]) -> bool:
+    """True when the swarm took in no more energy than it gave (within float32);
+    False when no round ticked (nothing was checked)."""
+    return bool(rounds) and line_loss_j(agents) >= -RECEIVED_TOLERANCE_J

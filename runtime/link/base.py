@@ -9,7 +9,8 @@ everything about summaries happens here, identically for both.
 Inbound path (never raises): topic parse -> decode (+ HMAC check when the link
 has a swarm key, + the sender's Ed25519 signature against the roster when it
 has an identity) -> topic/header agreement -> admission (tracked-sender cap,
-per-sender rate) -> clock skew, session and replay window -> membership ->
+per-sender rate; a new sender while the table is full is refused before it is
+even decoded) -> clock skew, session and replay window -> membership ->
 handlers. A payload that fails any step is counted, logged (at most once a
 second per link) and dropped. Handlers run on the transport's receiving thread
 and must return quickly; an exception in a handler is counted and logged.
@@ -307,6 +308,17 @@ class SwarmLink(abc.ABC):
         if sender == self.agent or (not payload and kind in RETAINED):  # a retained one cleared
             return
         self._counter.add(received_messages=1, received_bytes=len(payload))
+        with self._rx_lock:  # a new sender while the table is full: refused before decoding
+            self._expire(self.clock())
+            full = self._membership.full_for(sender)
+        if full:
+            self._counter.add(throttled=1)
+            self._log_drop(
+                "throttled",
+                f"{topic_name}: {self.limits.max_members} senders "
+                "tracked (max_members); new senders wait for silent ones to expire",
+            )
+            return
         try:
             envelope = self._decode(payload, topic_name, cache)
             header = envelope.header

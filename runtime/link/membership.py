@@ -70,6 +70,11 @@ class Membership:
         """How long a silent entry is kept: ``misses * max_period_s``."""
         return self.misses * self.limits.max_heartbeat_period_s
 
+    def full_for(self, agent: str) -> bool:
+        """True when a message of ``agent`` would be refused for want of room: the table
+        is full and ``agent`` is not in it (cheap: checked before decoding)."""
+        return len(self._table) >= self.limits.max_members and agent not in self._table
+
     def admit(self, agent: str, now: float) -> None:
         """Take one message of ``agent`` (before it is processed): make room for a new
         sender and spend one of its tokens, or raise MembershipFullError/RateLimitError."""

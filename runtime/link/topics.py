@@ -3,7 +3,7 @@
 Every summary travels on ``otswarm/v1/<swarm>/<agent>/<kind>`` where ``<agent>``
 is the sender and ``<kind>`` is ``Kind.topic_name`` (``histogram``,
 ``point_cloud``, ``energy_offer``, ``allocation_plan``, ``heartbeat``,
-``state``, ``telemetry``). A broker ACL can therefore let each agent write only
+``state``, ``telemetry``, ``transfer_report``). A broker ACL can therefore let each agent write only
 ``otswarm/v1/+/<its id>/#`` (see docs/mosquitto-fleet.md).
 
 QoS per kind (why):
@@ -23,6 +23,8 @@ state          1   yes      membership: online on connect, ``offline`` as the
                             agent learns who is there at once
 telemetry      1   yes      energy and state for operators, every telemetry_s;
                             retained so a late viewer sees the whole fleet
+transfer_report 1  no       a supplier's account of what it sent; receivers
+                            take each one in once per plan (kept by source)
 rollout        1   yes      the operator's signed policy (sender ``operator``);
                             retained so a board offline during a rollout gets
                             the last one when it is back
@@ -46,6 +48,7 @@ QOS = {
     Kind.HEARTBEAT: 0,
     Kind.STATE: 1,
     Kind.TELEMETRY: 1,
+    Kind.TRANSFER_REPORT: 1,
     Kind.ROLLOUT: 1,
     Kind.ROLLOUT_STATUS: 1,
 }

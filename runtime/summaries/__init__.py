@@ -33,6 +33,7 @@ from otswarm.summaries.messages import (
     PointCloud,
     State,
     Transfer,
+    TransferReport,
 )
 from otswarm.summaries.rollout import Outcome, Rollout, RolloutStatus
 from otswarm.summaries.telemetry import Telemetry
@@ -67,6 +68,7 @@ __all__ = [
     "SummaryValueError",
     "Telemetry",
     "Transfer",
+    "TransferReport",
     "TruncatedPayloadError",
     "UnknownKindError",
     "UnknownSignerError",

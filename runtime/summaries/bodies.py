@@ -1,4 +1,4 @@
-"""Body layouts of each message kind (wire-format version 1, little-endian).
+"""Body layouts of each message kind (wire-format version 2, little-endian).
 
     HISTOGRAM        support_id u16 | n_bins u16 | lo f32 | hi f32 | q u16[n_bins]
     POINT_CLOUD      k u16 | d u16 | points f32[k*d] (row-major) | q u16[k]
@@ -11,6 +11,7 @@
                      (in [0, 1]; 0 when unknown)
     STATE            online u8 (0/1) | period_s f32
     TELEMETRY        see :mod:`otswarm.summaries.telemetry`
+    TRANSFER_REPORT  the ALLOCATION_PLAN layout: round, planner, agent table, transfers
 
 ``q`` are uint16 weights summing to 65535 (see :mod:`otswarm.summaries.quantize`);
 plan transfers name agents by index into the plan's agent table, whose ids are
@@ -41,6 +42,7 @@ from otswarm.summaries.messages import (
     PointCloud,
     State,
     Transfer,
+    TransferReport,
     check_id,
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
@@ -101,7 +103,7 @@ def _decode_offer(r: PayloadReader) -> EnergyOffer:
     return EnergyOffer(supply, demand, (x, y, z), loss, priority)
 
 
-def _encode_plan(m: AllocationPlan) -> bytes:
+def _encode_plan(m: AllocationPlan | TransferReport) -> bytes:
     agents = m.agents()
     index = {agent: i for i, agent in enumerate(agents)}
     table = np.array(
@@ -119,7 +121,7 @@ def _encode_plan(m: AllocationPlan) -> bytes:
     )
 
 
-def _decode_plan(r: PayloadReader) -> AllocationPlan:
+def _decode_plan(r: PayloadReader, cls: type = AllocationPlan):
     (round_,) = r.unpack(_U32, "plan round")
     planner = r.text("plan planner")
     (n_agents,) = r.unpack(_U16, "plan n_agents")
@@ -142,7 +144,11 @@ def _decode_plan(r: PayloadReader) -> AllocationPlan:
         Transfer(agents[s], agents[t], float(j))
         for s, t, j in zip(table["source"], table["target"], table["joules"], strict=True)
     )
-    return AllocationPlan(round_, planner, transfers)
+    return cls(round_, planner, transfers)
+
+
+def _decode_report(r: PayloadReader) -> TransferReport:
+    return _decode_plan(r, TransferReport)
 
 
 def _encode_heartbeat(m: Heartbeat) -> bytes:
@@ -178,6 +184,7 @@ _CODECS: dict[Kind, tuple[Callable, Callable]] = {
     Kind.HEARTBEAT: (_encode_heartbeat, _decode_heartbeat),
     Kind.STATE: (_encode_state, _decode_state),
     Kind.TELEMETRY: (encode_telemetry, decode_telemetry),
+    Kind.TRANSFER_REPORT: (_encode_plan, _decode_report),
     **ROLLOUT_CODECS,
 }
 

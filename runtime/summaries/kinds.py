@@ -9,16 +9,17 @@ from otswarm.summaries.messages import (
     Histogram,
     PointCloud,
     State,
+    TransferReport,
 )
 from otswarm.summaries.rollout import Rollout, RolloutStatus
 from otswarm.summaries.telemetry import Telemetry
 
 _CLASSES = (
     Histogram, PointCloud, EnergyOffer, AllocationPlan, Heartbeat, State, Telemetry,
-    Rollout, RolloutStatus,
+    TransferReport, Rollout, RolloutStatus,
 )  # fmt: skip
 Message = (
     Histogram | PointCloud | EnergyOffer | AllocationPlan | Heartbeat | State | Telemetry
-    | Rollout | RolloutStatus
+    | TransferReport | Rollout | RolloutStatus
 )  # fmt: skip
 MESSAGE_TYPES: dict = {cls.KIND: cls for cls in _CLASSES}

@@ -43,6 +43,7 @@ class Kind(enum.IntEnum):
     HEARTBEAT = 5
     STATE = 6
     TELEMETRY = 7  # otswarm.summaries.telemetry
+    TRANSFER_REPORT = 8
     ROLLOUT = 16  # operator -> agents: a signed policy (otswarm.summaries.rollout)
     ROLLOUT_STATUS = 17  # agent -> operator: what it did with it
 
@@ -238,8 +239,34 @@ class Transfer:
         object.__setattr__(self, "joules", _f32(self.joules, "transfer joules", minimum=0.0))
 
 
+def _transfer_table(transfers, what: str) -> tuple[Transfer, ...]:
+    """``transfers`` as a tuple of Transfer, within the wire's limits."""
+    transfers = tuple(transfers)
+    if len(transfers) > MAX_TRANSFERS:
+        raise SummaryValueError(f"{what} has {len(transfers)} transfers, limit {MAX_TRANSFERS}")
+    if not all(isinstance(t, Transfer) for t in transfers):
+        raise SummaryValueError(f"{what} transfers must be Transfer instances")
+    if len({a for t in transfers for a in (t.source, t.target)}) > MAX_PLAN_AGENTS:
+        raise SummaryValueError(f"{what} names more than {MAX_PLAN_AGENTS} agents")
+    return transfers
+
+
+class _TransferTable:
+    """What a plan and a transfer report share: a round, its planner, transfers."""
+
+    def __post_init__(self) -> None:
+        what = self.KIND.topic_name.replace("_", " ")
+        object.__setattr__(self, "round", _uint(self.round, f"{what} round", 32))
+        check_id(self.planner, f"{what} planner")
+        object.__setattr__(self, "transfers", _transfer_table(self.transfers, what))
+
+    def agents(self) -> list[str]:
+        """Every agent named by a transfer, in order of first appearance."""
+        return list(dict.fromkeys(a for t in self.transfers for a in (t.source, t.target)))
+
+
 @dataclass(frozen=True)
-class AllocationPlan:
+class AllocationPlan(_TransferTable):
     """The energy transfers ``planner`` decided for allocation round ``round``."""
 
     KIND: ClassVar[Kind] = Kind.ALLOCATION_PLAN
@@ -247,21 +274,17 @@ class AllocationPlan:
     planner: str
     transfers: tuple[Transfer, ...] = ()
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "round", _uint(self.round, "plan round", 32))
-        check_id(self.planner, "plan planner")
-        transfers = tuple(self.transfers)
-        if len(transfers) > MAX_TRANSFERS:
-            raise SummaryValueError(f"plan has {len(transfers)} transfers, limit {MAX_TRANSFERS}")
-        if not all(isinstance(t, Transfer) for t in transfers):
-            raise SummaryValueError("plan transfers must be Transfer instances")
-        if len(self.agents()) > MAX_PLAN_AGENTS:
-            raise SummaryValueError(f"plan names more than {MAX_PLAN_AGENTS} agents")
-        object.__setattr__(self, "transfers", transfers)
 
-    def agents(self) -> list[str]:
-        """Every agent named by a transfer, in order of first appearance."""
-        return list(dict.fromkeys(a for t in self.transfers for a in (t.source, t.target)))
+@dataclass(frozen=True)
+class TransferReport(_TransferTable):
+    """What a supplier's battery actually gave under the plan of ``planner`` for ``round``:
+    one transfer per target of its row, ``joules`` as its MCU moved them (J sent). Its
+    receivers take in only what this says (docs/coordination.md, "Booking by evidence")."""
+
+    KIND: ClassVar[Kind] = Kind.TRANSFER_REPORT
+    round: int
+    planner: str
+    transfers: tuple[Transfer, ...] = ()
 
 
 @dataclass(frozen=True)
