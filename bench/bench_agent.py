@@ -10,15 +10,24 @@ cache is warmed first, as an install does (docs/deploy.md). Figures:
 - ``cold_start``: process start to "running" (config, imports, policy, ledger,
   MCU handshake, broker connect) and to the first tick (which waits for the
   next round boundary, up to one period), median of 3 starts;
-- ``rss_mb``: resident memory of the agent process after its ticks (and peak);
+- ``rss_mb``: resident memory of the agent process (the demo's config) once it
+  has run ``RSS_AFTER_S`` (60 s) among its peers, and its peak;
 - ``cpu_ms_per_tick``: CPU time of the whole process (every thread: loop, link,
   bridge reader, ledger) per tick, and as a share of one core at 1 tick/s;
 - ``tick_ms``: wall time of one tick (p50, p99) with 16 peers that publish a
   consensus histogram and an energy offer every round, all of them its
   neighbours (``cluster_size`` 17: no groups); the agent under test has the
-  smallest id, so it is the allocation planner of all 17.
+  smallest id, so it is the allocation planner of all 17;
+- ``rss_by_import_mb``: where the resident memory comes from: a fresh interpreter
+  imports what the agent imports, in the agent's order, and reads its RSS after
+  each step (then after ``warmup()``, which loads the kernels from the cache);
+- ``codec``: CPU µs to encode and to decode one 32-bin histogram tagged with the
+  swarm HMAC (the wire format of docs/wire-format.md), and their sum, against
+  HMAC-SHA256 of the same bytes alone, in the same run.
 
-Ratios are against the tick period (the budget the board gives one tick).
+Ratios are against the tick period (the budget the board gives one tick), the
+codec's against the HMAC alone; ``targets`` are issue #14's and ``meets`` says
+which figures are within them.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.bench_link import HEADER, HIST, KEY, cpu_us  # noqa: E402
 from otswarm.demo.configs import write_agent_config  # noqa: E402
 from otswarm.firmware_bridge.simulator.pty_server import start_simulator_on_pty  # noqa: E402
 from otswarm.link.broker import EmbeddedBroker  # noqa: E402
@@ -46,6 +56,14 @@ from otswarm.link.broker import EmbeddedBroker  # noqa: E402
 PERIOD_S = 1.0  # the agent's default tick period
 PEERS = 16
 TICKS = 30
+RSS_AFTER_S = 60.0  # the agent's age when its resident memory is read, s
+TARGETS = {  # issue #14
+    "rss_mb": 150.0,
+    "tick_ms_p99": 5.0,
+    "cpu_ms_per_tick": 14.3,  # no worse than before
+    "codec_us": 10.0,
+    "to_first_tick_s": 0.5,
+}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -157,6 +175,7 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
     agent_dir = folder / "a-00"
     # cluster_size above the swarm: the agent aligns with all 16 peers (no groups)
     config = write_agent_config(agent_dir, "a-00", 0, device, url, PERIOD_S, 8, 16, PEERS + 1)
+    spawned = time.monotonic()
     process = _spawn(config)
     record = agent_dir / "run.jsonl"
     try:
@@ -164,7 +183,9 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
         cpu0, n0 = _cpu_s(process.pid), len(_lines(record))
         _wait(lambda: len(_lines(record)) >= n0 + TICKS, timeout_s=TICKS * 3)
         cpu1, n1 = _cpu_s(process.pid), len(_lines(record))
+        time.sleep(max(0.0, RSS_AFTER_S - (time.monotonic() - spawned)))
         rss, peak = _rss_mb(process.pid)
+        rss_age_s = time.monotonic() - spawned
     finally:
         _stop(process)
         peers.close()
@@ -175,6 +196,7 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
     return {
         "rss_mb": round(rss, 1),
         "rss_peak_mb": round(peak, 1),
+        "rss_at_age_s": round(rss_age_s, 1),
         "cpu_ms_per_tick": round(cpu_ms, 2),
         "cpu_share_of_one_core": round(cpu_ms / 1000 / PERIOD_S, 4),
         "tick_ms_p50": round(float(np.percentile(tick_ms, 50)), 2),
@@ -187,11 +209,81 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
     }
 
 
+# what the agent imports, in its order (cli -> config -> build -> policy -> kernels ->
+# link), the last step loads the kernels from the Numba cache; memory is not timing:
+# the machine's load does not change it
+IMPORT_STEPS = (
+    "numpy",
+    "otswarm.agent.config",
+    "otswarm.agent.build",
+    "ai_edge_litert.interpreter",
+    "numba",
+    "otswarm.ot",
+    "otswarm.coordination.clustering",
+    "scipy.optimize",  # otswarm.ot.emd, called by the agent's grouping (clustering)
+)
+_RSS_SCRIPT = """
+import importlib, json, sys
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS'):
+            return int(line.split()[1]) / 1024
+steps = [['python', rss()]]
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    steps.append([name, rss()])
+import otswarm.ot
+otswarm.ot.warmup()
+steps.append(['otswarm.ot.warmup()', rss()])
+print(json.dumps(steps))
+"""
+
+
+def rss_by_import() -> dict:
+    """RSS (MB) of a fresh interpreter after each of :data:`IMPORT_STEPS`, and the step's share."""
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT, *IMPORT_STEPS],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout  # fmt: skip
+    steps = json.loads(out)
+    result, before = {}, 0.0
+    for name, rss in steps:
+        result[name] = {"rss_mb": round(rss, 1), "added_mb": round(rss - before, 1)}
+        before = rss
+    return result
+
+
+def codec() -> dict:
+    """CPU µs of encode, decode and both of one HMAC-tagged 32-bin histogram, and of
+    HMAC-SHA256 alone over the same bytes (the part the wire format cannot shed)."""
+    import hashlib
+    import hmac
+
+    from otswarm.summaries import decode, encode
+
+    payload = encode(HIST, key=KEY, **HEADER)
+    assert decode(payload, key=KEY).message.weights.size == 32
+    encode_us = cpu_us(lambda: encode(HIST, key=KEY, **HEADER))
+    decode_us = cpu_us(lambda: decode(payload, key=KEY))
+    both_us = cpu_us(lambda: decode(encode(HIST, key=KEY, **HEADER), key=KEY))
+    hmac_us = cpu_us(lambda: hmac.digest(KEY, payload, hashlib.sha256))
+    return {
+        "bytes": len(payload),
+        "encode_us": encode_us,
+        "decode_us": decode_us,
+        "codec_us": both_us,
+        "hmac_sha256_us": hmac_us,
+        "ratio_codec_to_hmac": round(both_us / hmac_us, 1),
+    }
+
+
 def main() -> int:
     import otswarm.ot
     from otswarm.agent.build import load_policy
 
     warm_s = otswarm.ot.warmup()
+    wire = codec()
     support = list(load_policy("harvest").action_values)
     with TemporaryDirectory(prefix="otswarm-bench-agent-") as tmp, EmbeddedBroker() as broker:
         device, simulator = start_simulator_on_pty(in_process=True, time_acceleration=60.0)
@@ -207,7 +299,12 @@ def main() -> int:
         "numba_warmup_s": round(warm_s, 2),
         "cold_start": {k: round(v, 3) for k, v in started.items()},
         **loaded,
+        "codec": wire,
+        "rss_by_import_mb": rss_by_import(),
     }
+    figures = {**result["cold_start"], **loaded, "codec_us": wire["codec_us"]}
+    result["targets"] = TARGETS
+    result["meets"] = {name: figures[name] <= limit for name, limit in TARGETS.items()}
     print(json.dumps(result, indent=2))
     return 0
 

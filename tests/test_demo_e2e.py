@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from otswarm.demo.orchestrator import DemoSettings
 from otswarm.link.broker import EmbeddedBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +105,9 @@ def test_four_agent_demo_report_tells_the_whole_story(mqtt_broker, tmp_path):
         assert agent["allocation"]["plans_executed_twice"] == 0
         spent = {c: agent["energy_j"].get(c, 0.0) for c in ("policy", "ot", "mqtt_tx", "idle")}
         assert all(joules > 0 for joules in spent.values()), spent
+        assert agent["idle_before_boards_j"] > 0  # the start-up idle, kept apart
+    assert report["energy_clock"]["name"] == "board"
+    assert report["energy_clock"]["board_s_per_wall_s"] == DemoSettings().acceleration
     for round_ in report["rounds"]:
         assert len(round_["planners"]) <= 1
     # energy leaves some batteries and arrives in others, less what the transfers lose

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from otswarm.demo.clock import BoardClock
 from otswarm.demo.html import write_html_report
 from otswarm.demo.plots import PLOTS_HINT, plots_available
 from otswarm.demo.processes import AgentProcess
@@ -46,6 +47,7 @@ def _report() -> dict:
         "events": [],
         "agents": {},
         "energy_components": ["idle"],
+        "energy_clock": BoardClock(240.0, 0.0).describe(),
         "rounds": [],
         "duration_s": 1.0,
         "broker": "mqtt://127.0.0.1:1",
@@ -60,6 +62,7 @@ def test_without_matplotlib_the_report_has_no_figures_and_says_how_to_get_them(
     assert plots_available() is False
     page = write_html_report(_report(), {}, tmp_path, plots=False).read_text()
     assert html.escape(PLOTS_HINT) in page and "<img" not in page
+    assert "energy clock: every energy_j figure is in joules on the simulated boards" in page
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
     assert "pip install 'otswarm[report]'" in PLOTS_HINT
 

@@ -56,12 +56,14 @@ def test_energy_plot_shows_the_sub_joule_components_next_to_the_idle_baseline():
     and scales to the work, so each component's bar is a visible part of the axis."""
     import matplotlib.pyplot as plt
 
+    from otswarm.demo.clock import BoardClock
     from otswarm.demo.collect import MOVED, SPENT
     from otswarm.demo.plots import energy_plot
 
     work = {"ot": 0.05, "policy": 0.01, "mqtt_tx": 0.09, "mqtt_rx": 0.67, "serial": 0.03}
     report = {
         "energy_components": [*SPENT, *MOVED],
+        "energy_clock": BoardClock(240.0, 0.0).describe(),
         "agents": {
             f"a{i}": {"energy_j": {**work, "idle": 123.0, "energy_out": 200.0}} for i in range(3)
         },
@@ -75,6 +77,7 @@ def test_energy_plot_shows_the_sub_joule_components_next_to_the_idle_baseline():
         for container in no_idle.containers:  # the smallest (policy, 10 mJ) is >= 1 % of it
             assert min(bar.get_width() for bar in container) >= 0.01 * axis_mj
         assert everything.get_xlim()[1] > 123.0  # the first panel still shows the whole
+        assert everything.get_xlabel() == "energy (J, board clock)"
     finally:
         plt.close(fig)
 

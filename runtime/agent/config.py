@@ -8,21 +8,13 @@ file and the bad key (``agent.toml: [link].port: expected an integer, got '80'``
 
 from __future__ import annotations
 
-import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from otswarm.agent.tables import table_to_dataclass
 from otswarm.energy.board import default_profile
 from otswarm.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 boards
-    import tomli as tomllib
-
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # the wire format's limit
+from otswarm.ids import ID_RULE, is_valid_id
+from otswarm.tomlconfig import parse_toml, table_to_dataclass
 
 
 @dataclass(frozen=True)
@@ -156,10 +148,7 @@ def load_config(path: str | Path) -> AgentConfig:
 
 def parse_config(text: str, source: str = "<config>") -> AgentConfig:
     """Validate TOML ``text``; ``source`` names it in error messages."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    document = parse_toml(text, source)
     unknown = sorted(set(document) - set(_SECTIONS))
     if unknown:
         raise ConfigError(f"{source}: unknown table [{unknown[0]}] (known: {', '.join(_SECTIONS)})")
@@ -178,8 +167,8 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfig:
 def _check_ranges(config: AgentConfig, source: str) -> None:
     """Values that have the right type but make no sense."""
     checks: list[tuple[bool, str]] = [
-        (bool(_ID.match(config.agent.id)), "[agent].id: use 1-32 of A-Z a-z 0-9 _ . -"),
-        (bool(_ID.match(config.agent.swarm)), "[agent].swarm: use 1-32 of A-Z a-z 0-9 _ . -"),
+        (is_valid_id(config.agent.id), f"[agent].id: use {ID_RULE}"),
+        (is_valid_id(config.agent.swarm), f"[agent].swarm: use {ID_RULE}"),
         (config.agent.tick_period_s > 0, "[agent].tick_period_s: must be > 0"),
         (config.agent.telemetry_s > 0, "[agent].telemetry_s: must be > 0"),
         (

@@ -5,7 +5,8 @@ Per agent: ``DIR/<agent>/run.jsonl`` (tick records), ``DIR/<agent>.ledger.sqlite
 against the run records: the energy an agent booked as ``energy_out`` /
 ``energy_in`` must be what its tick records say it gave / received (the two
 are written independently: the ledger by the ledger's thread, the record by
-the loop).
+the loop). Every energy figure is on the simulated boards' clock
+(:mod:`otswarm.demo.clock`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from otswarm import __version__
 from otswarm.agent.record import read_run_record
+from otswarm.demo.clock import BoardClock
 from otswarm.demo.orchestrator import DemoRun
 from otswarm.demo.report import (
     agent_figures,
@@ -35,15 +37,23 @@ MOVED = ("energy_in", "energy_out")
 LEDGER_TOLERANCE_J = 1e-3  # float32 on the wire and in the MCU's answers: 1 mJ is exact enough
 
 
-def ledger_totals(run_dir: Path, agent_id: str) -> dict[str, float]:
-    """Joules per component from the agent's ledger file ({} when it has none)."""
+def ledger_totals(
+    run_dir: Path, agent_id: str, clock: BoardClock
+) -> tuple[dict[str, float], float]:
+    """Joules per component from the agent's ledger file on the board ``clock`` ({} when
+    it has none), and the idle joules booked before the boards powered up (wall clock)."""
     from otswarm.energy import LedgerReader, ledger_path
 
     path = ledger_path(run_dir, agent_id)
     if not path.exists():
-        return {}
+        return {}, 0.0
     with LedgerReader(path) as reader:
-        return reader.totals(agent_id).get(agent_id, {})
+        totals = reader.totals(agent_id).get(agent_id, {})
+        idle = reader.entries(agent_id, "idle")
+    before = 0.0
+    if "idle" in totals:
+        totals["idle"], before = clock.idle_j(idle)
+    return totals, before
 
 
 def ledger_consistent(agent: dict) -> bool:
@@ -65,14 +75,16 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
         if lines:
             records[process.agent_id] = lines
     w1 = w1_to_swarm_barycenter(records, support)
+    clock = BoardClock(run.settings.acceleration, run.started_at)
     agents: dict[str, dict] = {}
     events: list[str] = []
     for process in run.processes:
         lines = records.get(process.agent_id, [])
         ending = process.ending
         entry = agent_figures(lines, w1.get(process.agent_id, []))
-        energy = ledger_totals(out, process.agent_id)
+        energy, idle_before = ledger_totals(out, process.agent_id, clock)
         entry["energy_j"] = energy
+        entry["idle_before_boards_j"] = idle_before
         entry["energy_total_j"] = sum(energy.get(c, 0.0) for c in SPENT)
         entry["process"] = {
             "pid": process.pid,
@@ -107,6 +119,7 @@ def build_report(run: DemoRun, support) -> tuple[dict, dict[str, list[dict]]]:
             "factor": run.settings.drop_factor,
         },
         "energy_components": [*SPENT, *MOVED],
+        "energy_clock": clock.describe(),
         "agents": agents,
         "rounds": rounds,
         "events": events,

@@ -40,6 +40,7 @@ def _summary(report: dict) -> str:
     for name, ok in checks.items():
         css = "ok" if ok else "bad"
         items.append(f'<span class="{css}">{escape(name)}: {"yes" if ok else "NO"}</span>')
+    items.append(f"energy clock: {escape(report['energy_clock']['meaning'])}")
     items += [f'<span class="bad">{escape(event)}</span>' for event in report["events"]]
     return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
 

@@ -121,7 +121,7 @@ def energy_plot(report: dict):
         2, 1, figsize=(12, 0.9 * len(agents) + 3.2), constrained_layout=True
     )
     _stack(all_ax, report, agents, components, colours, 1.0)
-    all_ax.set_xlabel("energy (J)")
+    all_ax.set_xlabel(f"energy (J, {report['energy_clock']['name']} clock)")
     all_ax.set_title("Where each agent's joules went (ledger, by component)")
     all_ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     work = [c for c in components if c != BASELINE]

@@ -15,7 +15,12 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 def energy_table(report: dict) -> Table:
     """Joules each agent spent, by ledger component, and what allocation moved."""
-    table = Table(title="energy by component (J, from each agent's ledger)", title_style="bold")
+    clock = report["energy_clock"]
+    title = (
+        f"energy by component (J on the {clock['name']} clock, "
+        f"{clock['board_s_per_wall_s']:g} x wall; from each agent's ledger)"
+    )
+    table = Table(title=title, title_style="bold")
     for name in ("agent", "ot", "policy", "radio", "serial", "idle", "spent", "in", "out"):
         table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
     for agent_id, agent in sorted(report["agents"].items()):

@@ -11,8 +11,8 @@ Units: watts (W), joules per byte (J/B), seconds (s).
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,11 +21,8 @@ from types import MappingProxyType
 from typing import Any
 
 from otswarm.energy.errors import ProfileError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from otswarm.tomlconfig import coerce, parse_toml, table_to_dataclass
+from otswarm.tomlconfig import tomllib as tomllib  # re-exported for the profile tests' reader
 
 PROFILE_PACKAGE = "otswarm.profiles"
 
@@ -42,13 +39,34 @@ METER_OPTIONS: dict[str, dict[str, type]] = {
     "telemetry": {"stale_after_s": float},
 }
 
-_TABLES = {
-    "board": {"id": str, "name": str, "cores": int},
-    "power": {"idle_w": float, "loaded_w": float, "per_core_w": float},
-    "radio": {"kind": str, "tx_j_per_byte": float, "rx_j_per_byte": float},
-    "serial": {"j_per_byte": float},
-}
-_OPTIONAL = {("radio", "kind")}
+
+@dataclass(frozen=True)
+class _Board:
+    id: str
+    name: str
+    cores: int
+
+
+@dataclass(frozen=True)
+class _Power:
+    idle_w: float
+    loaded_w: float
+    per_core_w: float
+
+
+@dataclass(frozen=True)
+class _Radio:
+    tx_j_per_byte: float
+    rx_j_per_byte: float
+    kind: str = "wifi"
+
+
+@dataclass(frozen=True)
+class _Serial:
+    j_per_byte: float
+
+
+_TABLES: dict[str, type] = {"board": _Board, "power": _Power, "radio": _Radio, "serial": _Serial}
 
 
 @dataclass(frozen=True)
@@ -131,99 +149,87 @@ def load_profile(name_or_path: str | Path) -> BoardProfile:
 
 def parse_profile(text: str, where: str = "<profile>") -> BoardProfile:
     """Validate the TOML text of a profile; ``where`` names it in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{where}: not valid TOML: {exc}") from exc
-    _reject_unknown(data, {*_TABLES, "meter"}, where, "")
-    values: dict[tuple[str, str], Any] = {}
-    for table, keys in _TABLES.items():
-        section = _table(data, table, where)
-        _reject_unknown(section, set(keys), where, f"{table}.")
-        for key, kind in keys.items():
-            if key not in section and (table, key) in _OPTIONAL:
-                continue
-            values[table, key] = _typed(section, key, kind, where, f"{table}.{key}")
-    _check_power(values, where)
+    data = parse_toml(text, where, ProfileError)
+    allowed = {*_TABLES, "meter"}
+    for name in data:
+        if name not in allowed:
+            raise ProfileError(
+                f"{where}: unknown key {name} (allowed: {', '.join(sorted(allowed))})"
+            )
+    tables = {}
+    for name, cls in _TABLES.items():
+        table = table_to_dataclass(cls, _table(data, name, where), f"{where}: {name}", ProfileError)
+        for key, value in dataclasses.asdict(table).items():
+            _check_value(value, f"{where}: {name}.{key}")
+        tables[name] = table
+    board, power, radio = tables["board"], tables["power"], tables["radio"]
+    _check_power(power, where)
     return BoardProfile(
-        id=values["board", "id"],
-        name=values["board", "name"],
-        cores=values["board", "cores"],
-        idle_w=values["power", "idle_w"],
-        loaded_w=values["power", "loaded_w"],
-        per_core_w=values["power", "per_core_w"],
-        radio_kind=values.get(("radio", "kind"), "wifi"),
-        radio_tx_j_per_byte=values["radio", "tx_j_per_byte"],
-        radio_rx_j_per_byte=values["radio", "rx_j_per_byte"],
-        serial_j_per_byte=values["serial", "j_per_byte"],
+        id=board.id,
+        name=board.name,
+        cores=board.cores,
+        idle_w=power.idle_w,
+        loaded_w=power.loaded_w,
+        per_core_w=power.per_core_w,
+        radio_kind=radio.kind,
+        radio_tx_j_per_byte=radio.tx_j_per_byte,
+        radio_rx_j_per_byte=radio.rx_j_per_byte,
+        serial_j_per_byte=tables["serial"].j_per_byte,
         meter=_meter_spec(_table(data, "meter", where), where),
         path=where,
     )
 
 
-def _table(data: Mapping, name: str, where: str) -> Mapping:
+def _table(data: Mapping, name: str, where: str) -> Any:
     if name not in data:
         raise ProfileError(f"{where}: missing table [{name}]")
-    if not isinstance(data[name], Mapping):
-        raise ProfileError(f"{where}: {name} must be a table, got {type(data[name]).__name__}")
     return data[name]
 
 
-def _reject_unknown(section: Mapping, allowed: set[str], where: str, prefix: str) -> None:
-    for key in section:
-        if key not in allowed:
-            raise ProfileError(
-                f"{where}: unknown key {prefix}{key} (allowed: {', '.join(sorted(allowed))})"
-            )
+def _check_value(value: Any, where: str) -> None:
+    """Profile numbers are finite and >= 0, counts > 0, names not empty."""
+    if isinstance(value, float) and (not math.isfinite(value) or value < 0):
+        raise ProfileError(f"{where}: must be a finite number >= 0, got {value!r}")
+    if isinstance(value, int) and value <= 0:
+        raise ProfileError(f"{where}: must be > 0, got {value!r}")
+    if isinstance(value, str) and not value.strip():
+        raise ProfileError(f"{where}: must not be empty")
 
 
-def _typed(section: Mapping, key: str, kind: type, where: str, dotted: str) -> Any:
-    if key not in section:
-        raise ProfileError(f"{where}: missing key {dotted}")
-    value = section[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
+def _check_power(power: _Power, where: str) -> None:
+    if power.idle_w <= 0:
+        raise ProfileError(f"{where}: power.idle_w must be > 0, got {power.idle_w!r}")
+    if power.loaded_w <= power.idle_w:
         raise ProfileError(
-            f"{where}: {dotted} must be {kind.__name__}, got {type(value).__name__} {value!r}"
+            f"{where}: power.loaded_w ({power.loaded_w!r}) must be greater than "
+            f"power.idle_w ({power.idle_w!r})"
         )
-    if kind is float and (not math.isfinite(value) or value < 0):
-        raise ProfileError(f"{where}: {dotted} must be a finite number >= 0, got {value!r}")
-    if kind is int and value <= 0:
-        raise ProfileError(f"{where}: {dotted} must be > 0, got {value!r}")
-    if kind is str and not value.strip():
-        raise ProfileError(f"{where}: {dotted} must not be empty")
-    return value
-
-
-def _check_power(values: Mapping[tuple[str, str], Any], where: str) -> None:
-    idle, loaded = values["power", "idle_w"], values["power", "loaded_w"]
-    if idle <= 0:
-        raise ProfileError(f"{where}: power.idle_w must be > 0, got {idle!r}")
-    if loaded <= idle:
-        raise ProfileError(
-            f"{where}: power.loaded_w ({loaded!r}) must be greater than power.idle_w ({idle!r})"
-        )
-    if values["power", "per_core_w"] <= 0:
+    if power.per_core_w <= 0:
         raise ProfileError(f"{where}: power.per_core_w must be > 0")
 
 
-def _meter_spec(section: Mapping, where: str) -> MeterSpec:
-    kind = _typed(section, "kind", str, where, "meter.kind")
+def _meter_spec(section: Any, where: str) -> MeterSpec:
+    if not isinstance(section, dict):
+        raise ProfileError(f"{where}: meter: expected a table, got {type(section).__name__}")
+    if "kind" not in section:
+        raise ProfileError(f"{where}: meter.kind: missing required key 'kind'")
+    kind = coerce(section["kind"], str, f"{where}: meter.kind", ProfileError)
     if kind not in METER_OPTIONS:
         raise ProfileError(
             f"{where}: meter.kind {kind!r} is not a meter (one of: {', '.join(METER_OPTIONS)})"
         )
-    allowed = METER_OPTIONS[kind]
-    _reject_unknown(section, {"kind", "sample_period_s", *allowed}, where, "meter.")
-    period = None
-    if "sample_period_s" in section:
-        period = _typed(section, "sample_period_s", float, where, "meter.sample_period_s")
-        if period <= 0:
-            raise ProfileError(f"{where}: meter.sample_period_s must be > 0")
-    options = {
-        key: _typed(section, key, kind_, where, f"meter.{key}")
-        for key, kind_ in allowed.items()
-        if key in section
-    }
-    return MeterSpec(kind=kind, sample_period_s=period, options=MappingProxyType(options))
+    allowed = {"kind": str, "sample_period_s": float, **METER_OPTIONS[kind]}
+    values = {}
+    for key, value in section.items():
+        if key not in allowed:
+            raise ProfileError(
+                f"{where}: meter.{key}: unknown key {key!r} for a {kind} meter "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
+        values[key] = coerce(value, allowed[key], f"{where}: meter.{key}", ProfileError)
+        _check_value(values[key], f"{where}: meter.{key}")
+    period = values.pop("sample_period_s", None)
+    if period is not None and period <= 0:
+        raise ProfileError(f"{where}: meter.sample_period_s must be > 0")
+    del values["kind"]
+    return MeterSpec(kind=kind, sample_period_s=period, options=MappingProxyType(values))

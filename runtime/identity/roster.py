@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +38,10 @@ from otswarm.identity.keys import (
     sign,
     verify,
 )
+from otswarm.ids import is_valid_id
 
 FORMAT = "otswarm-roster/1"
 MAX_ROSTER_BYTES = 1 << 20  # 1 MiB: some 15,000 members
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,32}")  # the wire format's agent id
 
 
 @dataclass(frozen=True)
@@ -54,12 +53,12 @@ class Roster:
     agents: Mapping[str, Ed25519PublicKey] = field(repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.swarm, str) or not _ID.fullmatch(self.swarm):
+        if not is_valid_id(self.swarm):
             raise RosterError(f"roster swarm {self.swarm!r} is not a valid swarm name")
         if isinstance(self.serial, bool) or not isinstance(self.serial, int) or self.serial < 0:
             raise RosterError(f"roster serial must be an integer >= 0, got {self.serial!r}")
         for agent in self.agents:
-            if not isinstance(agent, str) or not _ID.fullmatch(agent):
+            if not is_valid_id(agent):
                 raise RosterError(f"roster agent id {agent!r} is not a valid id")
         object.__setattr__(self, "agents", dict(self.agents))
 

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import numpy as np
 
+from otswarm.ids import ID_RULE, is_valid_id
 from otswarm.summaries.errors import SummaryValueError
 
-MAX_ID_LEN = 32
 MAX_BINS = 4096
 MAX_POINTS = 4096
 MAX_DIM = 64
@@ -30,7 +29,6 @@ MAX_POINT_VALUES = 16384  # k * d
 MAX_PLAN_AGENTS = 4096
 MAX_TRANSFERS = 4096
 WEIGHT_SUM_TOL = 1e-5  # |sum w - 1| accepted on construction (float32 inputs), then renormalised
-_ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 
 
 class Kind(enum.IntEnum):
@@ -53,11 +51,9 @@ class Kind(enum.IntEnum):
 
 
 def check_id(value: str, what: str) -> str:
-    """An agent/swarm id: 1-32 characters of ``A-Z a-z 0-9 _ . -`` (safe as a topic level)."""
-    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
-        raise SummaryValueError(
-            f"{what} {value!r} must be 1-{MAX_ID_LEN} characters of A-Z a-z 0-9 _ . -"
-        )
+    """``value`` if it is an agent/swarm id (:mod:`otswarm.ids`), else a SummaryValueError."""
+    if not is_valid_id(value):
+        raise SummaryValueError(f"{what} {value!r} must be {ID_RULE}")
     return value
 
 
