@@ -11,6 +11,7 @@ from otswarm.ot import _checks, _kernel, _scaling, _solver, _support
 from otswarm.ot.result import FactoredPlan, OTResult
 
 log = logging.getLogger(__name__)
+CONVERGED = _scaling.CONVERGED
 
 
 def tiny(dtype: np.dtype) -> float:
@@ -53,28 +54,28 @@ def scaling_solve(
     else:
         alpha, beta = init[0] - eps * math.log(mass), init[1].copy()
     K = np.empty((n, m), dtype=M.dtype)
-    u, v, f, g = np.empty(n), np.empty(m), np.empty(n), np.empty(m)
+    uv, f, g = np.empty(n + m), np.empty(n), np.empty(m)
     lo, hi = np.empty(m), np.empty(m)
     if mode != _solver.LOG:
         _kernel.column_range(M, lo, hi)
     cost, marginal_error, n_iter, err, status, stabilized = _solver.solve_problem(
         M, M if C is None else C, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
-        K, u, v, f, g, lo, hi,
+        K, uv[:n], uv[n:], f, g, lo, hi,
     )  # fmt: skip
-    return result(K, u, v, mass, cost, f, g, n_iter, status, err, tol, marginal_error,
+    return result(K, uv, mass, cost, f, g, n_iter, status, err, tol, marginal_error,
                   name or ("log" if stabilized else "kernel"), eps)  # fmt: skip
 
 
-def result(K, u, v, mass, cost, f, g, n_iter, status, err, tol, marginal_error, method, eps):
-    """The :class:`OTResult` of a scaling solve (plan factored), with a log
-    line when it stopped before ``tol``."""
-    converged = status == _scaling.CONVERGED
+def result(K, uv, mass, cost, f, g, n_iter, status, err, tol, marginal_error, method, eps):
+    """The :class:`OTResult` of a scaling solve (plan factored, ``uv`` = ``u``
+    then ``v``), with a log line when it stopped before ``tol``."""
+    converged = status == CONVERGED
     if not converged:
         log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
                  method, n_iter, err, tol)  # fmt: skip
-    plan = FactoredPlan(K, u, v, mass)
-    return OTResult(plan, cost, f, g, n_iter, converged, marginal_error, method, eps)
+    fields = (FactoredPlan(K, uv, mass), cost, f, g, n_iter, converged, marginal_error, method, eps)
+    return OTResult._make(fields)
 
 
 def on_full_grid(result: OTResult, support: _support.Support, M: np.ndarray) -> OTResult:
@@ -90,39 +91,40 @@ def on_full_grid(result: OTResult, support: _support.Support, M: np.ndarray) -> 
 
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
-TINY = {F64: tiny(F64), F32: tiny(F32)}
+# per working dtype: (smallest normal number, mass tolerance, default tol)
+PLAIN = {dt: (tiny(dt), _checks.MASS_RTOL[dt], _checks.DEFAULT_TOL[dt]) for dt in (F64, F32)}
 
 
-def checked_solve(a, b, M, eps: float, *, mode: int, kernel_spread: float, max_iter: int,
-                  tol: float, check_every: int) -> OTResult | None:  # fmt: skip
-    """A cold balanced solve of plain arrays (``a, b, M`` C-contiguous NumPy
-    arrays of one dtype, float64 or float32, options already valid) with the
-    input checks done in the same compiled call; ``None`` when the input needs
-    the checked path (bad values, zero weights, another layout)."""
+def plain_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every):
+    """A cold balanced solve of plain NumPy arrays of one dtype, float64 or
+    float32 (``M`` already known to be an ndarray of such a dtype, options
+    valid; ``tol=None``: the dtype's default), with the input checks done in
+    the same compiled call. ``None`` when the input needs the checked path
+    (other types, bad values, zero weights)."""
     dtype = M.dtype
     if (
         type(a) is not np.ndarray
         or type(b) is not np.ndarray
-        or (dtype != F64 and dtype != F32)
-        or a.dtype != dtype
-        or b.dtype != dtype
+        or a.dtype is not dtype
+        or b.dtype is not dtype
         or M.ndim != 2
-        or a.shape != (M.shape[0],)
-        or b.shape != (M.shape[1],)
-        or not (M.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous)
-        or M.size == 0
+        or a.ndim != 1
+        or b.ndim != 1
     ):
         return None
     n, m = M.shape
+    tiny_, mass_rtol, default_tol = PLAIN[dtype]
+    tol = default_tol if tol is None else tol
     K = np.empty((n, m), dtype=dtype)
-    u, v, f, g = np.empty(n), np.empty(m), np.empty(n), np.empty(m)
+    uv, fg = np.empty(n + m), np.empty(n + m)
     ok, mass, cost, marginal_error, n_iter, err, status, stabilized = _solver.checked_solve(
-        a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every, TINY[dtype],
-        _checks.MASS_RTOL[dtype], K, u, v, f, g,
+        a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every, tiny_, mass_rtol, K, uv,
+        fg,
     )  # fmt: skip
     if not ok:
         return None
-    if dtype == F32:
+    f, g = fg[:n], fg[n:]
+    if dtype is F32:
         f, g = f.astype(F32), g.astype(F32)
-    return result(K, u, v, mass, cost, f, g, n_iter, status, err, tol, marginal_error,
+    return result(K, uv, mass, cost, f, g, n_iter, status, err, tol, marginal_error,
                   "log" if stabilized else "kernel", eps)  # fmt: skip

@@ -170,3 +170,63 @@ def sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny):
             v[j] = relaxed(omega, w[j], v[j])
         omega, relax, best = next_omega(it, err, omega, relax, best, history)
     return max_iter, err, MAX_ITER
+
+
+@njit(cache=True, fastmath=FAST)
+def sweeps_unbalanced(K, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, check_every,
+                      tiny):  # fmt: skip
+    """Over-relaxed generalised sweeps (Chizat et al. 2018) for KL-relaxed
+    marginals: the plain updates are ``u_i = (a_i / (K v)_i)^phi_a`` and
+    ``v_j = (b_j / (K^T u)_j)^phi_b * col_factor_j`` (``col_factor_j =
+    exp(-(1 - phi_b) beta_j / eps)`` for the column shift ``beta`` of the
+    kernel), relaxed as in :func:`sweeps`. ``t = K^T 1`` on entry. The error is
+    the fixed-point residual, the L2 norm of the change of both marginals that
+    the plain updates make, ``s_i (u_plain_i - u_i)`` and ``t_j (v_plain_j -
+    v_j)``; on CONVERGED the columns take the plain update. Returns
+    ``(n_iter, err, status)``."""
+    n, m = K.shape
+    w = np.empty(m)
+    for i in range(n):
+        u[i] = 1.0
+    for j in range(m):
+        if not (t[j] > tiny and t[j] < HUGE):
+            return 0, np.inf, FAILED
+        v[j] = (b[j] / t[j]) ** phi_b * col_factor[j]
+    omega, relax, best = 1.0, True, np.inf
+    history = np.full(RATE_WINDOW + 1, np.inf)
+    err = np.inf
+    for it in range(max_iter):
+        for j in range(m):
+            t[j] = 0.0
+        row_err = 0.0
+        for i in range(n):
+            s = 0.0
+            for j in range(m):
+                s += K[i, j] * v[j]
+            if not (s > tiny and s < HUGE):
+                return it, err, FAILED
+            plain = (a[i] / s) ** phi_a
+            e = s * (plain - u[i])
+            row_err += e * e
+            ui = relaxed(omega, plain, u[i])
+            u[i] = ui
+            for j in range(m):
+                t[j] += ui * K[i, j]
+        col_err = 0.0
+        usable = True
+        for j in range(m):
+            tj = t[j]
+            usable &= (tj > tiny) & (tj < HUGE)
+            w[j] = (b[j] / tj) ** phi_b * col_factor[j]
+            d = tj * (w[j] - v[j])
+            col_err += d * d
+        if not usable:
+            return it + 1, err, FAILED
+        err = math.sqrt(row_err + col_err)
+        if it % check_every == 0 and err < tol:
+            v[:] = w
+            return it + 1, err, CONVERGED
+        for j in range(m):
+            v[j] = relaxed(omega, w[j], v[j])
+        omega, relax, best = next_omega(it, err, omega, relax, best, history)
+    return max_iter, err, MAX_ITER

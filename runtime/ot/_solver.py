@@ -141,9 +141,9 @@ def solve_problem(
 
     ``mode`` is KERNEL (Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel when
     the reduced cost spread is at most ``kernel_spread * eps`` on a cold
-    start). A balanced cold kernel-domain solve runs :mod:`._kernel` (one build
-    pass, over-relaxed sweeps); a kernel-domain breakdown is redone stabilised
-    from a cold start. ``alpha, beta`` hold the warm-start potentials when
+    start). A cold kernel-domain solve runs :mod:`._kernel` (one build pass,
+    over-relaxed sweeps, balanced or generalised); a kernel-domain breakdown
+    is redone stabilised from a cold start. ``alpha, beta`` hold the warm-start potentials when
     ``warm``. The plan is left factored, ``P = mass * u_i K_ij v_j``, in the
     outputs ``K, u, v``, its potentials in ``f, g``. Epsilon scaling runs when
     stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
@@ -155,12 +155,21 @@ def solve_problem(
     m = M.shape[1]
     t = np.empty(m)
     stabilize = mode != KERNEL
-    if mode != LOG and not warm and rho_a == np.inf and rho_b == np.inf:
+    if mode != LOG and not warm:
         if mode == KERNEL or kernels.spread(lo, hi) <= kernel_spread * eps:
             alpha[:] = 0.0
             beta[:] = lo
             kernels.build(M, beta, eps, K, t, tiny)
-            n_iter, err, status = kernels.sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny)
+            if rho_a == np.inf and rho_b == np.inf:
+                n_iter, err, status = kernels.sweeps(K, a, b, u, v, t, max_iter, tol,
+                                                     check_every, tiny)  # fmt: skip
+            else:
+                phi_b = _exponent(rho_b, eps)
+                col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
+                n_iter, err, status = kernels.sweeps_unbalanced(
+                    K, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t, max_iter, tol,
+                    check_every, tiny,
+                )  # fmt: skip
             if status != FAILED:
                 cost, marginal_error = assemble(K, C, a, b, u, v, alpha, beta, eps, mass, f, g)
                 return cost, marginal_error, n_iter, err, status, False
@@ -186,27 +195,35 @@ def solve_problem(
 
 @njit(cache=True)
 def checked_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every, tiny, mass_rtol,
-                  K, u, v, f, g):  # fmt: skip
+                  K, uv, fg):  # fmt: skip
     """:func:`solve_problem` of a cold balanced problem after the checks of
     :mod:`._checks` in the same compiled call (a small solve pays one
-    dispatch). Returns ``(ok, mass, cost, marginal_error, n_iter, err, status,
-    stabilised)``; ``ok`` is False, and nothing is solved, when the input is
-    not finite, has a negative or zero weight, or unequal masses: the caller
-    then takes the checked path, which names the problem or solves on the
-    support."""
-    lo, hi = np.empty(M.shape[1]), np.empty(M.shape[1])
+    dispatch); ``uv`` receives ``u`` then ``v``, ``fg`` receives ``f`` then
+    ``g``. Returns ``(ok, mass, cost, marginal_error, n_iter, err, status,
+    stabilised)``; ``ok`` is False, and nothing is solved, when the shapes do
+    not fit, or the input is not finite, has a negative or zero weight, or
+    unequal masses: the caller then takes the checked path, which names the
+    problem or solves on the support."""
+    n, m = M.shape
+    if a.shape[0] != n or b.shape[0] != m or n == 0 or m == 0:
+        return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+    work = np.empty(2 * n + 4 * m)
+    an, alpha = work[:n], work[n : 2 * n]
+    bn, beta, lo, hi = work[2 * n : 2 * n + m], work[2 * n + m : 2 * n + 2 * m], \
+        work[2 * n + 2 * m : 2 * n + 3 * m], work[2 * n + 3 * m :]  # fmt: skip
     finite = kernels.column_range(M, lo, hi)
     ma, zeros_a, good_a = _weights(a)
     mb, zeros_b, good_b = _weights(b)
     same = abs(ma - mb) <= mass_rtol * max(ma, mb)
     if not (finite and good_a and good_b and same and zeros_a + zeros_b == 0):
         return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    an, bn = a.astype(np.float64) / ma, b.astype(np.float64) / ma
-    alpha, beta = np.empty(a.shape[0]), np.empty(b.shape[0])
+    for i in range(n):
+        an[i] = a[i] / ma
+    for j in range(m):
+        bn[j] = b[j] / ma
     cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
-        M, M, an, bn, eps, ma, alpha, beta, False, mode,
-        kernel_spread, True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, f, g,
-        lo, hi,
+        M, M, an, bn, eps, ma, alpha, beta, False, mode, kernel_spread, True, np.inf, np.inf,
+        max_iter, tol, check_every, tiny, K, uv[:n], uv[n:], fg[:n], fg[n:], lo, hi,
     )  # fmt: skip
     return True, ma, cost, marginal_error, n_iter, err, status, stabilized
 

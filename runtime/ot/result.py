@@ -23,19 +23,20 @@ class FactoredPlan:
 
     A solve needs the cost and the marginals, not the ``n x m`` plan; writing
     it is a pass over memory as large as the kernel. :attr:`OTResult.plan`
-    materialises it (once) in the dtype of ``K``.
+    materialises it (once) in the dtype of ``K``. ``uv`` holds ``u`` (the
+    first ``K.shape[0]`` entries) and then ``v``.
     """
 
-    __slots__ = ("_K", "_array", "_scale", "_u", "_v")
+    __slots__ = ("_K", "_array", "_scale", "_uv")
 
-    def __init__(self, K: np.ndarray, u: np.ndarray, v: np.ndarray, scale: float):
-        self._K, self._u, self._v, self._scale = K, u, v, scale
-        self._array = None
+    def __init__(self, K: np.ndarray, uv: np.ndarray, scale: float):
+        self._K, self._uv, self._scale, self._array = K, uv, scale, None
 
     def array(self) -> np.ndarray:
         if self._array is None:
-            out = np.empty(self._K.shape, dtype=self._K.dtype)
-            plan_product(self._K, self._u, self._v, self._scale, out)
+            K, n = self._K, self._K.shape[0]
+            out = np.empty(K.shape, dtype=K.dtype)
+            plan_product(K, self._uv[:n], self._uv[n:], self._scale, out)
             self._array, self._K = out, None
         return self._array
 

@@ -67,37 +67,27 @@ def sinkhorn(
         OTInputError: bad shapes, negative or non-finite weights, non-finite
             costs, unequal masses, ``reg <= 0``, unknown ``method``.
     """
-    result = _plain(a, b, M, reg, method, max_iter, tol, init, check_every)
+    result = None
+    if (  # plain input: the array checks run inside the compiled call
+        init is None
+        and type(M) is np.ndarray
+        and M.dtype in KERNEL_SPREAD
+        and type(reg) is float
+        and 0.0 < reg < math.inf
+        and type(max_iter) is int
+        and max_iter > 0
+        and type(check_every) is int
+        and check_every > 0
+        and (tol is None or (type(tol) is float and 0.0 < tol < math.inf))
+        and method in METHODS
+    ):
+        result = _driver.plain_solve(a, b, M, reg, MODES[method], KERNEL_SPREAD[M.dtype],
+                                     max_iter, tol, check_every)  # fmt: skip
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
     if result.method == "log" and method == "kernel":
         log.info("kernel-domain Sinkhorn under/overflowed at reg=%g; used the log domain", reg)
     return result
-
-
-def _plain(a, b, M, reg, method, max_iter, tol, init, check_every) -> OTResult | None:
-    """The solve of plain input (cold start, NumPy arrays of one float dtype,
-    options of the plain Python types) with the array checks done inside the
-    compiled call; ``None`` for anything else."""
-    if not (
-        init is None
-        and type(M) is np.ndarray
-        and isinstance(reg, (float, int))
-        and 0.0 < reg < math.inf
-        and type(max_iter) is int
-        and max_iter >= 1
-        and type(check_every) is int
-        and check_every >= 1
-        and (tol is None or (isinstance(tol, float) and 0.0 < tol < math.inf))
-        and method in METHODS
-        and M.dtype in KERNEL_SPREAD
-    ):
-        return None
-    return _driver.checked_solve(
-        a, b, M, float(reg), mode=MODES[method], kernel_spread=KERNEL_SPREAD[M.dtype],
-        max_iter=max_iter, tol=_checks.DEFAULT_TOL[M.dtype] if tol is None else tol,
-        check_every=check_every,
-    )  # fmt: skip
 
 
 def _checked(a, b, M, reg, method, max_iter, tol, init, check_every) -> OTResult:

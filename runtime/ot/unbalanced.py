@@ -8,8 +8,11 @@ with ``c = a b^T`` (``reg_type="kl"``, POT's default) or ``c = 1``
 (``reg_type="entropy"``), where ``KL(x | y) = sum x log(x / y) - x + y``. Mass
 need not be conserved: ``rho`` (``reg_m``, units of ``M`` per unit mass) is the
 price of creating or destroying mass; ``rho = inf`` makes that side a hard
-constraint. Solved in the log domain by the generalised scaling iteration of
-``_scaling`` with exponents ``rho / (rho + reg)``.
+constraint. Solved by the generalised scaling iteration with exponents
+``rho / (rho + reg)``: over-relaxed in the kernel domain (``_kernel``) when
+the reduced costs of the (reference-shifted) cost spread over at most
+``KERNEL_SPREAD`` times ``reg``, as ``sinkhorn``'s ``"auto"``; otherwise, or
+after a kernel-domain breakdown, in the stabilised log domain (``_scaling``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import math
 import numpy as np
 
 from otswarm.ot import _checks, _driver, _support
-from otswarm.ot._solver import LOG
+from otswarm.ot._solver import AUTO
 from otswarm.ot.errors import OTInputError
 from otswarm.ot.result import OTResult
+from otswarm.ot.sinkhorn import KERNEL_SPREAD
 
 REG_TYPES = ("kl", "entropy")
 
@@ -49,8 +53,9 @@ def sinkhorn_unbalanced(
             each ``> 0`` or ``inf``.
         reg_type: ``"kl"`` (reference ``a b^T``) or ``"entropy"`` (reference 1).
         max_iter, check_every: as in :func:`sinkhorn`.
-        tol: stop when an iteration changes the column marginal by at most
-            ``tol`` in L2 (default ``1e-9``, float32 ``1e-6``).
+        tol: stop when an iteration changes the marginals of the plan by at
+            most ``tol`` in L2 (the column marginal only in the log domain;
+            default ``1e-9``, float32 ``1e-6``).
         init: warm start ``(f, g)`` from a previous result.
 
     Returns:
@@ -77,7 +82,8 @@ def sinkhorn_unbalanced(
         shifted = M_s - reg * np.log(a64)[:, None] - reg * np.log(b64)[None, :]
         shifted = np.ascontiguousarray(shifted, dtype=dtype)
     result = _driver.scaling_solve(
-        a64, b64, shifted, reg, mode=LOG, anneal=False, init=init, max_iter=max_iter,
+        a64, b64, shifted, reg, mode=AUTO, kernel_spread=KERNEL_SPREAD[dtype], anneal=False,
+        init=init, max_iter=max_iter,
         tol=tol, check_every=check_every, rho=rho, name="unbalanced", C=M_s,
     )  # fmt: skip
     return _driver.on_full_grid(result, support, M)
