@@ -86,6 +86,12 @@ def test_agent_publishes_its_ledger_and_state(mqtt_broker, board, tmp_path):
 def test_telemetry_is_retained_for_late_viewers(mqtt_broker, board, tmp_path):
     agent = _agent(tmp_path, board, mqtt_broker.url, name="tele-2")
     try:
+        # the ledger books idle in commit-window steps: once some is booked, the
+        # next telemetry (due at every tick here) carries it
+        for _ in range(40):
+            _tick_until_published(agent)
+            if agent.ledger.entries("tele-2", "idle"):
+                break
         _tick_until_published(agent)
         late = mqtt_link(mqtt_broker.url, "late", "demo")
         got = inbox(late, Kind.TELEMETRY, sender="tele-2")
