@@ -7,10 +7,12 @@ each with a random action distribution over 5 duty levels, run consensus with
 step 0.7 on the in-process bus (real codec). Both scaling protocols use the same
 groups of at most ceil(sqrt(N)) agents (balanced OT clustering):
 
-- hierarchical (``ClusterNode``): members -> head -> heads -> members, every
-  agent moves toward the swarm barycenter;
-- grouped gossip (``AlignmentExchange`` with ``Clustering.neighbours``): every
-  agent aligns with its group, heads also with each other, one message each;
+- hierarchical (what the agent runs: ``AlignmentExchange.set_groups``, the
+  two-level consensus of ``ClusterNode``): members -> head -> heads -> members,
+  one publish stage a round, every agent moves toward the swarm barycenter;
+- grouped gossip (``AlignmentExchange`` with ``Clustering.neighbours``, what the
+  agent ran before): every agent aligns with its group, heads also with each
+  other, one message each;
 
 all-to-all: every agent hears every other and moves toward their barycenter.
 Per round: deliveries, bytes delivered, wall time (the whole swarm in this one
@@ -31,13 +33,7 @@ import sys
 import numpy as np
 from coordination_common import LEVELS, machine, rounds_to, timed
 
-from otswarm.coordination import (
-    AlignmentExchange,
-    ClusterNode,
-    align_step,
-    cluster,
-    max_pairwise_w1,
-)
+from otswarm.coordination import AlignmentExchange, align_step, cluster, max_pairwise_w1
 from otswarm.coordination.exchange import histogram_message
 from otswarm.link import InProcessBus
 from otswarm.summaries import Kind
@@ -75,26 +71,34 @@ def groups_of(ids, positions):
 
 
 def hierarchical(clustering, ids, states, rounds) -> dict:
+    """What the agent runs past ``cluster_size``: ``AlignmentExchange.set_groups``
+    (the two-level consensus of ``ClusterNode``, one publish stage a round; each
+    agent listens to its cluster's senders only, ``neighbours=()``; anchor 0)."""
     bus = InProcessBus("tiers")
-    links = {a: bus.link(a, track_members=False) for a in clustering.ids}
     start = dict(zip(ids, states, strict=True))
-    nodes = [ClusterNode(links[a], clustering, LEVELS, start[a]) for a in clustering.ids]
-    for link in links.values():
+    exchanges = []
+    for a in clustering.ids:
+        link = bus.link(a, track_members=False)
+        exchange = AlignmentExchange(link, LEVELS, neighbours=(), step=STEP, anchor=0.0)
+        exchange.set_groups(clustering)
+        exchange.start()
         link.start()
+        exchange.align(start[a])
+        exchange.move(-1)  # nothing heard yet: the state starts at the agent's own
+        exchanges.append(exchange)
 
     def one_round(r):
-        for phase in (ClusterNode.phase_up, ClusterNode.phase_heads, ClusterNode.phase_down):
-            for node in nodes:
-                phase(node, r)
-        for node in nodes:
-            node.move(STEP)
+        for exchange in exchanges:
+            exchange.round(r)
 
-    return run_rounds(list(links.values()), one_round, lambda: [n.state for n in nodes], rounds)
+    links = [exchange.link for exchange in exchanges]
+    return run_rounds(links, one_round, lambda: [e.aligner.state for e in exchanges], rounds)
 
 
 def grouped(clustering, ids, states, rounds) -> dict:
-    """What ``Grouping`` gives the agent: gossip with ``Clustering.neighbours``
-    (anchor 0, so that the states go to one consensus as in the other two)."""
+    """Gossip within the groups: ``AlignmentExchange`` with ``Clustering.neighbours``
+    (what the agent ran before the two-level consensus; anchor 0, so that the
+    states go to one consensus as in the other two)."""
     bus = InProcessBus("groups")
     start = dict(zip(ids, states, strict=True))
     exchanges = []
