@@ -131,7 +131,7 @@ def _attack(url: str, stop: threading.Event, period_s: float = 0.5) -> int:
     return rounds
 
 
-def test_agent_processes_execute_only_real_planners_plans_and_cover_for_a_mute_one(mqtt_broker, tmp_path):
+def test_agent_processes_run_only_real_plans_and_cover_for_a_mute_one(mqtt_broker, tmp_path):
     out = tmp_path / "demo"
     watcher = PlanWatcher(mqtt_broker.url, "demo")
     stop = threading.Event()

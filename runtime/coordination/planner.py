@@ -13,9 +13,9 @@ someone else, or ``-``, is refused. At execution time, two rounds after the
 offers, the agent executes the plan of **the smallest id whose plan stays within
 the round's offers** (:func:`otswarm.coordination.plans.check_plan`); a smaller
 plan that does not is refused for that, every larger one as "not the smallest
-planner" (an agent covering for a smaller one sends such plans, see below). A round is closed once taken, so duplicates and late copies are
-refused too. The rule needs no history: agents that hold the same plans execute
-the same one.
+planner" (an agent covering for a smaller one sends such plans, see below). A
+round is closed once taken, so duplicates and late copies are refused too. The
+rule needs no history: agents that hold the same plans execute the same one.
 
 Who plans (:func:`plans_round`). The smallest id of the view plans every round
 (an empty plan when the round is not worth a solve, so it is heard). Another
