@@ -193,17 +193,25 @@ class AlignmentExchange:
                 return [] if target is None else [target]
             return [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
 
+    def kept(self) -> int:
+        """How many senders' histograms are kept (at most those heard within
+        ``max_age`` rounds of the last move, so a flood of ids is forgotten)."""
+        with self._lock:
+            return len(self._histograms)
+
     def move(self, r: int) -> AlignmentMove:
-        """One consensus move with what arrived in rounds near ``r``."""
-        if self.aligner.reference is None:  # the policy never ran: nothing to move
-            with self._lock:
-                self._round = r
-            return AlignmentMove(r, None, self.step, 0)
+        """One consensus move with what arrived in rounds near ``r``; neighbours' states
+        too old (or too far ahead) for round ``r`` are dropped."""
         with self._lock:
             self._round = r
+            self._histograms = {
+                a: h for a, h in self._histograms.items() if abs(r - h[0]) <= self.max_age
+            }
+            if self.aligner.reference is None:  # the policy never ran: nothing to move
+                return AlignmentMove(r, None, self.step, 0)
             node = self._node
             if node is None:
-                fresh = [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
+                fresh = [h for _, h in self._histograms.values()]
                 heard = len(fresh)
             else:
                 own = self.aligner.reference if self.aligner.state is None else self.aligner.state
