@@ -18,12 +18,14 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
      from ``pi``; the consensus still runs and is published (the swarm's view);
    - the drift monitor is fed with the harvest
      (:class:`otswarm.coordination.exchange.AlignmentExchange`);
-   - coordinate: the groups (:class:`otswarm.agent.groups.Grouping`, from the
+   - consensus: the groups (:class:`otswarm.agent.groups.Grouping`, from the
      offers of the last round: none up to ``cluster_size`` members, else
      OT-balanced groups) go to the alignment exchange; the consensus state
      moves (step = the drift monitor's adaptation rate) toward the peers'
      barycenter, or, in groups, toward the swarm barycenter of the two-level
-     consensus (:mod:`otswarm.coordination.hierarchy`); the allocation round
+     consensus (:mod:`otswarm.coordination.hierarchy`);
+   - coordinate (a stage of its own, so that a consensus that fails does not
+     stop the energy sharing): the allocation round
      (:class:`otswarm.coordination.rounds.AllocationRound`) returns what to move:
      this agent's row of an accepted plan, its column as its suppliers reported
      they sent, and the plan to publish when this agent is the round's planner;
@@ -156,6 +158,7 @@ class Agent:
             if self.rollout is not None:
                 self._stage("rollout", rec, self._watch_policy, rec)
             self._stage("drift", rec, self._watch_drift, reading, rec)
+        self._stage("consensus", rec, self._consensus, rec)
         allocation = self._stage("coordinate", rec, self._coordinate, reading, rec)
         if rec.duty is not None:
             self._stage("act", rec, self.actuator.set_duty, rec.duty)
@@ -236,14 +239,8 @@ class Agent:
             }
             log.warning("drift: stale policy, consensus re-anchored", extra={"fields": fields})
 
-    def _coordinate(self, reading, rec: TickRecord):
-        """The consensus move and the allocation round's decision (what to move)."""
-        supply = demand = round_s = 0.0
-        if reading is not None:
-            round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
-            self._last_mcu_s = reading.mcu_time_s
-            supply, demand = self.offers.supply_demand(reading, round_s)
-        self._round_s = round_s
+    def _consensus(self, rec: TickRecord) -> None:
+        """The round's groups (from the last round's offers) and the consensus move."""
         with self.ledger.measure("ot"):
             groups = self.grouping.update(self.allocation.offers(rec.round - 1))
             self.alignment.set_groups(groups)
@@ -254,6 +251,15 @@ class Agent:
         rec.peers = moved.neighbours_heard
         if moved.state is not None:
             rec.aligned_probs = [float(p) for p in moved.state]
+
+    def _coordinate(self, reading, rec: TickRecord):
+        """The allocation round's decision: what to move and publish."""
+        supply = demand = round_s = 0.0
+        if reading is not None:
+            round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
+            self._last_mcu_s = reading.mcu_time_s
+            supply, demand = self.offers.supply_demand(reading, round_s)
+        self._round_s = round_s
         allocation = self.allocation.decide(rec.round, supply, demand, self.alignment.replan_period)
         if allocation.executed is not None:
             rec.planner, rec.plan_round = allocation.executed.planner, allocation.executed.round
