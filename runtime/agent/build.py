@@ -23,7 +23,7 @@ from otswarm.agent.loop import Agent
 from otswarm.agent.offers import OfferPolicy
 from otswarm.agent.record import RunRecordWriter
 from otswarm.agent.sense import BridgeSense, MeterSense
-from otswarm.errors import ConfigError, StopRequested
+from otswarm.errors import PROJECT_ERRORS, ConfigError, StopRequested
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,63 @@ def load_policy(model: str):
     return Policy.load_default(model)
 
 
-def load_kernels() -> float:
-    """Load every OT kernel now (from the Numba cache once it is warm), so no tick pays
-    for a first call; returns the seconds it took."""
-    import otswarm.ot
+def agent_kernels(config: AgentConfig) -> tuple[str, ...]:
+    """The OT kernels (:func:`otswarm.ot.warmup` names) that this agent's stages call
+    every round: the drift monitor's distances with ``drift``, Sinkhorn (balanced and
+    unbalanced) with ``allocation_method = "ot"``. The greedy and proportional
+    allocations and the alignment exchange call none. The grouping's clustering
+    (``emd``, with SciPy's linear program) runs only once the swarm outgrows
+    ``cluster_size``, so its first run loads its kernel instead."""
+    c = config.coordination
+    kernels = ()
+    if c.drift:
+        kernels += ("wasserstein_1d", "sliced_wasserstein")
+    if c.allocation and c.allocation_method == "ot":
+        kernels += ("sinkhorn", "sinkhorn_unbalanced")
+    return kernels
 
-    return otswarm.ot.warmup()
+
+def load_kernels(kernels: tuple[str, ...]) -> float:
+    """Load ``kernels`` now (from the Numba cache once it is warm), so no tick pays for
+    a first call; returns the seconds it took. With none, Numba is not even imported."""
+    if not kernels:
+        return 0.0
+    began = time.perf_counter()
+    import otswarm.ot  # Numba
+
+    otswarm.ot.warmup(kernels)
+    return time.perf_counter() - began
+
+
+def load_kernels_behind(kernels: tuple[str, ...]) -> threading.Thread | None:
+    """Load ``kernels`` on a daemon thread while the agent starts ticking (None: there
+    are none to load).
+
+    No stage calls a kernel in the agent's first ticks: the drift monitor compares
+    its first window after ``drift_window`` ticks, an OT allocation round needs the
+    offers of a round before; so loading them (Numba and its compiler: most of a
+    start with a warm cache) need not delay the first tick. A stage that calls a
+    kernel before it is loaded waits for Numba's compiler lock, as a first call
+    would. A failure is logged; the kernels then load on their first call.
+    """
+    if not kernels:
+        return None
+
+    def load() -> None:
+        try:
+            seconds = load_kernels(kernels)
+        except PROJECT_ERRORS as exc:
+            log.warning("loading the OT kernels %s failed: %s", kernels, exc)
+            return
+        log.info(
+            "OT kernels %s loaded",
+            ", ".join(kernels),
+            extra={"fields": {"event": "kernels_loaded", "kernels_s": round(seconds, 3)}},
+        )
+
+    thread = threading.Thread(target=load, name="otswarm-kernels", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_bridge(bridge, timeout_s: float, stop: threading.Event | None = None) -> None:
@@ -260,7 +311,6 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
     me = config.agent
     policy = load_policy(config.policy.model)
     profile = load_profile(config.energy.profile)
-    kernels_s = load_kernels()
     telemetry_hz = max(1.0, 2.0 / me.tick_period_s)
     meter = board_meter(config, profile, telemetry_hz)
     link = make_link(config)
@@ -309,6 +359,8 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             rollout=rollout,
         )
         undo.pop_all()
+    kernels = agent_kernels(config)
+    load_kernels_behind(kernels)
     log.info(
         "agent %s built",
         me.id,
@@ -317,7 +369,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
                 "event": "built",
                 "device": config.bridge.device,
                 "url": config.link.url,
-                "kernels_s": round(kernels_s, 3),
+                "kernels": list(kernels),
             }
         },
     )
