@@ -8,7 +8,6 @@ fails here, and so does one it loads that nothing calls.
 from __future__ import annotations
 
 import functools
-import logging
 import subprocess
 import sys
 
@@ -16,12 +15,13 @@ import numpy as np
 import pytest
 
 import otswarm.ot
-from otswarm.agent.build import agent_kernels, load_kernels_behind
+from otswarm.agent.build import agent_kernels, start_loading_kernels
 from otswarm.agent.config import parse_config
 from otswarm.coordination.costs import TransferCosts
 from otswarm.coordination.drift import DriftMonitor
 from otswarm.coordination.plans import build_plan, offer_book
 from otswarm.energy import load_profile
+from otswarm.ot.errors import OTInputError
 from otswarm.ot.warmup import ALL_KERNELS
 from otswarm.summaries import EnergyOffer
 
@@ -116,25 +116,12 @@ def test_loading_the_drift_kernels_leaves_scipy_optimize_out():
     assert out.stdout.split() == ["True", "False"]
 
 
-def _events(caplog, event: str) -> list:
-    return [r for r in caplog.records if getattr(r, "fields", {}).get("event") == event]
+def test_kernels_load_on_a_thread_and_the_build_gets_their_time():
+    assert start_loading_kernels(()).result(timeout=10) == 0.0  # none: no Numba
+    assert start_loading_kernels(("wasserstein_1d",)).result(timeout=300) > 0.0
 
 
-def test_kernels_load_behind_the_ticks_and_say_so(caplog):
-    caplog.set_level(logging.INFO, logger="otswarm.agent.build")
-    assert load_kernels_behind(()) is None  # nothing to load: no thread, no Numba
-    thread = load_kernels_behind(("wasserstein_1d",))
-    thread.join(timeout=300)
-    assert not thread.is_alive()
-    loaded = _events(caplog, "kernels_loaded")
-    assert len(loaded) == 1 and loaded[0].fields["kernels_s"] >= 0
-
-
-def test_a_kernel_that_fails_to_load_is_logged_and_the_agent_goes_on(caplog):
-    caplog.set_level(logging.INFO, logger="otswarm.agent.build")
-    thread = load_kernels_behind(("no_such_kernel",))
-    thread.join(timeout=60)
-    assert not thread.is_alive()
-    failed = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(failed) == 1 and "no_such_kernel" in failed[0].getMessage()
-    assert not _events(caplog, "kernels_loaded")
+def test_a_kernel_that_fails_to_load_fails_the_build_with_its_typed_error():
+    loading = start_loading_kernels(("no_such_kernel",))
+    with pytest.raises(OTInputError, match="no_such_kernel"):
+        loading.result(timeout=60)

@@ -5,7 +5,9 @@ profile and the link's files (keys, roster, TLS) are checked first (no side
 effects), then the ledger is opened, then the microcontroller, then the broker.
 A part that cannot be opened raises a typed error naming it, and what was opened
 before is closed again. A stop asked for meanwhile (SIGTERM while waiting for the
-microcontroller or the broker) ends the build with StopRequested.
+microcontroller or the broker) ends the build with StopRequested. The OT kernels
+the config's stages call load from the Numba cache on a thread meanwhile, and are
+in before the broker is joined.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from otswarm.agent.act import AdvisoryActuator, BridgeActuator
 from otswarm.agent.clock import RoundClock
@@ -23,7 +26,7 @@ from otswarm.agent.loop import Agent
 from otswarm.agent.offers import OfferPolicy
 from otswarm.agent.record import RunRecordWriter
 from otswarm.agent.sense import BridgeSense, MeterSense
-from otswarm.errors import PROJECT_ERRORS, ConfigError, StopRequested
+from otswarm.errors import ConfigError, StopRequested
 
 log = logging.getLogger(__name__)
 
@@ -68,35 +71,19 @@ def load_kernels(kernels: tuple[str, ...]) -> float:
     return time.perf_counter() - began
 
 
-def load_kernels_behind(kernels: tuple[str, ...]) -> threading.Thread | None:
-    """Load ``kernels`` on a daemon thread while the agent starts ticking (None: there
-    are none to load).
+def start_loading_kernels(kernels: tuple[str, ...]) -> Future:
+    """Start :func:`load_kernels` on a thread; its future gives the seconds it took.
 
-    No stage calls a kernel in the agent's first ticks: the drift monitor compares
-    its first window after ``drift_window`` ticks, an OT allocation round needs the
-    offers of a round before; so loading them (Numba and its compiler: most of a
-    start with a warm cache) need not delay the first tick. A stage that calls a
-    kernel before it is loaded waits for Numba's compiler lock, as a first call
-    would. A failure is logged; the kernels then load on their first call.
+    The build opens the ledger, the microcontroller and the broker meanwhile (file,
+    serial and socket waits, and llvmlite's native code, run while the thread holds
+    no lock), and waits for the kernels before the agent goes online: no tick ever
+    runs while Numba loads (ticks that overlapped it stalled for seconds under load).
     """
-    if not kernels:
-        return None
-
-    def load() -> None:
-        try:
-            seconds = load_kernels(kernels)
-        except PROJECT_ERRORS as exc:
-            log.warning("loading the OT kernels %s failed: %s", kernels, exc)
-            return
-        log.info(
-            "OT kernels %s loaded",
-            ", ".join(kernels),
-            extra={"fields": {"event": "kernels_loaded", "kernels_s": round(seconds, 3)}},
-        )
-
-    thread = threading.Thread(target=load, name="otswarm-kernels", daemon=True)
-    thread.start()
-    return thread
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otswarm-kernels")
+    try:
+        return executor.submit(load_kernels, kernels)
+    finally:
+        executor.shutdown(wait=False)
 
 
 def open_bridge(bridge, timeout_s: float, stop: threading.Event | None = None) -> None:
@@ -309,6 +296,8 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
     from otswarm.energy import EnergyLedger, ledger_path, load_profile
 
     me = config.agent
+    kernels = agent_kernels(config)
+    loading = start_loading_kernels(kernels)
     policy = load_policy(config.policy.model)
     profile = load_profile(config.energy.profile)
     telemetry_hz = max(1.0, 2.0 / me.tick_period_s)
@@ -327,6 +316,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
         c = config.coordination
         grouping = Grouping(me.id, allocation, alignment, link, c.cluster_size, c.position_m)
         rollout = make_rollout(config, link, policy)
+        kernels_s = loading.result()  # before going online: no tick while Numba loads
         log.info(
             "connecting to the broker %s",
             config.link.url,
@@ -359,8 +349,6 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             rollout=rollout,
         )
         undo.pop_all()
-    kernels = agent_kernels(config)
-    load_kernels_behind(kernels)
     log.info(
         "agent %s built",
         me.id,
@@ -370,6 +358,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
                 "device": config.bridge.device,
                 "url": config.link.url,
                 "kernels": list(kernels),
+                "kernels_s": round(kernels_s, 3),
             }
         },
     )
