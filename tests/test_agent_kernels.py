@@ -52,11 +52,10 @@ def _run_stages(config) -> None:
     """What the config's drift and allocation stages compute in a few rounds."""
     c = config.coordination
     rng = np.random.default_rng(0)
-    if c.drift:
-        for dims in (1, 3):  # the harvest (a scalar) and a vector observation
-            monitor = DriftMonitor(window=4, calibration_windows=2, n_null=5, n_projections=4)
-            readings = [monitor.observe(rng.normal(size=dims)) for _ in range(16)]
-            assert any(r is not None for r in readings)  # a window was compared
+    if c.drift:  # the agent feeds its monitor the harvest, a scalar (agent/loop.py)
+        monitor = DriftMonitor(window=4, calibration_windows=2, n_null=5)
+        readings = [monitor.observe(float(rng.normal())) for _ in range(16)]
+        assert any(r is not None for r in readings)  # a window was compared
     if c.allocation:
         costs = TransferCosts.from_profile(load_profile("rpi4"))
         supplier = EnergyOffer(5.0, 0.0, (0.0, 0.0, 0.0))
@@ -92,9 +91,10 @@ def test_an_agent_that_calls_no_kernel_does_not_import_numba():
         "import sys\n"
         "from otswarm.agent.build import agent_kernels, load_kernels\n"
         "from otswarm.agent.config import parse_config\n"
-        "config = parse_config('[agent]\\nid = \"a1\"\\n')\n"  # defaults: greedy, no drift
-        "assert agent_kernels(config) == ()\n"
-        "assert load_kernels(agent_kernels(config)) == 0.0\n"
+        "for extra in ('', 'drift = true\\nalignment = true\\n'):\n"  # defaults; the demo's
+        "    config = parse_config('[agent]\\nid = \"a1\"\\n[coordination]\\n' + extra)\n"
+        "    assert agent_kernels(config) == ()\n"
+        "    assert load_kernels(agent_kernels(config)) == 0.0\n"
         "print('numba' in sys.modules, 'scipy.optimize' in sys.modules)\n"
     )
     out = subprocess.run(

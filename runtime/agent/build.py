@@ -45,18 +45,15 @@ def load_policy(model: str):
 
 def agent_kernels(config: AgentConfig) -> tuple[str, ...]:
     """The OT kernels (:func:`otswarm.ot.warmup` names) that this agent's stages call
-    every round: the drift monitor's distances with ``drift``, Sinkhorn (balanced and
-    unbalanced) with ``allocation_method = "ot"``. The greedy and proportional
-    allocations and the alignment exchange call none. The grouping's clustering
-    (``emd``, with SciPy's linear program) runs only once the swarm outgrows
+    every round: Sinkhorn (balanced and unbalanced) with ``allocation_method = "ot"``.
+    The greedy and proportional allocations, the alignment exchange and the drift
+    monitor (the agent feeds it the harvest, a scalar: its ``W_1`` is NumPy) call
+    none. The grouping's clustering (``emd``) runs only once the swarm outgrows
     ``cluster_size``, so its first run loads its kernel instead."""
     c = config.coordination
-    kernels = ()
-    if c.drift:
-        kernels += ("wasserstein_1d", "sliced_wasserstein")
     if c.allocation and c.allocation_method == "ot":
-        kernels += ("sinkhorn", "sinkhorn_unbalanced")
-    return kernels
+        return ("sinkhorn", "sinkhorn_unbalanced")
+    return ()
 
 
 def load_kernels(kernels: tuple[str, ...]) -> float:

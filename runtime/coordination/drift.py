@@ -5,8 +5,13 @@ e.g. a whole observation). They are cut into consecutive windows of ``window``
 samples. The first ``calibration_windows`` windows form the *reference pool*;
 each later window is compared with the pool:
 
-    d = W_1(recent, pool)                  scalars (closed form, ``wasserstein_1d``)
+    d = W_1(recent, pool)                  scalars (closed form, :func:`w1_of_samples`)
     d = SW_1(recent, pool)                 vectors (``sliced_wasserstein``, fixed seed)
+
+The scalar distance is a few NumPy calls on samples of tens of values, so a
+monitor of scalars (the agent's: the harvested power) never loads Numba and its
+compiler (about 120 MB of a board's memory, docs/performance.md); vectors use
+the compiled sliced distance of :mod:`otswarm.ot`.
 
 The no-change threshold ``tau`` is the ``1 - false_alarm_rate`` quantile of the
 same distance under no change, estimated once per pool by permutation: ``w``
@@ -32,6 +37,22 @@ from otswarm.coordination.adaptation import AdaptationRate
 from otswarm.coordination.errors import CoordinationError
 
 log = logging.getLogger(__name__)
+
+
+def w1_of_samples(x: np.ndarray, y: np.ndarray) -> float:
+    """``W_1`` between the empirical measures of samples ``x`` ``(n,)`` and ``y`` ``(m,)``
+    (uniform weights): on the line it is the L1 distance of the two CDFs,
+
+        W_1 = int |F(t) - G(t)| dt = sum_k |F(t_k) - G(t_k)| (t_{k+1} - t_k)
+
+    over the merged sorted samples ``t`` (``F``, ``G`` are constant between them).
+    Equal to ``otswarm.ot.wasserstein_1d(x, y, p=1)`` (tests/test_coordination_drift.py).
+    """
+    xs, ys = np.sort(x), np.sort(y)
+    t = np.sort(np.concatenate((xs, ys)))
+    cdf_x = np.searchsorted(xs, t[:-1], side="right") / xs.size
+    cdf_y = np.searchsorted(ys, t[:-1], side="right") / ys.size
+    return float(np.abs(cdf_x - cdf_y) @ np.diff(t))
 
 
 @dataclass(frozen=True)
@@ -127,10 +148,10 @@ class DriftMonitor:
         return reading
 
     def _distance(self, x: np.ndarray, y: np.ndarray) -> float:
-        from otswarm.ot import sliced_wasserstein, wasserstein_1d
-
         if x.shape[1] == 1:
-            return float(wasserstein_1d(x[:, 0], y[:, 0], p=1))
+            return w1_of_samples(x[:, 0], y[:, 0])
+        from otswarm.ot import sliced_wasserstein  # Numba, for vector observations only
+
         return float(sliced_wasserstein(x, y, n_projections=self.n_projections, seed=self._seed))
 
     def _null_quantile(self, pool: np.ndarray) -> float:
