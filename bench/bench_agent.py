@@ -7,9 +7,9 @@ process (the shipped policy in LiteRT, pyserial on a simulated MCU's pty,
 Mosquitto on loopback) at the default rate of one tick per second; the Numba
 cache is warmed first, as an install does (docs/deploy.md). Figures:
 
-- ``cold_start``: process start to "running" (config, imports, policy, ledger,
-  MCU handshake, broker connect; the OT kernels then load behind the first
-  ticks), and to the end of the first tick without (``to_first_tick_s``) and with
+- ``cold_start``: process start to "running" (config, imports, policy, the OT
+  kernels the config calls from the cache, ledger, MCU handshake, broker
+  connect), and to the end of the first tick without (``to_first_tick_s``) and with
   (``to_first_tick_wall_s``) the deliberate wait for the middle of the next round
   (``round_wait_s``, 0 to one period), median of 3 starts;
 - ``rss_mb``: resident memory of the agent process (the demo's config) once it
@@ -22,8 +22,9 @@ cache is warmed first, as an install does (docs/deploy.md). Figures:
   smallest id, so it is the allocation planner of all 17;
 - ``rss_by_import_mb``: where the resident memory comes from: a fresh interpreter
   imports what the agent imports, in the agent's order, and reads its RSS after
-  each step (then after ``warmup()`` of the kernels the demo's config calls, which
-  loads them from the cache);
+  each step (then, if the demo's config calls OT kernels, Numba and loading them
+  from the cache); ``rss_by_import_ot_allocation_mb`` the same with the kernels
+  of ``allocation_method = "ot"`` (Sinkhorn), the one stage that loads Numba;
 - ``codec``: CPU µs to encode and to decode one 32-bin histogram tagged with the
   swarm HMAC (the wire format of docs/wire-format.md), and their sum, against
   HMAC-SHA256 of the same bytes alone, in the same run.
@@ -252,9 +253,9 @@ IMPORT_STEPS = (
     "otswarm.agent.config",
     "otswarm.agent.build",
     "ai_edge_litert.interpreter",
-    "numba",
-    "otswarm.ot",
 )
+KERNEL_STEPS = ("numba", "otswarm.ot")  # only when the config calls a kernel
+OT_ALLOCATION_KERNELS = ("sinkhorn", "sinkhorn_unbalanced")  # allocation_method = "ot"
 _RSS_SCRIPT = """
 import importlib, json, sys
 def rss():
@@ -262,27 +263,25 @@ def rss():
         if line.startswith('VmRSS'):
             return int(line.split()[1]) / 1024
 steps = [['python', rss()]]
-kernels, names = sys.argv[1].split(','), sys.argv[2:]
+kernels, names = [k for k in sys.argv[1].split(',') if k], sys.argv[2:]
 for name in names:
     importlib.import_module(name)
     steps.append([name, rss()])
-import otswarm.ot
-otswarm.ot.warmup(kernels)
-steps.append(['otswarm.ot.warmup(' + ', '.join(kernels) + ')', rss()])
+if kernels:
+    import otswarm.ot
+    otswarm.ot.warmup(kernels)
+    steps.append(['otswarm.ot.warmup(' + ', '.join(kernels) + ')', rss()])
 print(json.dumps(steps))
 """
 
 
-def rss_by_import(folder: Path, device: str, url: str) -> dict:
-    """RSS (MB) of a fresh interpreter after each of :data:`IMPORT_STEPS` and after loading
-    the kernels the demo's config calls, and each step's share."""
-    from otswarm.agent.build import agent_kernels
-    from otswarm.agent.config import load_config
-
-    config = write_agent_config(folder / "rss", "rss", 0, device, url, PERIOD_S, 8, 16)
-    kernels = ",".join(agent_kernels(load_config(config)))
+def rss_by_import(kernels: tuple[str, ...]) -> dict:
+    """RSS (MB) of a fresh interpreter after each of :data:`IMPORT_STEPS`, then (when
+    ``kernels`` is not empty) Numba, ``otswarm.ot`` and loading ``kernels`` from the
+    cache, and each step's share."""
+    steps = IMPORT_STEPS + (KERNEL_STEPS if kernels else ())
     out = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, kernels, *IMPORT_STEPS],
+        [sys.executable, "-c", _RSS_SCRIPT, ",".join(kernels), *steps],
         capture_output=True, text=True, check=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     ).stdout  # fmt: skip
@@ -339,7 +338,8 @@ def codec() -> dict:
 
 def main() -> int:
     import otswarm.ot
-    from otswarm.agent.build import load_policy
+    from otswarm.agent.build import agent_kernels, load_policy
+    from otswarm.agent.config import load_config
 
     warm_s = otswarm.ot.warmup()
     wire = codec()
@@ -349,7 +349,10 @@ def main() -> int:
         try:
             started = cold_start(Path(tmp), device, broker.url)
             loaded = with_peers(Path(tmp), device, broker.url, support)
-            imports = rss_by_import(Path(tmp), device, broker.url)
+            config = write_agent_config(Path(tmp) / "rss", "rss", 0, device, broker.url,
+                                        PERIOD_S, 8, 16)  # fmt: skip
+            imports = rss_by_import(agent_kernels(load_config(config)))
+            imports_ot = rss_by_import(OT_ALLOCATION_KERNELS)
         finally:
             simulator.stop()
     result = {
@@ -361,6 +364,7 @@ def main() -> int:
         **loaded,
         "codec": wire,
         "rss_by_import_mb": imports,
+        "rss_by_import_ot_allocation_mb": imports_ot,
     }
     figures = {**result["cold_start"], **loaded, "codec_us": wire["codec_us"]}
     result["targets"] = TARGETS
