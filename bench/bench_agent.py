@@ -256,11 +256,16 @@ def rss_by_import() -> dict:
 
 def codec() -> dict:
     """CPU µs of encode, decode and both of one HMAC-tagged 32-bin histogram, and of
-    HMAC-SHA256 alone over the same bytes (the part the wire format cannot shed)."""
+    HMAC-SHA256 alone over the same bytes (the part the wire format cannot shed); and
+    the parts of the round trip (``parts_us``: the profile of where its time goes)."""
     import hashlib
     import hmac
 
-    from otswarm.summaries import decode, encode
+    from otswarm.summaries import Kind, decode, encode
+    from otswarm.summaries.auth import make_tag
+    from otswarm.summaries.header import pack_header, read_header
+    from otswarm.summaries.quantize import dequantize_weights, quantize_weights
+    from otswarm.summaries.reader import U16, PayloadReader
 
     payload = encode(HIST, key=KEY, **HEADER)
     assert decode(payload, key=KEY).message.weights.size == 32
@@ -268,6 +273,19 @@ def codec() -> dict:
     decode_us = cpu_us(lambda: decode(payload, key=KEY))
     both_us = cpu_us(lambda: decode(encode(HIST, key=KEY, **HEADER), key=KEY))
     hmac_us = cpu_us(lambda: hmac.digest(KEY, payload, hashlib.sha256))
+    h = HEADER
+    weights = np.frombuffer(quantize_weights(HIST.weights), U16)
+    parts = {
+        "pack_header": cpu_us(
+            lambda: pack_header(
+                Kind.HISTOGRAM, h["agent"], h["round"], h["sequence"], h["timestamp_us"], 0, 1
+            )
+        ),
+        "quantize_32": cpu_us(lambda: quantize_weights(HIST.weights)),
+        "make_tag": cpu_us(lambda: make_tag(KEY, payload[:-16])),
+        "read_header": cpu_us(lambda: read_header(PayloadReader(payload))),
+        "dequantize_32": cpu_us(lambda: dequantize_weights(weights, None)),
+    }
     return {
         "bytes": len(payload),
         "encode_us": encode_us,
@@ -275,6 +293,7 @@ def codec() -> dict:
         "codec_us": both_us,
         "hmac_sha256_us": hmac_us,
         "ratio_codec_to_hmac": round(both_us / hmac_us, 1),
+        "parts_us": parts,
     }
 
 

@@ -1,4 +1,5 @@
-"""Session fixtures: a real MQTT broker on a free loopback port; warm OT kernels."""
+"""Shared fixtures: a real MQTT broker on a free loopback port, the fleet broker of
+docs/ (per module), warm OT kernels."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ def mqtt_broker():
     binary is missing (one warning line says so). Yields the EmbeddedBroker."""
     broker = EmbeddedBroker(host="127.0.0.1", port=0)
     broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet_broker(tmp_path_factory):
+    """Mosquitto running docs/mosquitto-fleet.conf (TLS, passwords, the ACL) with its
+    paths moved to a temp folder, for one test module (tests/fleet_support.py)."""
+    from fleet_support import running_fleet_broker
+
+    broker = running_fleet_broker(tmp_path_factory.mktemp("fleet"))
     try:
         yield broker
     finally:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
-from link_support import KEY, inbox
+from link_support import KEY, inbox, mqtt_link
 
 from otswarm.link import MqttLink
-from otswarm.link.broker import EmbeddedBroker
+from otswarm.link.broker import EmbeddedBroker, free_port
 from otswarm.summaries import Histogram, Kind, encode
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -125,6 +125,24 @@ def start_fleet_broker(config: Path, port: int, ca_file: Path) -> EmbeddedBroker
     broker = EmbeddedBroker(port=port, prefer="mosquitto", config_file=config).start()
     broker.ca_file = str(ca_file)
     return broker
+
+
+def running_fleet_broker(root: Path) -> EmbeddedBroker:
+    """The docs' fleet broker (TLS, :data:`PASSWORDS`, the ACL) in ``root``, on a free
+    port (the ``fleet_broker`` fixture of tests/conftest.py)."""
+    certs = certificates(root / "certs")
+    port = free_port()
+    return start_fleet_broker(fleet_config(root, certs, port), port, certs / "ca.crt")
+
+
+def fleet_url(broker: EmbeddedBroker) -> str:
+    return f"mqtts://127.0.0.1:{broker.port}"
+
+
+def fleet_agent(broker: EmbeddedBroker, user: str, password: str | None = None) -> MqttLink:
+    """A started link of agent ``user`` on the fleet broker, with its password."""
+    return mqtt_link(fleet_url(broker), user, SWARM, ca_file=broker.ca_file, username=user,
+                     password=password or PASSWORDS[user])  # fmt: skip
 
 
 def assert_summary_delivered(sender: MqttLink, receiver: MqttLink) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from otswarm.coordination.exchange import AlignmentExchange
+from otswarm.coordination.exchange import AlignmentExchange, histogram_message
 from otswarm.coordination.quantile import max_pairwise_w1
 from otswarm.link.inprocess import InProcessBus
 
@@ -134,3 +134,20 @@ def test_exchange_refuses_unequally_spaced_levels():
 
     with pytest.raises(HistogramError):
         AlignmentExchange(InProcessBus("bad").link("x1"), [0.0, 0.2, 1.0])
+
+
+def test_histograms_of_senders_gone_silent_are_forgotten():
+    """A flood of 300 ids, each sending one state: kept while usable, dropped once
+    older than ``max_age`` rounds, so the state per sender stays bounded."""
+    bus = InProcessBus("flood", seed=1)
+    link = bus.link("me", track_members=False)
+    coord = AlignmentExchange(link, LEVELS, step=0.5, max_age=2).start()
+    link.start()
+    coord.align(np.full(LEVELS.size, 1.0 / LEVELS.size))
+    state = histogram_message(np.eye(LEVELS.size)[1], LEVELS, coord.support_id)
+    for i in range(300):
+        flooder = bus.link(f"f{i:03d}", track_members=False).start()
+        flooder.publish(state, round=1)
+    assert coord.move(1).neighbours_heard == 300 and coord.kept() == 300
+    assert coord.move(3).neighbours_heard == 300  # still within max_age
+    assert coord.move(4).neighbours_heard == 0 and coord.kept() == 0

@@ -51,7 +51,7 @@ def test_one_plan_per_round_over_mqtt_while_the_planner_leaves(mqtt_broker):
                 planner = min(alive) if r - 1 >= 4 else "m1"
                 for name in alive:
                     allocation = agents[name]
-                    _wait(lambda a=allocation, r=r, p=planner: a.plan_waiting(r - 1) == p, "plan")
+                    _wait(lambda a=allocation, r=r, p=planner: a.holds_plan(r - 1, p), "plan")
             if r >= 3:  # the reports of what was sent at r - 1 are in before r + 1
                 time.sleep(0.2)
     finally:

@@ -8,35 +8,15 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from fleet_support import PASSWORDS, SWARM, certificates, fleet_config, start_fleet_broker
-from link_support import KEY, mqtt_link, wait_until
+from fleet_support import PASSWORDS, SWARM, fleet_agent, fleet_url
+from link_support import KEY, wait_until
 
 from otswarm.fleet.state import FleetState
 from otswarm.fleet.watch import FleetWatcher
 from otswarm.link import LinkConnectError, MqttLinkConfig
-from otswarm.link.broker import free_port
 from otswarm.summaries import Kind, Telemetry, encode
 
 VIEWER = "fleet-viewer"
-
-
-@pytest.fixture(scope="module")
-def fleet_broker(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fleet-acl")
-    certs = certificates(root / "certs")
-    port = free_port()
-    broker = start_fleet_broker(fleet_config(root, certs, port), port, certs / "ca.crt")
-    yield broker
-    broker.stop()
-
-
-def _url(broker) -> str:
-    return f"mqtts://127.0.0.1:{broker.port}"
-
-
-def _agent(broker, user: str):
-    return mqtt_link(_url(broker), user, SWARM, ca_file=broker.ca_file, username=user,
-                     password=PASSWORDS[user])  # fmt: skip
 
 
 def _raw(broker, user: str) -> tuple[mqtt.Client, queue.Queue]:
@@ -62,13 +42,13 @@ def _telemetry(agent: str, seq: int) -> tuple[bytes, int]:
 
 
 def _viewer(broker, state: FleetState, user: str = VIEWER, password: str | None = None):
-    config = MqttLinkConfig(_url(broker), agent=VIEWER, ca_file=broker.ca_file, username=user,
+    config = MqttLinkConfig(fleet_url(broker), agent=VIEWER, ca_file=broker.ca_file, username=user,
                             password=password or PASSWORDS[user])  # fmt: skip
     return FleetWatcher(config, state, SWARM).start(timeout=10)
 
 
 def test_the_viewer_reads_every_agent(fleet_broker):
-    alice, bob = _agent(fleet_broker, "alice"), _agent(fleet_broker, "bob")
+    alice, bob = fleet_agent(fleet_broker, "alice"), fleet_agent(fleet_broker, "bob")
     state = FleetState(KEY.encode())
     try:
         alice.publish(Telemetry(1.0, 5.0, 2.7, {"idle": 13.5}, board="rpi4"))
@@ -86,7 +66,7 @@ def test_the_viewer_reads_every_agent(fleet_broker):
 
 
 def test_the_viewer_cannot_publish_anything(fleet_broker):
-    carol, bob = _agent(fleet_broker, "carol"), _agent(fleet_broker, "bob")
+    carol, bob = fleet_agent(fleet_broker, "carol"), fleet_agent(fleet_broker, "bob")
     got: queue.Queue = queue.Queue()
     carol.on(Kind.TELEMETRY, got.put)
     carol.on(Kind.STATE, got.put)
@@ -117,7 +97,7 @@ def test_the_viewer_cannot_publish_anything(fleet_broker):
 
 
 def test_an_agent_publishes_only_its_own_telemetry(fleet_broker):
-    carol = _agent(fleet_broker, "carol")
+    carol = fleet_agent(fleet_broker, "carol")
     got: queue.Queue = queue.Queue()
     carol.on(Kind.TELEMETRY, got.put)
     raw, acks = _raw(fleet_broker, "alice")

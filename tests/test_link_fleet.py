@@ -9,36 +9,14 @@ from fleet_support import (
     SWARM,
     assert_cannot_pose_as_bob,
     assert_summary_delivered,
-    certificates,
-    fleet_config,
-    start_fleet_broker,
+    fleet_agent,
 )
-from link_support import mqtt_link
 
 from otswarm.link import LinkConnectError, MqttLink, MqttLinkConfig
-from otswarm.link.broker import free_port
-
-
-@pytest.fixture(scope="module")
-def fleet_broker(tmp_path_factory):
-    """Mosquitto running docs/mosquitto-fleet.conf with its paths moved to a temp folder."""
-    root = tmp_path_factory.mktemp("fleet")
-    certs = certificates(root / "certs")
-    port = free_port()
-    broker = start_fleet_broker(fleet_config(root, certs, port), port, certs / "ca.crt")
-    yield broker
-    broker.stop()
-
-
-def _agent(broker, user: str, password: str | None = None) -> MqttLink:
-    return mqtt_link(
-        f"mqtts://127.0.0.1:{broker.port}", user, SWARM, ca_file=broker.ca_file,
-        username=user, password=password or PASSWORDS[user],
-    )  # fmt: skip
 
 
 def test_agents_talk_over_tls_with_passwords(fleet_broker):
-    alice, carol = _agent(fleet_broker, "alice"), _agent(fleet_broker, "carol")
+    alice, carol = fleet_agent(fleet_broker, "alice"), fleet_agent(fleet_broker, "carol")
     try:
         assert_summary_delivered(alice, carol)
     finally:
@@ -58,7 +36,7 @@ def test_anonymous_and_wrong_passwords_are_refused(fleet_broker, user, password)
 
 def test_an_agent_cannot_publish_as_another(fleet_broker):
     """alice holds the swarm key, so only the broker's ACL can stop her posing as bob."""
-    alice, carol = _agent(fleet_broker, "alice"), _agent(fleet_broker, "carol")
+    alice, carol = fleet_agent(fleet_broker, "alice"), fleet_agent(fleet_broker, "carol")
     raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     raw.username_pw_set("alice", PASSWORDS["alice"])
     raw.tls_set(ca_certs=fleet_broker.ca_file)

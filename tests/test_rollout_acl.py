@@ -12,15 +12,13 @@ from fleet_support import (
     PASSWORDS,
     SWARM,
     assert_summary_delivered,
-    certificates,
-    fleet_config,
-    start_fleet_broker,
+    fleet_agent,
+    fleet_url,
 )
-from link_support import KEY, inbox, mqtt_link
+from link_support import KEY, inbox
 from rollout_support import UNIFORM, rollout_of, write_keys
 
 from otswarm.link import MqttLinkConfig
-from otswarm.link.broker import free_port
 from otswarm.link.topics import OPERATOR
 from otswarm.rollout.errors import RolloutError
 from otswarm.rollout.operator_client import OperatorClient
@@ -28,37 +26,24 @@ from otswarm.summaries import Kind, encode
 
 
 @pytest.fixture(scope="module")
-def fleet_broker(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fleet-rollout")
-    certs = certificates(root / "certs")
-    port = free_port()
-    broker = start_fleet_broker(fleet_config(root, certs, port), port, certs / "ca.crt")
-    broker.key = write_keys(root / "keys")[0]
-    yield broker
-    broker.stop()
-
-
-def _url(broker) -> str:
-    return f"mqtts://127.0.0.1:{broker.port}"
-
-
-def _link(broker, user: str):
-    return mqtt_link(_url(broker), user, SWARM, ca_file=broker.ca_file, username=user,
-                     password=PASSWORDS[user])  # fmt: skip
+def operator_key(tmp_path_factory):
+    """The operator's signing key of this module's rollouts."""
+    return write_keys(tmp_path_factory.mktemp("rollout-keys"))[0]
 
 
 def _client(broker, user: str) -> OperatorClient:
-    config = MqttLinkConfig(_url(broker), SWARM, OPERATOR, hmac_key=KEY, ca_file=broker.ca_file,
-                            username=user, password=PASSWORDS[user])  # fmt: skip
+    config = MqttLinkConfig(fleet_url(broker), SWARM, OPERATOR, hmac_key=KEY,
+                            ca_file=broker.ca_file, username=user,
+                            password=PASSWORDS[user])  # fmt: skip
     return OperatorClient(config)
 
 
-def test_the_operator_publishes_a_rollout_and_agents_get_it(fleet_broker):
-    carol = _link(fleet_broker, "carol")
+def test_the_operator_publishes_a_rollout_and_agents_get_it(fleet_broker, operator_key):
+    carol = fleet_agent(fleet_broker, "carol")
     got = inbox(carol, Kind.ROLLOUT, sender=OPERATOR)
     try:
         assert carol.wait_ready(10)
-        rollout = rollout_of(fleet_broker.key, UNIFORM, SWARM)
+        rollout = rollout_of(operator_key, UNIFORM, SWARM)
         with _client(fleet_broker, "operator") as operator:
             operator.publish(rollout)
         assert got.get(timeout=10).message == rollout
@@ -67,12 +52,12 @@ def test_the_operator_publishes_a_rollout_and_agents_get_it(fleet_broker):
         carol.close()
 
 
-def test_an_agent_cannot_publish_a_rollout_as_the_operator(fleet_broker):
-    carol = _link(fleet_broker, "carol")
+def test_an_agent_cannot_publish_a_rollout_as_the_operator(fleet_broker, operator_key):
+    carol = fleet_agent(fleet_broker, "carol")
     got = inbox(carol, Kind.ROLLOUT, sender=OPERATOR)
     try:
         assert carol.wait_ready(10)
-        forged = rollout_of(fleet_broker.key, UNIFORM, SWARM)
+        forged = rollout_of(operator_key, UNIFORM, SWARM)
         with _client(fleet_broker, "alice") as alice, pytest.raises(RolloutError, match="refused"):
             alice.publish(forged)
         assert forged not in _drain(got)
@@ -80,9 +65,9 @@ def test_an_agent_cannot_publish_a_rollout_as_the_operator(fleet_broker):
         carol.close()
 
 
-def test_an_agent_cannot_publish_a_rollout_under_its_own_id(fleet_broker):
+def test_an_agent_cannot_publish_a_rollout_under_its_own_id(fleet_broker, operator_key):
     """The rollout kind is denied on every agent's own subtree; the rest of it is not."""
-    alice, carol = _link(fleet_broker, "alice"), _link(fleet_broker, "carol")
+    alice, carol = fleet_agent(fleet_broker, "alice"), fleet_agent(fleet_broker, "carol")
     got = inbox(carol, Kind.ROLLOUT)  # every sender, not just the operator
     raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     raw.username_pw_set("alice", PASSWORDS["alice"])
@@ -93,7 +78,7 @@ def test_an_agent_cannot_publish_a_rollout_under_its_own_id(fleet_broker):
         assert carol.wait_ready(10)
         raw.connect("127.0.0.1", fleet_broker.port)
         raw.loop_start()
-        forged = rollout_of(fleet_broker.key, UNIFORM, SWARM)
+        forged = rollout_of(operator_key, UNIFORM, SWARM)
         payload = encode(forged, agent="alice", round=0, sequence=1, timestamp_us=10**15,
                          key=KEY.encode())  # fmt: skip
         raw.publish(f"otswarm/v1/{SWARM}/alice/rollout", payload, qos=1)
@@ -118,10 +103,10 @@ def _drain(got: queue.Queue, quiet_s: float = 1.0) -> list:
             return messages
 
 
-def test_the_broker_refuses_a_packet_larger_than_any_otswarm_message(fleet_broker):
+def test_the_broker_refuses_a_packet_larger_than_any_otswarm_message(fleet_broker, operator_key):
     """``max_packet_size`` of the docs' configuration: a 70 kB publish never reaches a board,
     while a full-size rollout (the 64 KiB payload limit) still does."""
-    carol = _link(fleet_broker, "carol")
+    carol = fleet_agent(fleet_broker, "carol")
     got = inbox(carol, Kind.ROLLOUT, sender=OPERATOR)
     raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     raw.username_pw_set(OPERATOR, PASSWORDS[OPERATOR])
@@ -132,7 +117,7 @@ def test_the_broker_refuses_a_packet_larger_than_any_otswarm_message(fleet_broke
         assert carol.wait_ready(10)
         _drain(got)
         filler = bytes(65536 - 1600 - len(UNIFORM.read_bytes()))  # ~64 kB with card and header
-        largest = rollout_of(fleet_broker.key, UNIFORM, SWARM, model_bytes=filler)
+        largest = rollout_of(operator_key, UNIFORM, SWARM, model_bytes=filler)
         with _client(fleet_broker, OPERATOR) as operator:
             operator.publish(largest)
         assert largest in _drain(got)

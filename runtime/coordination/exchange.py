@@ -163,10 +163,20 @@ class AlignmentExchange:
                 return []
             return [h for rnd, h in self._histograms.values() if abs(r - rnd) <= self.max_age]
 
+    def kept(self) -> int:
+        """How many senders' histograms are kept (at most those heard within
+        ``max_age`` rounds of the last move, so a flood of ids is forgotten)."""
+        with self._lock:
+            return len(self._histograms)
+
     def move(self, r: int) -> AlignmentMove:
-        """One consensus move with the neighbours' states of rounds near ``r``."""
+        """One consensus move with the neighbours' states of rounds near ``r``; states
+        too old (or too far ahead) for round ``r`` are dropped."""
         with self._lock:
             self._round = r
+            self._histograms = {
+                a: h for a, h in self._histograms.items() if abs(r - h[0]) <= self.max_age
+            }
         fresh = self.peer_states()
         state = None
         if self.aligner.reference is not None:

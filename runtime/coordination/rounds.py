@@ -6,8 +6,9 @@ It decides, it does not move energy: each round ``r``
 - :meth:`decide` returns an :class:`Allocation`: this agent's row of the plan of
   round ``r - 2`` (joules to send, per target), its column of the plan of round
   ``r - 3`` (joules to take in, as the suppliers *reported* they sent, bounded by
-  its own deficit), and, when this agent is the planner of round ``r - 1``, the
-  plan to publish;
+  its own deficit), and, when this agent plans round ``r - 1``
+  (:func:`~otswarm.coordination.planner.plans_round`), the plan to publish (an
+  empty one when the round is not worth a solve, so the planner is heard);
 - the agent moves the energy through its MCU (``act``) and calls
   :meth:`publish` with what the MCU says it gave: the plan, this round's offer
   and a :class:`~otswarm.summaries.TransferReport` of what it sent go out; the
@@ -20,11 +21,12 @@ What is refused, logged (naming the sender and the reason; once per sender,
 reason and round) and counted in :attr:`refused`: an offer from an agent that
 is not a live member, i.e. whose last ``state`` did not say online or that the
 link no longer hears (so no energy goes to or from it); a plan
-not sent by the planner it names; a plan of any planner but the one this agent
-elects for the round (:mod:`otswarm.coordination.planner`); a plan moving
-energy of an agent that made no offer in the round, or more than an offer's
-surplus or deficit (:func:`~otswarm.coordination.plans.check_plan`); a report
-from an agent that had nothing to send under the executed plan.
+not sent by the planner it names; a plan moving energy of an agent that made no
+offer in the round, or more than an offer's surplus or deficit
+(:func:`~otswarm.coordination.plans.check_plan`); the plans of larger planners
+than the one executed, which is the smallest within the offers
+(:mod:`otswarm.coordination.planner`); a report from an agent that had nothing
+to send under the executed plan.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import numpy as np
 
 from otswarm.coordination.costs import TransferCosts
 from otswarm.coordination.errors import PlanError
-from otswarm.coordination.planner import PlanGate, planner_of
+from otswarm.coordination.planner import PlanGate, plans_round
 from otswarm.coordination.plans import (
     METHODS,
     Receive,
@@ -56,6 +58,7 @@ from otswarm.summaries import AllocationPlan, EnergyOffer, Envelope, Kind, Trans
 
 log = logging.getLogger(__name__)
 
+ROUTINE_REFUSALS = {"not the smallest planner"}  # sent by honest agents too: logged as info
 OFFER_ROUNDS_KEPT = 4  # offers of rounds r-3..r are what a round needs (plans of r-3)
 
 
@@ -64,7 +67,8 @@ class Allocation:
     """What one allocation round decided: ``executed`` is the plan of round ``r - 2``
     it accepted (None: none), ``send`` this agent's row of it (None: nothing to
     send), ``receive`` what to take in (None: nothing), ``plan`` the plan to
-    publish (None: not the planner), and the round's ``offer``."""
+    publish (None: this agent does not plan the round; no transfers: the solve
+    was skipped), and the round's ``offer``."""
 
     round: int
     offer: EnergyOffer
@@ -116,6 +120,7 @@ class AllocationRound:
         self.measure = measure
         self.refused: Counter[str] = Counter()  # refusals by reason, since the start
         self.gate = PlanGate(self.me, self._refuse)
+        self.solves = 0  # plans this agent solved (not the skipped ones), since the start
         self._lock = threading.RLock()  # the gate calls _refuse under it
         self._solves: deque[float] = deque(maxlen=8)  # J of recent plans (measured)
         self._offers: dict[int, dict[str, EnergyOffer]] = {}
@@ -124,6 +129,7 @@ class AllocationRound:
         self._logged: set[tuple[str, str]] = set()  # (sender, reason) logged this round
         self._online: set[str] = set()  # agents whose last state said online
         self._round: int | None = None
+        self._first: int | None = None  # the first round this agent planned or not
         self._started = False
 
     def start(self) -> AllocationRound:
@@ -143,16 +149,11 @@ class AllocationRound:
         with self._lock:
             return set(self._offers.get(r, {}))
 
-    def elected(self, r: int) -> str | None:
-        """The planner this agent elects for round ``r`` (smallest id of its view)."""
-        return planner_of(self.view(r))
-
-    def plan_waiting(self, r: int) -> str | None:
-        """Planner of the plan this agent would execute for round ``r`` (None: none yet)."""
-        elected = self.elected(r)
+    def holds_plan(self, r: int, planner: str) -> bool:
+        """True when ``planner``'s plan for round ``r`` waits to be taken (or ``r`` was
+        taken already)."""
         with self._lock:
-            plan = self.gate.candidate(r, elected)
-        return None if plan is None else plan.planner
+            return self.gate.closed(r) or self.gate.holds(r, planner)
 
     # -- once per round ------------------------------------------------------------------
     def decide(
@@ -164,6 +165,7 @@ class AllocationRound:
             self._round = r
             self._logged.clear()
             self._online &= known  # as bounded as the link's membership table
+            self.gate.forget(known)
         offer = EnergyOffer(supply_j, demand_j, self.position_m, self.loss_fraction, self.priority)
         executed = self._take(r - 2)
         send = None if executed is None else row_of(executed, self.me)
@@ -193,19 +195,21 @@ class AllocationRound:
             self.link.publish(sent_report(allocation.send, self.me, given_j), round=r)
 
     def _take(self, r: int) -> AllocationPlan | None:
-        """The plan of round ``r`` to execute: the elected planner's, within the offers."""
-        elected = self.elected(r)
+        """The plan of round ``r`` to execute: the smallest planner's within the offers."""
         with self._lock:
-            plan = self.gate.take(r, elected)
             offers = dict(self._offers.get(r, {}))
-        if plan is None:
-            return None
-        try:
-            check_plan(plan, offers, self.costs)
-        except PlanError as exc:
-            self._refuse(plan.planner, "plan exceeds the offers", str(exc))
-            return None
-        self._executed[r] = plan
+
+            def within(plan: AllocationPlan) -> bool:
+                try:
+                    check_plan(plan, offers, self.costs)
+                except PlanError as exc:
+                    self._refuse(plan.planner, "plan exceeds the offers", str(exc))
+                    return False
+                return True
+
+            plan = self.gate.take(r, within)
+        if plan is not None:
+            self._executed[r] = plan
         return plan
 
     def _receive(self, r: int) -> Receive | None:
@@ -233,21 +237,27 @@ class AllocationRound:
     def _plan(self, r: int, replan_period: int) -> AllocationPlan | None:
         with self._lock:
             offers = dict(self._offers.get(r, {}))
-        if planner_of(offers) != self.me or r % max(1, replan_period):
-            return None
+            if self._first is None:
+                self._first = r
+            if not plans_round(self.me, offers, r, self.gate.last_run, self._first):
+                return None
+        skip = AllocationPlan(r, self.me)  # the answer of a round not solved
+        if r % max(1, replan_period):
+            return skip
         net = np.array([o.supply_j - o.demand_j for o in offers.values()])
         movable_j = min(net[net > 0].sum(), -net[net < 0].sum())
         solve_j = min(self._solves) if len(self._solves) >= 2 else 0.0  # 1st may compile
         if movable_j < self.min_move_per_solve * solve_j:
             log.debug("%s: round %d: %.3g J movable, not worth a %.3g J solve", self.me, r,
                       movable_j, solve_j)  # fmt: skip
-            return None
+            return skip
         try:
             with self.measure("ot") if self.measure else nullcontext() as span:
                 plan, outcome = build_plan(r, self.me, offers, self.costs, method=self.method)
         except PROJECT_ERRORS as exc:  # bad offers or solver input
             log.warning("%s: no plan for round %d: %s", self.me, r, exc)
-            return None
+            return skip
+        self.solves += 1
         if span is not None:
             self._solves.append(span.joules)
         log.debug("%s: plan %d: %s", self.me, r, outcome)
@@ -261,7 +271,8 @@ class AllocationRound:
                 return
             self._logged.add((sender, reason))
         fields = {"event": "refused", "sender": sender, "reason": reason}
-        log.warning("%s: refused from %s: %s (%s)", self.me, sender, reason, detail,
+        level = logging.INFO if reason in ROUTINE_REFUSALS else logging.WARNING
+        log.log(level, "%s: refused from %s: %s (%s)", self.me, sender, reason, detail,
                     extra={"fields": fields})  # fmt: skip
 
     # -- handlers (transport thread) -----------------------------------------------------

@@ -32,6 +32,7 @@ drops it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -44,9 +45,31 @@ _MASK = (1 << WINDOW) - 1
 DEFAULT_MAX_SKEW_S = 30.0
 
 
+_BLOCK = 64  # SHA-256's block size, bytes
+_IPAD = bytes(x ^ 0x36 for x in range(256))  # translation tables: key byte -> byte ^ pad
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> tuple:
+    """The SHA-256 states after absorbing ``K ^ ipad`` and ``K ^ opad`` (RFC 2104: ``K``
+    is the key, hashed first when longer than a block, then zero-padded to one block).
+    Each tag copies them instead of hashing the pads again. A process holds one swarm
+    key (a viewer one per swarm it watches)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
 def make_tag(key: bytes, data: bytes) -> bytes:
-    """The truncated HMAC-SHA256 of ``data`` under ``key``."""
-    return hmac.new(key, data, hashlib.sha256).digest()[:TAG_LEN]
+    """The truncated ``HMAC-SHA256(key, data) = H((K ^ opad) | H((K ^ ipad) | data))``."""
+    inner_pad, outer_pad = _keyed(bytes(key))
+    inner = inner_pad.copy()
+    inner.update(data)
+    outer = outer_pad.copy()
+    outer.update(inner.digest())
+    return outer.digest()[:TAG_LEN]
 
 
 def tag_matches(key: bytes, data: bytes, tag: bytes) -> bool:

@@ -46,7 +46,7 @@ from otswarm.summaries.messages import (
     check_id,
 )
 from otswarm.summaries.quantize import dequantize_weights, quantize_weights
-from otswarm.summaries.reader import PayloadReader, pack_text
+from otswarm.summaries.reader import F32, U16, PayloadReader, pack_text
 from otswarm.summaries.rollout import ROLLOUT_CODECS
 from otswarm.summaries.telemetry import decode_telemetry, encode_telemetry
 
@@ -60,37 +60,37 @@ _STATE = struct.Struct("<Bf")
 _TRANSFER = np.dtype([("source", "<u2"), ("target", "<u2"), ("joules", "<f4")])
 
 
-def _limit(count: int, lower: int, upper: int, what: str, where: str) -> int:
+def _limit(count: int, lower: int, upper: int, what: str, r: PayloadReader) -> int:
     if not lower <= count <= upper:
-        raise SizeLimitError(f"{where}: {what} is {count}, allowed {lower}..{upper}")
+        raise SizeLimitError(f"{r.where}: {what} is {count}, allowed {lower}..{upper}")
     return count
 
 
 def _encode_histogram(m: Histogram) -> bytes:
     head = _HISTOGRAM.pack(m.support_id, m.weights.size, m.lo, m.hi)
-    return head + quantize_weights(m.weights).tobytes()
+    return head + quantize_weights(m.weights)
 
 
 def _decode_histogram(r: PayloadReader) -> Histogram:
     support_id, n_bins, lo, hi = r.unpack(_HISTOGRAM, "histogram header")
-    _limit(n_bins, 1, MAX_BINS, "histogram n_bins", r.where)
-    weights = dequantize_weights(r.array("<u2", n_bins, "histogram weights"), r.where)
-    return Histogram(weights, lo, hi, support_id)
+    _limit(n_bins, 1, MAX_BINS, "histogram n_bins", r)
+    weights = dequantize_weights(r.array(U16, n_bins, "histogram weights"), r)
+    return Histogram.from_wire(weights, lo, hi, support_id)
 
 
 def _encode_cloud(m: PointCloud) -> bytes:
     k, d = m.points.shape
     points = m.points.astype("<f4").tobytes()
-    return _CLOUD.pack(k, d) + points + quantize_weights(m.weights).tobytes()
+    return _CLOUD.pack(k, d) + points + quantize_weights(m.weights)
 
 
 def _decode_cloud(r: PayloadReader) -> PointCloud:
     k, d = r.unpack(_CLOUD, "point cloud header")
-    _limit(k, 1, MAX_POINTS, "point cloud k", r.where)
-    _limit(d, 1, MAX_DIM, "point cloud d", r.where)
-    _limit(k * d, 1, MAX_POINT_VALUES, "point cloud k*d", r.where)
-    points = r.array("<f4", k * d, "point cloud points").reshape(k, d)
-    weights = dequantize_weights(r.array("<u2", k, "point cloud weights"), r.where)
+    _limit(k, 1, MAX_POINTS, "point cloud k", r)
+    _limit(d, 1, MAX_DIM, "point cloud d", r)
+    _limit(k * d, 1, MAX_POINT_VALUES, "point cloud k*d", r)
+    points = r.array(F32, k * d, "point cloud points").reshape(k, d)
+    weights = dequantize_weights(r.array(U16, k, "point cloud weights"), r)
     return PointCloud(points, weights)
 
 
@@ -125,13 +125,13 @@ def _decode_plan(r: PayloadReader, cls: type = AllocationPlan):
     (round_,) = r.unpack(_U32, "plan round")
     planner = r.text("plan planner")
     (n_agents,) = r.unpack(_U16, "plan n_agents")
-    _limit(n_agents, 0, MAX_PLAN_AGENTS, "plan n_agents", r.where)
+    _limit(n_agents, 0, MAX_PLAN_AGENTS, "plan n_agents", r)
     agents = [check_id(r.text(f"plan agent {i}"), f"plan agent {i}") for i in range(n_agents)]
     if len(set(agents)) != n_agents:
         raise InvalidFieldError(f"{r.where}: plan agent table names an agent twice")
     (n_transfers,) = r.unpack(_U16, "plan n_transfers")
-    _limit(n_transfers, 0, MAX_TRANSFERS, "plan n_transfers", r.where)
-    raw = r.array("u1", n_transfers * _TRANSFER.itemsize, "plan transfers").tobytes()
+    _limit(n_transfers, 0, MAX_TRANSFERS, "plan n_transfers", r)
+    raw = r.take(n_transfers * _TRANSFER.itemsize, "plan transfers")
     table = np.frombuffer(raw, dtype=_TRANSFER)
     if n_transfers and int(max(table["source"].max(), table["target"].max())) >= n_agents:
         raise InvalidFieldError(f"{r.where}: plan transfer names agent index >= {n_agents}")

@@ -26,11 +26,19 @@ from otswarm.summaries.errors import (
     UnknownSignerError,
     UnsignedMessageError,
 )
-from otswarm.summaries.header import Header, read_header
+from otswarm.summaries.header import (
+    FLAG_AGENT_SIGNED,
+    FLAG_SIGNED,
+    Header,
+    pack_header,
+    read_header,
+)
 from otswarm.summaries.kinds import MESSAGE_TYPES, Message
+from otswarm.summaries.messages import unchecked
 from otswarm.summaries.reader import PayloadReader
 
 MAX_PAYLOAD = 65536  # bytes; the largest point cloud (16384 float32 values) fits
+_MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,11 @@ def encode(
 ) -> bytes:
     """The wire bytes of ``message`` sent by ``agent``: tagged when ``key`` (the swarm's
     HMAC key) is given, signed when ``signer`` (the agent's own key) is."""
-    if type(message) not in MESSAGE_TYPES.values():
+    if type(message) not in _MESSAGE_CLASSES:
         raise SummaryValueError(f"cannot encode {type(message).__name__}: not a message kind")
-    header = Header(
-        message.KIND, agent, round, sequence, timestamp_us, session,
-        signed=key is not None, agent_signed=signer is not None,
-    )  # fmt: skip
-    data = header.pack() + encode_body(message)
+    flags = FLAG_SIGNED * (key is not None) | FLAG_AGENT_SIGNED * (signer is not None)
+    header = pack_header(message.KIND, agent, round, sequence, timestamp_us, session, flags)
+    data = header + encode_body(message)
     if key is not None:
         data += make_tag(key, data)
     if signer is not None:
@@ -90,25 +96,26 @@ def decode(
     payload = bytes(payload)
     if len(payload) > MAX_PAYLOAD:
         raise SizeLimitError(f"{where}: {len(payload)} bytes > {MAX_PAYLOAD}")
-    head_reader = PayloadReader(payload, where)
-    header = read_header(head_reader)
-    where = f"{where} ({header.agent}/{header.kind.topic_name} #{header.sequence})"
+    reader = PayloadReader(payload, where)
+    header = read_header(reader)
+    reader.header = header  # errors from here on name the sender, kind and sequence
     body_end = len(payload) - TAG_LEN * header.signed - SIGNATURE_LEN * header.agent_signed
-    if body_end < head_reader.offset:
-        raise TruncatedPayloadError(f"{where}: too short for its tag or signature")
+    if body_end < reader.offset:
+        raise TruncatedPayloadError(f"{reader.where}: too short for its tag or signature")
     if roster is not None:
-        _check_signature(payload, header, roster, where)
+        _check_signature(payload, header, roster, reader.where)
     if key is not None:
         if not header.signed:
-            raise UnsignedMessageError(f"{where}: no HMAC tag, and this receiver requires one")
+            raise UnsignedMessageError(
+                f"{reader.where}: no HMAC tag, and this receiver requires one"
+            )
         tag_end = body_end + TAG_LEN
         if not tag_matches(key, payload[:body_end], payload[body_end:tag_end]):
-            raise ForgedMessageError(f"{where}: HMAC tag does not match under the swarm key")
-    reader = PayloadReader(payload[:body_end], where)
-    reader.offset = head_reader.offset
+            raise ForgedMessageError(f"{reader.where}: HMAC tag does not match under the swarm key")
+    reader.end = body_end
     message = decode_body(header.kind, reader)
     reader.expect_end()
-    return Envelope(header, message, len(payload))
+    return unchecked(Envelope, {"header": header, "message": message, "size": len(payload)})
 
 
 def _check_signature(payload: bytes, header: Header, roster: Roster, where: str) -> None:

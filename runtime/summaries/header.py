@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from otswarm.ids import is_valid_id
 from otswarm.summaries.errors import (
     BadMagicError,
     InvalidFieldError,
@@ -31,7 +32,7 @@ from otswarm.summaries.errors import (
     UnknownKindError,
     UnsupportedVersionError,
 )
-from otswarm.summaries.messages import Kind, check_id
+from otswarm.summaries.messages import Kind, check_id, unchecked
 from otswarm.summaries.reader import PayloadReader
 
 MAGIC = b"OT"
@@ -40,6 +41,16 @@ FLAG_SIGNED = 0x01  # an HMAC tag (the swarm key)
 FLAG_AGENT_SIGNED = 0x02  # an Ed25519 signature (the agent's own key)
 KNOWN_FLAGS = FLAG_SIGNED | FLAG_AGENT_SIGNED
 FIXED = struct.Struct("<2sBBBBIIIQ")
+_KINDS = Kind._value2member_map_  # header byte -> Kind
+_COUNTERS = (("session", 32), ("round", 32), ("sequence", 32), ("timestamp_us", 64))
+
+
+def _check_counters(*values: int) -> None:
+    """SummaryValueError unless session, round, sequence and timestamp_us (``values``, in
+    that order) are each an int of its width."""
+    for (name, bits), value in zip(_COUNTERS, values, strict=True):
+        if not isinstance(value, int) or not 0 <= value < (1 << bits):
+            raise SummaryValueError(f"header {name} must be a u{bits}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -59,25 +70,42 @@ class Header:
 
     def __post_init__(self) -> None:
         check_id(self.agent, "header agent")
-        for name, bits in (("session", 32), ("round", 32), ("sequence", 32), ("timestamp_us", 64)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value < (1 << bits):
-                raise SummaryValueError(f"header {name} must be a u{bits}, got {value!r}")
+        _check_counters(self.session, self.round, self.sequence, self.timestamp_us)
 
     def pack(self) -> bytes:
-        agent = self.agent.encode("ascii")
         flags = (FLAG_SIGNED if self.signed else 0) | (
             FLAG_AGENT_SIGNED if self.agent_signed else 0
         )
-        fixed = FIXED.pack(
-            MAGIC, VERSION, self.kind, flags, len(agent), self.session, self.round,
-            self.sequence, self.timestamp_us,
+        return pack_header(
+            self.kind, self.agent, self.round, self.sequence, self.timestamp_us, self.session,
+            flags,
         )  # fmt: skip
-        return fixed + agent
+
+
+def pack_header(
+    kind: Kind, agent: str, round_: int, sequence: int, timestamp_us: int, session: int,
+    flags: int,
+) -> bytes:  # fmt: skip
+    """The header's bytes, with the checks of :class:`Header` (SummaryValueError), without
+    building one: the encoder's path."""
+    raw_agent = check_id(agent, "header agent").encode("ascii")
+    counters = (session, round_, sequence, timestamp_us)
+    if not type(session) is type(round_) is type(sequence) is type(timestamp_us) is int:
+        _check_counters(*counters)  # a bool passes, anything else that is not an int raises
+    try:
+        fixed = FIXED.pack(MAGIC, VERSION, kind, flags, len(raw_agent), *counters)
+    except struct.error:  # a counter out of its width: say which one
+        _check_counters(*counters)
+        raise
+    return fixed + raw_agent
 
 
 def read_header(reader: PayloadReader) -> Header:
-    """Parse and validate the header at the reader's position."""
+    """Parse and validate the header at the reader's position.
+
+    The counters are unsigned fields of their width by the layout, so only the
+    magic, version, kind, flags and agent id need checking.
+    """
     magic, version, kind, flags, agent_len, session, round_, sequence, timestamp_us = reader.unpack(
         FIXED, "header"
     )
@@ -86,21 +114,20 @@ def read_header(reader: PayloadReader) -> Header:
         raise BadMagicError(f"{where}: magic {magic!r}, expected {MAGIC!r}")
     if version != VERSION:
         raise UnsupportedVersionError(f"{where}: wire-format version {version}, expected {VERSION}")
-    if kind not in Kind._value2member_map_:
+    kind_ = _KINDS.get(kind)
+    if kind_ is None:
         raise UnknownKindError(f"{where}: unknown message kind {kind}")
     if flags & ~KNOWN_FLAGS:
         raise InvalidFieldError(f"{where}: unknown header flags 0x{flags:02x}")
-    raw_agent = reader.array("u1", agent_len, "header agent").tobytes()
+    raw_agent = reader.take(agent_len, "header agent")
     try:
-        return Header(
-            Kind(kind),
-            raw_agent.decode("ascii"),
-            round_,
-            sequence,
-            timestamp_us,
-            session,
-            bool(flags & FLAG_SIGNED),
-            bool(flags & FLAG_AGENT_SIGNED),
-        )
-    except (UnicodeDecodeError, SummaryValueError) as exc:
-        raise InvalidFieldError(f"{where}: header agent {raw_agent!r} is not a valid id") from exc
+        agent = raw_agent.decode("ascii")
+    except UnicodeDecodeError:
+        agent = None
+    if not is_valid_id(agent):
+        raise InvalidFieldError(f"{where}: header agent {raw_agent!r} is not a valid id")
+    return unchecked(Header, {  # every field is checked: no __post_init__ again
+        "kind": kind_, "agent": agent, "round": round_, "sequence": sequence,
+        "timestamp_us": timestamp_us, "session": session,
+        "signed": bool(flags & FLAG_SIGNED), "agent_signed": bool(flags & FLAG_AGENT_SIGNED),
+    })  # fmt: skip

@@ -106,6 +106,20 @@ def normalised_weights(weights, what: str, count_limit: int) -> np.ndarray:
     return _frozen_array(array / total)
 
 
+def unchecked(cls: type, fields: dict):
+    """An instance of the frozen dataclass ``cls`` holding ``fields`` as they are, without
+    ``__init__`` and ``__post_init__``: for the decoder, whose values the wire layout
+    and its own checks already guarantee (each caller says which)."""
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
+
+
+def _check_support(lo: float, hi: float) -> None:
+    if not lo < hi:
+        raise SummaryValueError(f"histogram support needs lo < hi, got [{lo}, {hi}]")
+
+
 class _ArrayEquality:
     """Field-wise equality for frozen dataclasses that hold NumPy arrays."""
 
@@ -147,8 +161,19 @@ class Histogram(_ArrayEquality):
         set_(self, "lo", _f32(self.lo, "histogram lo"))
         set_(self, "hi", _f32(self.hi, "histogram hi"))
         set_(self, "support_id", _uint(self.support_id, "histogram support_id", 16))
-        if not self.lo < self.hi:
-            raise SummaryValueError(f"histogram support needs lo < hi, got [{self.lo}, {self.hi}]")
+        _check_support(self.lo, self.hi)
+
+    @classmethod
+    def from_wire(cls, weights: np.ndarray, lo: float, hi: float, support_id: int) -> Histogram:
+        """The decoder's constructor: ``weights`` are ``q / sum q`` of the wire's uint16
+        (:func:`~otswarm.summaries.quantize.dequantize_weights`: 1-D, finite, >= 0, summing
+        to 1 up to rounding, a fresh array), ``lo``, ``hi`` float32 values and
+        ``support_id`` a u16 by the layout; so only the support is left to check."""
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise SummaryValueError(f"histogram lo and hi must be finite, got [{lo}, {hi}]")
+        _check_support(lo, hi)
+        weights.setflags(write=False)
+        return unchecked(cls, {"weights": weights, "lo": lo, "hi": hi, "support_id": support_id})
 
     def centers(self) -> np.ndarray:
         """Bin centres on the support, in the support's unit."""

@@ -1,4 +1,8 @@
-"""Bounds-checked reading of a payload: every short read is a TruncatedPayloadError."""
+"""Bounds-checked reading of a payload: every short read is a TruncatedPayloadError.
+
+Fields are read in place (``struct.unpack_from``, ``np.frombuffer`` with an
+offset): reading copies nothing but the values themselves.
+"""
 
 from __future__ import annotations
 
@@ -10,50 +14,71 @@ from otswarm.summaries.errors import InvalidFieldError, TruncatedPayloadError
 
 
 class PayloadReader:
-    """Reads fields from ``data`` front to back; ``where`` names the payload in errors."""
+    """Reads fields from ``data[:end]`` front to back (``end``: all of it when None);
+    ``where`` names the payload in errors, with the sender, kind and sequence of its
+    ``header`` once the codec has read it (formatted only when an error needs it)."""
 
-    def __init__(self, data: bytes, where: str = "payload") -> None:
+    __slots__ = ("_where", "data", "end", "header", "offset")
+
+    def __init__(self, data: bytes, where: str = "payload", end: int | None = None) -> None:
         self.data = data
+        self.end = len(data) if end is None else end
         self.offset = 0
-        self.where = where
+        self._where = where
+        self.header = None
 
-    def _take(self, size: int, what: str) -> bytes:
-        end = self.offset + size
-        if end > len(self.data):
+    @property
+    def where(self) -> str:
+        h = self.header
+        if h is None:
+            return self._where
+        return f"{self._where} ({h.agent}/{h.kind.topic_name} #{h.sequence})"
+
+    def _advance(self, size: int, what: str) -> int:
+        """The offset of the next ``size`` bytes, which the reader then moves past."""
+        start = self.offset
+        if start + size > self.end:
             raise TruncatedPayloadError(
-                f"{self.where}: {what} needs {size} bytes at offset {self.offset}, "
-                f"only {len(self.data) - self.offset} left"
+                f"{self.where}: {what} needs {size} bytes at offset {start}, "
+                f"only {self.end - start} left"
             )
-        chunk = self.data[self.offset : end]
-        self.offset = end
-        return chunk
+        self.offset = start + size
+        return start
+
+    def take(self, size: int, what: str) -> bytes:
+        """The next ``size`` bytes."""
+        start = self._advance(size, what)
+        return self.data[start : self.offset]
 
     def unpack(self, layout: struct.Struct, what: str) -> tuple:
-        return layout.unpack(self._take(layout.size, what))
+        return layout.unpack_from(self.data, self._advance(layout.size, what))
 
-    def array(self, dtype: str, count: int, what: str) -> np.ndarray:
-        """``count`` little-endian values of ``dtype`` (a NumPy dtype string like ``<u2``)."""
-        itemsize = np.dtype(dtype).itemsize
-        return np.frombuffer(self._take(itemsize * count, what), dtype=dtype, count=count)
+    def array(self, dtype: np.dtype, count: int, what: str) -> np.ndarray:
+        """``count`` values of ``dtype`` (little-endian: :data:`U16`, :data:`F32`), a
+        read-only view of the payload."""
+        start = self._advance(dtype.itemsize * count, what)
+        return np.frombuffer(self.data, dtype, count, start)
 
     def text(self, what: str) -> str:
         """A UTF-8 string prefixed by its length in one byte."""
         (length,) = self.unpack(_U8, f"{what} length")
-        raw = self._take(length, what)
+        raw = self.take(length, what)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidFieldError(f"{self.where}: {what} is not UTF-8") from exc
 
     def expect_end(self) -> None:
-        if self.offset != len(self.data):
+        if self.offset != self.end:
             raise TruncatedPayloadError(
-                f"{self.where}: {len(self.data) - self.offset} unexpected trailing bytes "
+                f"{self.where}: {self.end - self.offset} unexpected trailing bytes "
                 f"at offset {self.offset}"
             )
 
 
 _U8 = struct.Struct("<B")
+U16 = np.dtype("<u2")  # the wire's arrays
+F32 = np.dtype("<f4")
 
 
 def pack_text(value: str) -> bytes:

@@ -187,7 +187,7 @@ def _blob_field(r: PayloadReader, what: str) -> bytes:
     (length,) = r.unpack(_U32, f"{what} length")
     if length > MAX_BLOB:
         raise SizeLimitError(f"{r.where}: {what} is {length} bytes, limit {MAX_BLOB}")
-    return r.array("u1", length, what).tobytes()
+    return r.take(length, what)
 
 
 def _decode_rollout(r: PayloadReader) -> Rollout:
@@ -199,11 +199,11 @@ def _decode_rollout(r: PayloadReader) -> Rollout:
     targets = tuple(r.text(f"rollout target {i}") for i in range(n_targets))
     card = _blob_field(r, "rollout card")
     model = _blob_field(r, "rollout model")
-    key_id = r.array("u1", KEY_ID_LEN, "rollout key_id").tobytes()
+    key_id = r.take(KEY_ID_LEN, "rollout key_id")
     (sig_len,) = r.unpack(_U8, "rollout sig_len")
     if sig_len not in (0, SIGNATURE_LEN):
         raise InvalidFieldError(f"{r.where}: rollout sig_len {sig_len}, expected 0 or 64")
-    signature = r.array("u1", sig_len, "rollout signature").tobytes()
+    signature = r.take(sig_len, "rollout signature")
     return Rollout(issued_us, swarm, targets, card, model, key_id, signature)
 
 
@@ -225,13 +225,13 @@ def _encode_status(m: RolloutStatus) -> bytes:
 def _decode_status(r: PayloadReader) -> RolloutStatus:
     (outcome,) = r.unpack(_U8, "rollout status outcome")
     (issued_us,) = r.unpack(_U64, "rollout status issued_us")
-    rollout = r.array("u1", HASH_LEN, "rollout status rollout").tobytes()
-    policy = r.array("u1", HASH_LEN, "rollout status policy").tobytes()
+    rollout = r.take(HASH_LEN, "rollout status rollout")
+    policy = r.take(HASH_LEN, "rollout status policy")
     code = r.text("rollout status code")
     (length,) = r.unpack(_U16, "rollout status detail length")
     if length > MAX_DETAIL:
         raise SizeLimitError(f"{r.where}: rollout status detail is {length} bytes > {MAX_DETAIL}")
-    raw = r.array("u1", length, "rollout status detail").tobytes()
+    raw = r.take(length, "rollout status detail")
     try:
         detail = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -154,7 +154,7 @@ def decode_telemetry(r: PayloadReader) -> Telemetry:
         raise InvalidFieldError(f"{r.where}: telemetry layout {layout}, expected >= 1")
     if flags >> len(_OPTIONAL):
         raise InvalidFieldError(f"{r.where}: unknown telemetry flags 0x{flags:02x}")
-    policy = r.array("u1", HASH_LEN, "telemetry policy_sha256").tobytes()
+    policy = r.take(HASH_LEN, "telemetry policy_sha256")
     board = r.text("telemetry board")
     (count,) = r.unpack(_U8, "telemetry n_components")
     if count > MAX_COMPONENTS:
@@ -170,7 +170,7 @@ def decode_telemetry(r: PayloadReader) -> Telemetry:
         (outcome,) = r.unpack(_U8, "telemetry rollout_outcome")
         rollout = {"rollout_outcome": outcome, "rollout_code": r.text("telemetry rollout_code")}
     if layout > LAYOUT:  # a newer sender appended fields this receiver does not know
-        r.offset = len(r.data)
+        r.offset = r.end
     known = {name: v if flags >> bit & 1 else None
              for bit, (name, v) in enumerate(zip(_OPTIONAL, optional, strict=True))}  # fmt: skip
     return Telemetry(
