@@ -40,10 +40,11 @@ def _cost(rng, n, m, kind):
     return rng.normal(size=(n, m))  # signed costs
 
 
+SHAPES = [(1, 1), (1, 7), (9, 1), (5, 5), (16, 16), (13, 40), (64, 23), (64, 64), (100, 90),
+          (256, 256)]  # fmt: skip
 CASES = [
     (n, m, wk, ck, seed)
-    for seed, (n, m) in enumerate([(1, 1), (1, 7), (9, 1), (5, 5), (16, 16), (13, 40), (64, 23),
-                                   (64, 64), (100, 90), (256, 256)])  # fmt: skip
+    for seed, (n, m) in enumerate(SHAPES)
     for wk in ("uniform", "random", "zeros")
     for ck in ("cloud", "integer", "line", "normal")
 ]

@@ -30,9 +30,10 @@ flow of the latter. The plan is optimal when no cell has ``r_ij < 0`` (then
 - Tree: parent, depth, the cost of the cell above each node and doubly
   linked child lists; a pivot re-roots the cut subtree at the entering
   cell's end and recomputes the subtree's depths and potentials from their
-  parents (``pi_x = M_{x,parent} - pi_parent``, no drift). Once optimal, the flows are recomputed from the tree (each cell
-  carries the net supply of the subtree below it), so the plan's marginals
-  are ``a`` and ``b`` to rounding.
+  parents (``pi_x = M_{x,parent} - pi_parent``, no drift). Once optimal,
+  the flows are recomputed from the tree (each cell carries the net supply
+  of the subtree below it), so the plan's marginals are ``a`` and ``b`` to
+  rounding.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def _greedy_cells(a, b, M, width):
                 continue
             k = size if size < width else width - 1
             while k > 0 and cand_cost[base + k - 1] > c:
-                cand_cost[base + k], cand_col[base + k] = cand_cost[base + k - 1], cand_col[base + k - 1]
+                cand_cost[base + k] = cand_cost[base + k - 1]
+                cand_col[base + k] = cand_col[base + k - 1]
                 k -= 1
             cand_cost[base + k], cand_col[base + k] = c, j
             size = min(size + 1, width)

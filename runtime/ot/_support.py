@@ -61,10 +61,9 @@ def expand(support: Support, M: np.ndarray, plan, f, g, eps: float):
     full[np.ix_(rows, cols)] = plan
     f_full = _c_transform(M[:, cols], g, eps)
     f_full[rows] = f
-    if eps == 0.0:  # against every row, so that f_i + g_j <= M_ij holds on the whole grid
-        g_full = _c_transform(M.T, f_full, eps)
-    else:  # the soft transform weighs rows by their mass: zero-weight rows drop out
-        g_full = _c_transform(M[rows].T, f, eps)
+    # hard: against every row, so that f_i + g_j <= M_ij holds on the whole grid;
+    # soft: the transform weighs rows by their mass, zero-weight rows drop out
+    g_full = _c_transform(M.T, f_full, eps) if eps == 0.0 else _c_transform(M[rows].T, f, eps)
     g_full[cols] = g
     return full, f_full.astype(f.dtype), g_full.astype(g.dtype)
 
