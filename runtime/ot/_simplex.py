@@ -309,11 +309,45 @@ def _entering(M, f, g, block, start):
 
 
 @njit(cache=True)
+def center(f, g, a, b):
+    """Shift ``f += c``, ``g -= c`` so that ``<a, f> = <b, g>`` (POT's
+    ``center_dual``; ``f_i + g_j`` is unchanged)."""
+    gap, mass = 0.0, 0.0
+    for j in range(g.shape[0]):
+        gap += g[j] * b[j]
+        mass += b[j]
+    for i in range(f.shape[0]):
+        gap -= f[i] * a[i]
+        mass += a[i]
+    c = gap / mass
+    f += c
+    g -= c
+
+
+@njit(cache=True)
+def marginal_error(plan, a, b):
+    """``|P 1 - a|_1 + |P^T 1 - b|_1``."""
+    n, m = plan.shape
+    col = np.zeros(m)
+    err = 0.0
+    for i in range(n):
+        row = 0.0
+        for j in range(m):
+            row += plan[i, j]
+            col[j] += plan[i, j]
+        err += abs(row - a[i])
+    for j in range(m):
+        err += abs(col[j] - b[j])
+    return err
+
+
+@njit(cache=True)
 def network_simplex(a, b, M, max_iter):
     """``(plan, cost, f, g, pivots, status)`` of the transportation problem;
     ``a, b`` positive with equal sums, ``M`` finite, all float64 (see module
-    doc); ``cost = <plan, M>``. ``status`` is :data:`OPTIMAL` or
-    :data:`ITERATION_LIMIT` (``plan`` then the last feasible basis)."""
+    doc); ``cost = <plan, M>``, ``f, g`` centred (:func:`center`). ``status``
+    is :data:`OPTIMAL` or :data:`ITERATION_LIMIT` (``plan`` then the last
+    feasible basis)."""
     n, m = M.shape
     N = n + m
     parent = np.empty(N, dtype=np.int64)
@@ -392,4 +426,6 @@ def network_simplex(a, b, M, max_iter):
         else:
             plan[p, x - n] = flow[x]
         total += flow[x] * cost[x]
-    return plan, total, pi[:n].copy(), pi[n:].copy(), pivots, status
+    f, g = pi[:n].copy(), pi[n:].copy()
+    center(f, g, a, b)
+    return plan, total, f, g, pivots, status

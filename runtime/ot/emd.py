@@ -39,12 +39,12 @@ def emd(a, b, M, *, max_iter: int = MAX_PIVOTS) -> OTResult:
         ``reg = 0``, ``method`` ``"emd"`` (or ``"emd-highs"`` after the fallback).
     """
     a, b, M, dtype = _checks.pair_problem(a, b, M)
-    _checks.same_mass(a, b)
+    _, zeros = _checks.same_mass(a, b)
     max_iter = _checks.count(max_iter, "max_iter", minimum=0)
-    support = _support.find(a, b)
+    support = _support.find(a, b) if zeros else _support.FULL
     a_s, b_s, M_s = _support.restrict(support, a, b, M)
-    a64, b64 = a_s.astype(np.float64), b_s.astype(np.float64)
-    b64 *= a64.sum() / b64.sum()  # exactly equal masses, as POT's emd
+    a64 = np.asarray(a_s, dtype=np.float64)
+    b64 = np.multiply(b_s, a64.sum() / b_s.sum(dtype=np.float64), dtype=np.float64)  # as POT
     M64 = np.ascontiguousarray(M_s, dtype=np.float64)
     plan, cost, f, g, pivots, status = _simplex.network_simplex(a64, b64, M64, max_iter)
     method, ok = "emd", status == _simplex.OPTIMAL
@@ -56,12 +56,11 @@ def emd(a, b, M, *, max_iter: int = MAX_PIVOTS) -> OTResult:
             *M64.shape,
         )
         plan, f, g, ok = _highs.solve_lp(a64, b64, M64)
+        _simplex.center(f, g, a64, b64)
         cost, method = float(np.sum(plan * M64)), "emd-highs"
-    shift = (g @ b64 - f @ a64) / (a64.sum() + b64.sum())
-    f, g = f + shift, g - shift
-    M_full = M if M.dtype == np.float64 else M.astype(np.float64)
-    plan, f, g = _support.expand(support, M_full, plan, f, g, 0.0)
-    marginal_error = float(np.abs(plan.sum(1) - a).sum() + np.abs(plan.sum(0) - b).sum())
+    if zeros:
+        M_full = M if M.dtype == np.float64 else M.astype(np.float64)
+        plan, f, g = _support.expand(support, M_full, plan, f, g, 0.0)
     return OTResult(
         plan.astype(dtype, copy=False),
         float(cost),
@@ -69,7 +68,7 @@ def emd(a, b, M, *, max_iter: int = MAX_PIVOTS) -> OTResult:
         g.astype(dtype, copy=False),
         int(pivots),
         ok,
-        marginal_error,
+        _simplex.marginal_error(plan, a, b),
         method,
         0.0,
     )
