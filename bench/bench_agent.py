@@ -8,8 +8,10 @@ Mosquitto on loopback) at the default rate of one tick per second; the Numba
 cache is warmed first, as an install does (docs/deploy.md). Figures:
 
 - ``cold_start``: process start to "running" (config, imports, policy, ledger,
-  MCU handshake, broker connect) and to the first tick (which waits for the
-  next round boundary, up to one period), median of 3 starts;
+  MCU handshake, broker connect; the OT kernels then load behind the first
+  ticks), and to the end of the first tick without (``to_first_tick_s``) and with
+  (``to_first_tick_wall_s``) the deliberate wait for the middle of the next round
+  (``round_wait_s``, 0 to one period), median of 3 starts;
 - ``rss_mb``: resident memory of the agent process (the demo's config) once it
   has run ``RSS_AFTER_S`` (60 s) among its peers, and its peak;
 - ``cpu_ms_per_tick``: CPU time of the whole process (every thread: loop, link,
@@ -20,7 +22,8 @@ cache is warmed first, as an install does (docs/deploy.md). Figures:
   smallest id, so it is the allocation planner of all 17;
 - ``rss_by_import_mb``: where the resident memory comes from: a fresh interpreter
   imports what the agent imports, in the agent's order, and reads its RSS after
-  each step (then after ``warmup()``, which loads the kernels from the cache);
+  each step (then after ``warmup()`` of the kernels the demo's config calls, which
+  loads them from the cache);
 - ``codec``: CPU µs to encode and to decode one 32-bin histogram tagged with the
   swarm HMAC (the wire format of docs/wire-format.md), and their sum, against
   HMAC-SHA256 of the same bytes alone, in the same run.
@@ -95,11 +98,27 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+def _kb_fields(path: str) -> dict[str, float]:
+    """``Name: <n> kB`` lines of a /proc file, in MB."""
+    fields = {}
+    for line in Path(path).read_text().splitlines():
+        name, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def _rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory, its peak, and its anonymous part (heap, stacks, the JIT's code:
+    the process's own) against the file-backed rest (mapped libraries: shared with
+    other processes that map them, and dropped by the kernel under memory pressure)."""
+    status, rollup = _kb_fields(f"/proc/{pid}/status"), _kb_fields(f"/proc/{pid}/smaps_rollup")
+    return {
+        "rss_mb": round(status["VmRSS"], 1),
+        "rss_peak_mb": round(status["VmHWM"], 1),
+        "rss_anonymous_mb": round(rollup["Anonymous"], 1),
+        "rss_file_backed_mb": round(rollup["Rss"] - rollup["Anonymous"], 1),
+    }
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -108,8 +127,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def cold_start(folder: Path, device: str, url: str) -> dict:
-    """Seconds from process start to "running" and to the first tick, median of 3."""
-    ready, first = [], []
+    """Seconds from process start to "running" and to the first tick, median of 3 starts.
+
+    The agent ticks in the middle of a round, so after "running" its first tick
+    waits for the next one (``round_wait_s``, 0 to one period, by design: rounds are
+    on the wall clock). ``to_first_tick_s`` is start to the end of the first tick
+    without that wait (running + the first tick itself), ``to_first_tick_wall_s``
+    with it.
+    """
+    ready, waits, ticks, walls = [], [], [], []
     for attempt in range(3):
         agent_dir = folder / f"cold-{attempt}"
         config = write_agent_config(agent_dir, f"cold-{attempt}", 0, device, url, PERIOD_S, 8, 16)
@@ -118,11 +144,21 @@ def cold_start(folder: Path, device: str, url: str) -> dict:
         log, record = agent_dir / "agent.log", agent_dir / "run.jsonl"
         _wait(lambda: any(e.get("event") == "start" for e in _lines(log)))  # noqa: B023
         _wait(lambda: bool(_lines(record)))  # noqa: B023
-        running = next(e for e in _lines(log) if e.get("event") == "start")["ts"]
-        ready.append(_iso_to_unix(running) - began)
-        first.append(_lines(record)[0]["t"] - began)
+        running = _iso_to_unix(next(e for e in _lines(log) if e.get("event") == "start")["ts"])
+        first = _lines(record)[0]
+        ready.append(running - began)
+        waits.append(first["t"] - running)
+        ticks.append(first["tick_s"])
+        walls.append(first["t"] + first["tick_s"] - began)
         _stop(process)
-    return {"to_running_s": statistics.median(ready), "to_first_tick_s": statistics.median(first)}
+    median = statistics.median
+    return {
+        "to_running_s": median(ready),
+        "round_wait_s": median(waits),
+        "first_tick_s": median(ticks),
+        "to_first_tick_s": median(r + t for r, t in zip(ready, ticks, strict=True)),
+        "to_first_tick_wall_s": median(walls),
+    }
 
 
 def _iso_to_unix(stamp: str) -> float:
@@ -184,7 +220,7 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
         _wait(lambda: len(_lines(record)) >= n0 + TICKS, timeout_s=TICKS * 3)
         cpu1, n1 = _cpu_s(process.pid), len(_lines(record))
         time.sleep(max(0.0, RSS_AFTER_S - (time.monotonic() - spawned)))
-        rss, peak = _rss_mb(process.pid)
+        memory = _rss_mb(process.pid)
         rss_age_s = time.monotonic() - spawned
     finally:
         _stop(process)
@@ -194,8 +230,7 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
     cpu_ms = (cpu1 - cpu0) / (n1 - n0) * 1000
     heard = [t["peers"] for t in ticks]
     return {
-        "rss_mb": round(rss, 1),
-        "rss_peak_mb": round(peak, 1),
+        **memory,
         "rss_at_age_s": round(rss_age_s, 1),
         "cpu_ms_per_tick": round(cpu_ms, 2),
         "cpu_share_of_one_core": round(cpu_ms / 1000 / PERIOD_S, 4),
@@ -209,9 +244,9 @@ def with_peers(folder: Path, device: str, url: str, support) -> dict:
     }
 
 
-# what the agent imports, in its order (cli -> config -> build -> policy -> kernels ->
-# link), the last step loads the kernels from the Numba cache; memory is not timing:
-# the machine's load does not change it
+# what the agent imports, in its order (cli -> config -> build -> policy; then, on its
+# kernel thread, Numba and the OT kernels its config calls, from the Numba cache);
+# memory is not timing: the machine's load does not change it
 IMPORT_STEPS = (
     "numpy",
     "otswarm.agent.config",
@@ -219,8 +254,6 @@ IMPORT_STEPS = (
     "ai_edge_litert.interpreter",
     "numba",
     "otswarm.ot",
-    "otswarm.coordination.clustering",
-    "scipy.optimize",  # otswarm.ot.emd, called by the agent's grouping (clustering)
 )
 _RSS_SCRIPT = """
 import importlib, json, sys
@@ -229,20 +262,27 @@ def rss():
         if line.startswith('VmRSS'):
             return int(line.split()[1]) / 1024
 steps = [['python', rss()]]
-for name in sys.argv[1:]:
+kernels, names = sys.argv[1].split(','), sys.argv[2:]
+for name in names:
     importlib.import_module(name)
     steps.append([name, rss()])
 import otswarm.ot
-otswarm.ot.warmup()
-steps.append(['otswarm.ot.warmup()', rss()])
+otswarm.ot.warmup(kernels)
+steps.append(['otswarm.ot.warmup(' + ', '.join(kernels) + ')', rss()])
 print(json.dumps(steps))
 """
 
 
-def rss_by_import() -> dict:
-    """RSS (MB) of a fresh interpreter after each of :data:`IMPORT_STEPS`, and the step's share."""
+def rss_by_import(folder: Path, device: str, url: str) -> dict:
+    """RSS (MB) of a fresh interpreter after each of :data:`IMPORT_STEPS` and after loading
+    the kernels the demo's config calls, and each step's share."""
+    from otswarm.agent.build import agent_kernels
+    from otswarm.agent.config import load_config
+
+    config = write_agent_config(folder / "rss", "rss", 0, device, url, PERIOD_S, 8, 16)
+    kernels = ",".join(agent_kernels(load_config(config)))
     out = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, *IMPORT_STEPS],
+        [sys.executable, "-c", _RSS_SCRIPT, kernels, *IMPORT_STEPS],
         capture_output=True, text=True, check=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     ).stdout  # fmt: skip
@@ -309,6 +349,7 @@ def main() -> int:
         try:
             started = cold_start(Path(tmp), device, broker.url)
             loaded = with_peers(Path(tmp), device, broker.url, support)
+            imports = rss_by_import(Path(tmp), device, broker.url)
         finally:
             simulator.stop()
     result = {
@@ -319,7 +360,7 @@ def main() -> int:
         "cold_start": {k: round(v, 3) for k, v in started.items()},
         **loaded,
         "codec": wire,
-        "rss_by_import_mb": rss_by_import(),
+        "rss_by_import_mb": imports,
     }
     figures = {**result["cold_start"], **loaded, "codec_us": wire["codec_us"]}
     result["targets"] = TARGETS

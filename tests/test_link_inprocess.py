@@ -184,3 +184,26 @@ def test_sequence_wraps_to_one_and_receivers_follow():
     assert [a.publish(HIST) for _ in range(3)] == [0xFFFFFFFF, 1, 2]
     assert [e.header.sequence for e in got] == [0xFFFFFFFF, 1, 2]
     assert b.stats().rejected == 0
+
+
+def test_alive_is_the_alive_members_of_the_table():
+    """``alive()`` reads the membership table without building ``members()``: both agree
+    as agents join, go silent and leave."""
+    clock = [1000.0]
+    bus = InProcessBus("sim", clock=lambda: clock[0])
+    links = [bus.link(f"a{i}", heartbeat_period_s=1.0).start() for i in range(4)]
+
+    def agree() -> list[str]:
+        members = links[0].members()
+        alive = links[0].alive()
+        assert alive == sorted(a for a, m in members.items() if m.alive)
+        return alive
+
+    assert agree() == ["a0", "a1", "a2", "a3"]
+    links[3].close()  # leaves: its offline state arrives
+    assert agree() == ["a0", "a1", "a2"]
+    clock[0] += 10.0  # nobody beats for 10 periods: the others are silent
+    links[0].heartbeat()
+    assert agree() == ["a0"]
+    links[1].heartbeat()
+    assert agree() == ["a0", "a1"]

@@ -5,7 +5,9 @@ profile and the link's files (keys, roster, TLS) are checked first (no side
 effects), then the ledger is opened, then the microcontroller, then the broker.
 A part that cannot be opened raises a typed error naming it, and what was opened
 before is closed again. A stop asked for meanwhile (SIGTERM while waiting for the
-microcontroller or the broker) ends the build with StopRequested.
+microcontroller or the broker) ends the build with StopRequested. The OT kernels
+the config's stages call load from the Numba cache on a thread meanwhile, and are
+in before the broker is joined.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from otswarm.agent.act import AdvisoryActuator, BridgeActuator
 from otswarm.agent.clock import RoundClock
@@ -40,12 +43,47 @@ def load_policy(model: str):
     return Policy.load_default(model)
 
 
-def load_kernels() -> float:
-    """Load every OT kernel now (from the Numba cache once it is warm), so no tick pays
-    for a first call; returns the seconds it took."""
-    import otswarm.ot
+def agent_kernels(config: AgentConfig) -> tuple[str, ...]:
+    """The OT kernels (:func:`otswarm.ot.warmup` names) that this agent's stages call
+    every round: the drift monitor's distances with ``drift``, Sinkhorn (balanced and
+    unbalanced) with ``allocation_method = "ot"``. The greedy and proportional
+    allocations and the alignment exchange call none. The grouping's clustering
+    (``emd``, with SciPy's linear program) runs only once the swarm outgrows
+    ``cluster_size``, so its first run loads its kernel instead."""
+    c = config.coordination
+    kernels = ()
+    if c.drift:
+        kernels += ("wasserstein_1d", "sliced_wasserstein")
+    if c.allocation and c.allocation_method == "ot":
+        kernels += ("sinkhorn", "sinkhorn_unbalanced")
+    return kernels
 
-    return otswarm.ot.warmup()
+
+def load_kernels(kernels: tuple[str, ...]) -> float:
+    """Load ``kernels`` now (from the Numba cache once it is warm), so no tick pays for
+    a first call; returns the seconds it took. With none, Numba is not even imported."""
+    if not kernels:
+        return 0.0
+    began = time.perf_counter()
+    import otswarm.ot  # Numba
+
+    otswarm.ot.warmup(kernels)
+    return time.perf_counter() - began
+
+
+def start_loading_kernels(kernels: tuple[str, ...]) -> Future:
+    """Start :func:`load_kernels` on a thread; its future gives the seconds it took.
+
+    The build opens the ledger, the microcontroller and the broker meanwhile (file,
+    serial and socket waits, and llvmlite's native code, run while the thread holds
+    no lock), and waits for the kernels before the agent goes online: no tick ever
+    runs while Numba loads (ticks that overlapped it stalled for seconds under load).
+    """
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otswarm-kernels")
+    try:
+        return executor.submit(load_kernels, kernels)
+    finally:
+        executor.shutdown(wait=False)
 
 
 def open_bridge(bridge, timeout_s: float, stop: threading.Event | None = None) -> None:
@@ -258,9 +296,10 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
     from otswarm.energy import EnergyLedger, ledger_path, load_profile
 
     me = config.agent
+    kernels = agent_kernels(config)
+    loading = start_loading_kernels(kernels)
     policy = load_policy(config.policy.model)
     profile = load_profile(config.energy.profile)
-    kernels_s = load_kernels()
     telemetry_hz = max(1.0, 2.0 / me.tick_period_s)
     meter = board_meter(config, profile, telemetry_hz)
     link = make_link(config)
@@ -277,6 +316,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
         c = config.coordination
         grouping = Grouping(me.id, allocation, alignment, link, c.cluster_size, c.position_m)
         rollout = make_rollout(config, link, policy)
+        kernels_s = loading.result()  # before going online: no tick while Numba loads
         log.info(
             "connecting to the broker %s",
             config.link.url,
@@ -317,6 +357,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
                 "event": "built",
                 "device": config.bridge.device,
                 "url": config.link.url,
+                "kernels": list(kernels),
                 "kernels_s": round(kernels_s, 3),
             }
         },

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,9 @@ class TickRecord:
     errors: list[str] = field(default_factory=list)  # typed errors caught this tick
 
 
+_FIELDS = tuple(f.name for f in fields(TickRecord))
+
+
 class RunRecordWriter:
     """Append :class:`TickRecord` lines to ``path`` (created with its folder)."""
 
@@ -65,7 +68,9 @@ class RunRecordWriter:
         self._file = self.path.open("a", encoding="utf-8", buffering=1)
 
     def write(self, record: TickRecord) -> None:
-        self._file.write(json.dumps(_finite(asdict(record)), allow_nan=False) + "\n")
+        # _finite copies every dict and list, so no deep copy (asdict) before it
+        line = {name: getattr(record, name) for name in _FIELDS}
+        self._file.write(json.dumps(_finite(line), allow_nan=False) + "\n")
 
     def close(self) -> None:
         self._file.close()

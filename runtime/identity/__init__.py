@@ -5,8 +5,10 @@
   operator, and its checks.
 * :mod:`otswarm.identity.agent`: one agent's key, the operator's key and its roster.
 
-Depends only on ``cryptography`` and :mod:`otswarm.errors`; the wire format, the
-link and the policy rollout build on it. docs/security.md says what it protects.
+Depends only on ``cryptography`` (imported when a key is first made, read or
+used, so an agent without keys never loads it) and :mod:`otswarm.errors`; the wire
+format, the link and the policy rollout build on it. docs/security.md says what it
+protects.
 """
 
 from otswarm.identity.agent import AgentIdentity
@@ -20,8 +22,6 @@ from otswarm.identity.errors import (
 from otswarm.identity.keys import (
     PUBLIC_KEY_LEN,
     SIGNATURE_LEN,
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
     generate_private_key,
     parse_public_text,
     public_bytes,
@@ -33,6 +33,14 @@ from otswarm.identity.keys import (
     write_key_pair,
 )
 from otswarm.identity.roster import Roster, parse_roster, read_roster, sign_roster
+
+
+def __getattr__(name: str):
+    """``Ed25519PrivateKey`` and ``Ed25519PublicKey``: see :mod:`otswarm.identity.keys`."""
+    from otswarm.identity import keys
+
+    return getattr(keys, name)
+
 
 __all__ = [
     "PUBLIC_KEY_LEN",

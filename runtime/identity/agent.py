@@ -4,10 +4,14 @@ when the config gives one, the roster (else the link waits for the retained one)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from otswarm.identity.errors import IdentityError
-from otswarm.identity.keys import Ed25519PrivateKey, Ed25519PublicKey, public_bytes
+from otswarm.identity.keys import public_bytes
 from otswarm.identity.roster import Roster
+
+if TYPE_CHECKING:
+    from otswarm.identity.keys import Ed25519PrivateKey, Ed25519PublicKey
 
 
 @dataclass(frozen=True)

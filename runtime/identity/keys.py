@@ -17,12 +17,15 @@ import base64
 import binascii
 import os
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from otswarm.identity.errors import IdentityError, KeyFileError, SignatureError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 SIGNATURE_LEN = 64
 PUBLIC_KEY_LEN = 32
@@ -44,13 +47,34 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str):
+    """``Ed25519PrivateKey`` and ``Ed25519PublicKey``, imported on first use: a process
+    that never handles a key (no ``[link].key_file``) never loads ``cryptography``."""
+    if name in ("Ed25519PrivateKey", "Ed25519PublicKey"):
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        return getattr(ed25519, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _serialization():
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
+
+
 def generate_private_key() -> Ed25519PrivateKey:
     """A fresh key from the operating system's random source."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.generate()
 
 
 def public_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
     """The 32 raw bytes of the public half of ``key``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    serialization = _serialization()
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -68,6 +92,8 @@ def parse_public_text(text: str, what: str = "public key") -> Ed25519PublicKey:
         raise IdentityError(f"{what}: not base64 ({exc})") from exc
     if len(raw) != PUBLIC_KEY_LEN:
         raise IdentityError(f"{what}: {len(raw)} bytes, an Ed25519 public key has 32")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -83,6 +109,7 @@ def write_key_pair(
     for path in (private_path, public_path):
         if path.exists() and not overwrite:
             raise KeyFileError(f"{path}: exists (pass overwrite to replace it)")
+    serialization = _serialization()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -114,7 +141,10 @@ def _read(path: Path, what: str) -> bytes:
 
 def read_private_key(path: Path) -> Ed25519PrivateKey:
     """The Ed25519 private key in the PEM file at ``path``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     data = _read(path, "private key")
+    serialization = _serialization()
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -126,7 +156,10 @@ def read_private_key(path: Path) -> Ed25519PrivateKey:
 
 def read_public_key(path: Path) -> Ed25519PublicKey:
     """The Ed25519 public key in the PEM file at ``path``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     data = _read(path, "public key")
+    serialization = _serialization()
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
@@ -143,6 +176,8 @@ def sign(key: Ed25519PrivateKey, data: bytes) -> bytes:
 
 def verify(key: Ed25519PublicKey, data: bytes, signature: bytes, what: str = "data") -> None:
     """Return when ``signature`` is ``key``'s over ``data``; else SignatureError."""
+    from cryptography.exceptions import InvalidSignature
+
     try:
         key.verify(signature, data)
     except InvalidSignature as exc:

@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otswarm.identity.errors import (
     IdentityError,
@@ -30,15 +31,11 @@ from otswarm.identity.errors import (
     SignatureError,
     UnknownAgentError,
 )
-from otswarm.identity.keys import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-    parse_public_text,
-    public_text,
-    sign,
-    verify,
-)
+from otswarm.identity.keys import parse_public_text, public_text, sign, verify
 from otswarm.ids import is_valid_id
+
+if TYPE_CHECKING:
+    from otswarm.identity.keys import Ed25519PrivateKey, Ed25519PublicKey
 
 FORMAT = "otswarm-roster/1"
 MAX_ROSTER_BYTES = 1 << 20  # 1 MiB: some 15,000 members

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Envelope], None]
 MEMBERSHIP_KINDS = (Kind.STATE, Kind.HEARTBEAT)
 MAX_SEQUENCE = 0xFFFFFFFF  # the header's u32
+_MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
 EXPIRE_EVERY_S = 1.0  # how often the membership table drops silent senders
 
 
@@ -205,7 +206,7 @@ class SwarmLink(abc.ABC):
         """
         if not self._started or self._closed:
             raise LinkError(f"link {self.agent}: publish before start() or after close()")
-        if type(message) not in MESSAGE_TYPES.values():
+        if type(message) not in _MESSAGE_CLASSES:
             raise LinkError(f"cannot publish {type(message).__name__}: not a message kind")
         if round is not None:
             self._round = round
@@ -230,8 +231,15 @@ class SwarmLink(abc.ABC):
         return table
 
     def alive(self) -> list[str]:
-        """Sorted ids of the agents alive now, this one included."""
-        return sorted(agent for agent, member in self.members().items() if member.alive)
+        """Sorted ids of the agents alive now, this one included (the alive ones of
+        :meth:`members`; called for every offer, so without building that table)."""
+        now = self.clock()
+        with self._rx_lock:
+            self._expire(now)
+            alive = [agent for agent in self._membership.alive(now) if agent != self.agent]
+        if self._started and not self._closed:
+            alive.append(self.agent)
+        return sorted(alive)
 
     def tracked(self) -> int:
         """How many other senders this receiver keeps state for now (at most

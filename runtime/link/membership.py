@@ -132,15 +132,16 @@ class Membership:
             del self._table[agent]
         return gone
 
+    def _alive(self, entry: _Entry, now: float) -> bool:
+        return entry.online and now - entry.last_seen <= self.misses * entry.period_s
+
     def snapshot(self, now: float) -> dict[str, Member]:
         return {
-            agent: Member(
-                agent,
-                e.online,
-                e.last_seen,
-                e.period_s,
-                e.online and now - e.last_seen <= self.misses * e.period_s,
-            )
+            agent: Member(agent, e.online, e.last_seen, e.period_s, self._alive(e, now))
             for agent, e in self._table.items()
             if e.heard
         }
+
+    def alive(self, now: float) -> list[str]:
+        """The ids :meth:`snapshot` would say are alive, without building it."""
+        return [agent for agent, e in self._table.items() if e.heard and self._alive(e, now)]

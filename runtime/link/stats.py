@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,15 @@ class StatsCounter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stats = LinkStats()
+        self._counts = asdict(LinkStats())  # counter name -> value, bumped in place
 
     def add(self, **increments: int) -> None:
+        """Add ``increments`` (LinkStats field names: any other is a KeyError)."""
         with self._lock:
-            current = self._stats
-            self._stats = replace(
-                current, **{name: getattr(current, name) + n for name, n in increments.items()}
-            )
+            counts = self._counts
+            for name, n in increments.items():
+                counts[name] += n
 
     def snapshot(self) -> LinkStats:
         with self._lock:
-            return self._stats
+            return LinkStats(**self._counts)

@@ -135,7 +135,7 @@ def _decode_plan(r: PayloadReader, cls: type = AllocationPlan):
     table = np.frombuffer(raw, dtype=_TRANSFER)
     if n_transfers and int(max(table["source"].max(), table["target"].max())) >= n_agents:
         raise InvalidFieldError(f"{r.where}: plan transfer names agent index >= {n_agents}")
-    used = np.union1d(table["source"], table["target"]).size
+    used = len(set(table["source"].tolist()).union(table["target"].tolist()))
     if used != n_agents:  # the encoder's table is exactly the agents its transfers name
         raise InvalidFieldError(
             f"{r.where}: plan agent table has {n_agents - used} agents no transfer names"

@@ -13,9 +13,9 @@ input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from otswarm.identity import SIGNATURE_LEN, Roster, SignatureError, UnknownAgentError, sign
-from otswarm.identity.keys import Ed25519PrivateKey
 from otswarm.summaries.auth import TAG_LEN, make_tag, tag_matches
 from otswarm.summaries.bodies import decode_body, encode_body
 from otswarm.summaries.errors import (
@@ -36,6 +36,9 @@ from otswarm.summaries.header import (
 from otswarm.summaries.kinds import MESSAGE_TYPES, Message
 from otswarm.summaries.messages import unchecked
 from otswarm.summaries.reader import PayloadReader
+
+if TYPE_CHECKING:
+    from otswarm.identity.keys import Ed25519PrivateKey
 
 MAX_PAYLOAD = 65536  # bytes; the largest point cloud (16384 float32 values) fits
 _MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
