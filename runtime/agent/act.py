@@ -4,11 +4,13 @@ Without a microcontroller (:class:`AdvisoryActuator`) the duty is only kept for
 the board's own workload to follow, and no energy can be moved.
 
 :class:`BridgeActuator` sets the duty level the loads run at and moves energy
-into or out of the battery (an allocation transfer). The bytes each command
-puts on the serial line (both ways, retries included, from the link's own
-counters) are booked to the ledger's ``serial`` component, and so is the
-telemetry stream the MCU sends between commands. :func:`move_energy` carries
-out an allocation transfer and says what the MCU moved (the loop books it).
+into or out of the battery (an allocation transfer). :meth:`BridgeActuator.book_serial`, which the
+agent's book stage calls once per tick (and ``close`` at the end), books to the
+ledger's ``serial`` component every byte on the serial line since its last
+call, both ways, from the link's own counters: the commands with their retries
+and the telemetry stream the MCU sends between them. :func:`move_energy`
+carries out an allocation transfer and says what the MCU moved (the loop books
+it).
 """
 
 from __future__ import annotations
@@ -32,17 +34,11 @@ class BridgeActuator:
 
     def set_duty(self, duty: float) -> None:
         """Run the loads at ``duty`` (0..1) in full-clock mode."""
-        try:
-            self.bridge.set_power(duty, MODE_RUN)
-        finally:
-            self.book_serial()
+        self.bridge.set_power(duty, MODE_RUN)
 
     def transfer(self, joules: float) -> float:
         """Move ``joules`` into (+) or out of (-) the battery; return what moved (J)."""
-        try:
-            return float(self.bridge.transfer_energy(joules))
-        finally:
-            self.book_serial()
+        return float(self.bridge.transfer_energy(joules))
 
     def book_serial(self) -> None:
         """Book the serial bytes (in + out) since the last call."""

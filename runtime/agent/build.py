@@ -314,7 +314,7 @@ def build_agent(config: AgentConfig, stop: threading.Event | None = None) -> Age
             config, link, ledger, profile, policy.action_values
         )
         c = config.coordination
-        grouping = Grouping(me.id, allocation, alignment, link, c.cluster_size, c.position_m)
+        grouping = Grouping(me.id, c.cluster_size, c.position_m)
         rollout = make_rollout(config, link, policy)
         kernels_s = loading.result()  # before going online: no tick while Numba loads
         log.info(

@@ -1,67 +1,52 @@
-"""Scalability: two-level gossip once the swarm outgrows one group.
+"""Scalability: the groups the agent's two-level consensus runs on.
 
-While the swarm has at most ``capacity`` members, every agent aligns with every
-other. Beyond that, the agents are grouped by the OT balanced clustering of
-their positions (:func:`otswarm.coordination.clustering.cluster`, groups of at
-most ``capacity``) and each aligns with its group, heads also with each other
-(:meth:`Clustering.neighbours`): messages per round grow with the group size,
-not with the swarm.
+While the swarm has at most ``capacity`` members there are no groups: every
+agent aligns with every other. Beyond that, the members are grouped by the OT
+balanced clustering of their positions (:func:`otswarm.coordination.clustering.cluster`,
+groups of at most ``capacity``, each headed by its member nearest the centre),
+and the alignment exchange runs the two-level consensus over the groups
+(:mod:`otswarm.coordination.hierarchy`: members -> head -> heads -> members), so
+messages per round grow with the swarm, not with its square.
 
-Every agent computes the same grouping from the same inputs: the membership
-view of the previous round (the agents whose energy offer arrived, itself
-included) and the positions those offers carry. It re-clusters, warm-started
-from the previous centres, only when that view changes.
+Every agent computes the same grouping from the same inputs: the offers of the
+previous round that its allocation round holds (the membership view, itself
+included) and the positions they carry. It re-clusters, warm-started from the
+previous centres, only when that view changes. Grouping decides only; the agent
+loop hands the result to the alignment exchange.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Mapping
 
-from otswarm.summaries import Envelope, Kind
+from otswarm.coordination.clustering import Clustering, cluster, recluster
 
 
 class Grouping:
-    """This agent's group in the swarm, from the views of ``allocation`` (an
-    AllocationRound), kept on ``alignment.set_neighbours`` (an AlignmentExchange)."""
+    """This agent's view of the swarm's groups (groups of at most ``capacity``)."""
 
-    def __init__(
-        self, agent_id: str, allocation, alignment, link, capacity: int, position_m
-    ) -> None:
+    def __init__(self, agent_id: str, capacity: int, position_m) -> None:
         self.id = agent_id
-        self.allocation = allocation
-        self.alignment = alignment
         self.capacity = capacity
-        self.clustering = None
+        self.position_m = tuple(position_m)
+        self.clustering: Clustering | None = None
         self._members: frozenset[str] = frozenset()
-        self._positions: dict[str, tuple[float, ...]] = {agent_id: tuple(position_m)}
-        self._lock = threading.Lock()
-        link.on(Kind.ENERGY_OFFER, self._on_offer)
 
-    def _on_offer(self, envelope: Envelope) -> None:
-        with self._lock:
-            self._positions[envelope.header.agent] = envelope.message.position_m
-
-    def update(self, round_: int) -> tuple[int | None, str | None]:
-        """Re-group when the view of ``round_ - 1`` changed; (group label, head) or Nones."""
-        from otswarm.coordination.clustering import cluster, recluster
-
-        members = frozenset(self.allocation.view(round_ - 1)) | {self.id}
-        if members != self._members:
-            self._members = members
-            if len(members) <= self.capacity:
-                if self.clustering is not None:
-                    self.alignment.set_neighbours(None)
-                self.clustering = None
-            else:
-                ids = sorted(members)
-                with self._lock:
-                    points = [self._positions.get(a, (0.0, 0.0, 0.0)) for a in ids]
-                self.clustering = (
-                    cluster(ids, points, self.capacity)
-                    if self.clustering is None
-                    else recluster(self.clustering, ids, points)
-                )
-                self.alignment.set_neighbours(self.clustering.neighbours(self.id))
-        if self.clustering is None:
-            return None, None
-        return int(self.clustering.label_of(self.id)), self.clustering.head_of(self.id)
+    def update(self, offers: Mapping) -> Clustering | None:
+        """The groups for the membership view ``offers`` (agent id -> its offer, with
+        ``position_m``); None while the view fits in one group."""
+        members = frozenset(offers) | {self.id}
+        if members == self._members:
+            return self.clustering
+        self._members = members
+        if len(members) <= self.capacity:
+            self.clustering = None
+            return None
+        ids = sorted(members)
+        points = [offers[a].position_m if a in offers else self.position_m for a in ids]
+        self.clustering = (
+            cluster(ids, points, self.capacity)
+            if self.clustering is None
+            else recluster(self.clustering, ids, points)
+        )
+        return self.clustering

@@ -18,24 +18,32 @@ Data flows one way through a tick (Unix time ``t``, round ``k``):
      from ``pi``; the consensus still runs and is published (the swarm's view);
    - the drift monitor is fed with the harvest
      (:class:`otswarm.coordination.exchange.AlignmentExchange`);
-   - coordination: past ``cluster_size`` members the agent aligns within its
-     OT-balanced group (:class:`otswarm.agent.groups.Grouping`); the consensus
-     state moves toward the peers' barycenter (step = the drift monitor's
-     adaptation rate); the allocation round
+   - consensus: the groups (:class:`otswarm.agent.groups.Grouping`, from the
+     offers of the last round: none up to ``cluster_size`` members, else
+     OT-balanced groups) go to the alignment exchange; the consensus state
+     moves (step = the drift monitor's adaptation rate) toward the peers'
+     barycenter, or, in groups, toward the swarm barycenter of the two-level
+     consensus (:mod:`otswarm.coordination.hierarchy`);
+   - coordinate (a stage of its own, so that a consensus that fails does not
+     stop the energy sharing): the allocation round
      (:class:`otswarm.coordination.rounds.AllocationRound`) returns what to move:
      this agent's row of an accepted plan, its column as its suppliers reported
      they sent, and the plan to publish when this agent is the round's planner;
 3. **act**: the duty goes to the MCU; then the energy moves through the MCU's
    energy transfer (row out, column in), and the MCU says how much moved;
-4. **publish**: the consensus state, the plan (planner only), this agent's
-   energy offer and its report of what its battery gave;
+4. **publish**: the consensus state (a cluster head: its cluster and swarm
+   barycenters), the plan (planner only), this agent's energy offer and its
+   report of what its battery gave;
 5. **telemetry** (every ``telemetry_s``, :mod:`otswarm.agent.telemetry`): the
    agent's joules by component, power, battery, duty, alignment and drift, one
    retained message for the fleet's operators;
-6. **book**: every component's joules go to the ledger (CPU time of the policy
-   and the OT work priced by the board profile as they run, bytes on the radio
-   and the serial line, and here the energy moved in and out, as the MCU moved
-   it), and one line goes to the run record.
+6. **book**: the joules of the tick go to the ledger: the bytes on the radio
+   and the serial line, and the energy moved in and out as the MCU moved it
+   (the CPU time of the policy and the OT work is booked by the ledger's
+   spans as it runs; the ledger's docstring lists the one booking place of
+   each component), and one line goes to the run record.
+
+The collaborators are typed by :mod:`otswarm.agent.parts` (one protocol per part).
 
 Every stage runs under :meth:`Agent._stage`: a typed error (bad telemetry, a
 malformed summary, a rejected command) is logged with the stage's name and
@@ -56,6 +64,15 @@ import numpy as np
 from otswarm.agent.act import move_energy
 from otswarm.agent.clock import RoundClock
 from otswarm.agent.offers import OfferPolicy
+from otswarm.agent.parts import (
+    ActPart,
+    AlignmentPart,
+    AllocationPart,
+    BookPart,
+    GroupingPart,
+    LinkPart,
+    SensePart,
+)
 from otswarm.agent.record import RunRecordWriter, TickRecord
 from otswarm.agent.sense import received_power_w
 from otswarm.agent.telemetry import TelemetryPublisher
@@ -70,7 +87,7 @@ class Agent:
 
     ``alignment`` is an :class:`~otswarm.coordination.exchange.AlignmentExchange`,
     ``allocation`` an :class:`~otswarm.coordination.rounds.AllocationRound`, both
-    on ``link``.
+    on ``link``; ``grouping`` decides their groups, ``ledger`` books.
     """
 
     def __init__(
@@ -78,15 +95,15 @@ class Agent:
         agent_id: str,
         *,
         clock: RoundClock,
-        sense,
-        actuator,
+        sense: SensePart,
+        actuator: ActPart,
         policy,
-        link,
-        alignment,
-        allocation,
-        grouping,
+        link: LinkPart,
+        alignment: AlignmentPart,
+        allocation: AllocationPart,
+        grouping: GroupingPart,
         offers: OfferPolicy,
-        ledger,
+        ledger: BookPart,
         bypass_below_soc: float = 0.0,
         align: bool = True,
         record: RunRecordWriter | None = None,
@@ -141,6 +158,7 @@ class Agent:
             if self.rollout is not None:
                 self._stage("rollout", rec, self._watch_policy, rec)
             self._stage("drift", rec, self._watch_drift, reading, rec)
+        self._stage("consensus", rec, self._consensus, rec)
         allocation = self._stage("coordinate", rec, self._coordinate, reading, rec)
         if rec.duty is not None:
             self._stage("act", rec, self.actuator.set_duty, rec.duty)
@@ -221,21 +239,27 @@ class Agent:
             }
             log.warning("drift: stale policy, consensus re-anchored", extra={"fields": fields})
 
+    def _consensus(self, rec: TickRecord) -> None:
+        """The round's groups (from the last round's offers) and the consensus move."""
+        with self.ledger.measure("ot"):
+            groups = self.grouping.update(self.allocation.offers(rec.round - 1))
+            self.alignment.set_groups(groups)
+            moved = self.alignment.move(rec.round)
+        if groups is not None:
+            rec.group, rec.group_head = groups.label_of(self.id), groups.head_of(self.id)
+        rec.adaptation_rate = moved.step
+        rec.peers = moved.neighbours_heard
+        if moved.state is not None:
+            rec.aligned_probs = [float(p) for p in moved.state]
+
     def _coordinate(self, reading, rec: TickRecord):
-        """The consensus move and the allocation round's decision (what to move)."""
+        """The allocation round's decision: what to move and publish."""
         supply = demand = round_s = 0.0
         if reading is not None:
             round_s = 0.0 if self._last_mcu_s is None else reading.mcu_time_s - self._last_mcu_s
             self._last_mcu_s = reading.mcu_time_s
             supply, demand = self.offers.supply_demand(reading, round_s)
         self._round_s = round_s
-        rec.group, rec.group_head = self.grouping.update(rec.round)
-        with self.ledger.measure("ot"):
-            moved = self.alignment.move(rec.round)
-        rec.adaptation_rate = moved.step
-        rec.peers = moved.neighbours_heard
-        if moved.state is not None:
-            rec.aligned_probs = [float(p) for p in moved.state]
         allocation = self.allocation.decide(rec.round, supply, demand, self.alignment.replan_period)
         if allocation.executed is not None:
             rec.planner, rec.plan_round = allocation.executed.planner, allocation.executed.round
@@ -264,7 +288,7 @@ class Agent:
 
     # -- book -----------------------------------------------------------------
     def _book(self, rec: TickRecord) -> None:
-        """The one place the moved energy is booked, with the link and serial traffic."""
+        """The one place the moved energy, the link traffic and the serial bytes are booked."""
         for component, joules in (("energy_out", rec.given_j), ("energy_in", rec.received_j)):
             if joules > 0:
                 self.ledger.book(component, joules)

@@ -3,9 +3,10 @@
 One module per capability, each usable alone: ``alignment`` (Wasserstein
 consensus of action distributions, on ``quantile``), ``allocation`` / ``plans`` /
 ``planner`` (OT energy sharing, exactly one plan per round), ``drift`` and
-``adaptation`` (non-stationarity), ``clustering`` / ``hierarchy`` (scalability);
-``costs`` builds cost matrices in joules (energy efficiency). ``exchange``
-binds alignment and drift to one agent's SwarmLink, ``rounds`` allocation.
+``adaptation`` (non-stationarity), ``clustering`` / ``hierarchy`` (scalability:
+balanced groups, and the two-level consensus over them); ``costs`` builds cost
+matrices in joules (energy efficiency). ``exchange`` binds alignment, drift and
+the two-level consensus to one agent's SwarmLink, ``rounds`` allocation.
 """
 
 from otswarm.coordination.adaptation import AdaptationRate, RateMap

@@ -69,8 +69,8 @@ def align_step(own, neighbours, support, step: float) -> np.ndarray:
     """Pure DeGroot move of ``own`` toward the barycenter of ``neighbours`` (no anchor).
 
     Weights ``1 - step`` and ``step / m``: the displacement interpolation toward
-    the neighbours' barycenter. Used where there is no live policy to anchor to
-    (cluster heads, :mod:`otswarm.coordination.hierarchy`).
+    the neighbours' barycenter: plain consensus, with no live policy to anchor to
+    (the scale and alignment benchmarks' reference).
     """
     return anchored_step(own, own, neighbours, support, step, 0.0)
 

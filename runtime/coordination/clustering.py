@@ -59,10 +59,11 @@ class Clustering:
         return np.bincount(self.labels, minlength=len(self.heads))
 
     def neighbours(self, agent: str) -> list[str]:
-        """Whom ``agent`` aligns with in two-level gossip: its group, plus the other
-        heads when it is a head. The graph is connected (groups meet through heads),
-        so consensus is geometric, but slower than with ``hierarchy.ClusterNode``,
-        whose three phases move every agent toward the exact swarm barycenter."""
+        """Whom ``agent`` gossips with within groups: its group, plus the other heads
+        when it is a head. The graph is connected (groups meet through heads), so
+        consensus is geometric, but much slower than the two-level consensus the
+        agent runs (:mod:`otswarm.coordination.hierarchy`); the scale benchmark
+        keeps it as the reference, the outcomes simulation as a strategy."""
         group = self.label_of(agent)
         peers = [m for m in self.members(group) if m != agent]
         if self.heads[group] == agent:

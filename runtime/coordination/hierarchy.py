@@ -1,106 +1,121 @@
-"""Two-level Wasserstein consensus over a balanced clustering, on SwarmLinks.
+"""Two-level Wasserstein consensus over a balanced clustering, one message stage a round.
 
-One round has three phases (support ids tag the aggregation level of a histogram
+The agent's scaling protocol once the swarm outgrows one group
+(:class:`~otswarm.coordination.exchange.AlignmentExchange` runs it with
+:meth:`~otswarm.coordination.exchange.AlignmentExchange.set_groups`). A
+:class:`ClusterNode` is one agent's part in it; it never touches a link: the
+exchange hands it what arrived (:meth:`ClusterNode.receive`) and publishes what
+it says (:meth:`ClusterNode.outgoing`). Support ids tag the level of a histogram
 on the same ordered support: ``base`` member state, ``base + 1`` cluster
-barycenter, ``base + 2`` swarm barycenter):
+barycenter, ``base + 2`` swarm barycenter.
 
-1. every member publishes its state; its head alone listens (sender filter);
-2. each head computes its cluster's barycenter (own state and what it heard) and
-   publishes it; heads listen to each other and take the barycenter of the
-   cluster barycenters weighted by cluster size (on the line, quantile averaging
-   is linear, so the barycenter of barycenters is the swarm barycenter);
-3. each head publishes that swarm barycenter; its members move toward it with
-   step ``eta`` (displacement interpolation), as the head does.
+Each round ``r`` (the agent's tick: move, then publish), with ``s_i`` the states:
+
+- a *member* moves toward the swarm barycenter ``T_h`` its head published last
+  round, and publishes its state (level 0), which only its head hears;
+- a *head* ``h`` of cluster ``C_h`` (``n_h`` agents) takes the barycenter of its
+  own state and its members' last states, ``B_h = bary{s_h, s_j : j in C_h}``,
+  then the swarm barycenter of the cluster barycenters weighted by cluster size,
+  ``T_h = bary{B_h (n_h), B_g (n_g) : the other heads' last}``, moves toward
+  ``T_h`` and publishes ``B_h`` (level 1) and ``T_h`` (level 2), which its
+  members and the other heads hear.
+
+On the line the W2 barycenter is quantile averaging, which is linear, so the
+barycenter of cluster barycenters weighted by size is the swarm barycenter (up to
+the linear binning of each level, which keeps means and moves mass by less than a
+gap). Every member of a cluster gets the same target and all targets are the
+same up to one round of staleness between heads, so the spread contracts by
+about ``1 - eta`` per round, as all-to-all, however many clusters there are.
+Information takes two rounds from a member to the other clusters' members.
 
 Deliveries per round: ``N - k`` up; each head's two messages reach its members
 and the other heads, ``2 (N - k) + 2 k (k - 1)``; in all ``3 (N - k) + 2 k (k - 1)``,
-i.e. ``O(N + k^2)`` against ``N (N - 1)`` for all-to-all, ``O(N)`` with
-``k ~ sqrt(N)``. Without losses every agent moves toward the same target, so the
-spread shrinks by ``1 - eta`` per round, as with all-to-all (up to the linear
-binning of the two levels, which keeps means and moves mass by less than a gap).
+i.e. ``O(N + k^2)`` against ``N (N - 1)`` all-to-all, ``O(N)`` with
+``k ~ sqrt(N)`` (``bench/bench_coordination_scale.py``).
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from otswarm.coordination.alignment import align_step
 from otswarm.coordination.clustering import Clustering
-from otswarm.coordination.exchange import histogram_message
 from otswarm.coordination.quantile import barycenter_1d, check_support
-from otswarm.summaries import Envelope, Kind
 
 MEMBER, CLUSTER, SWARM = 0, 1, 2
+LEVELS = (MEMBER, CLUSTER, SWARM)
 
 
 class ClusterNode:
-    """One agent's part in the two-level consensus (member, and head when elected)."""
+    """One agent's part in the two-level consensus over ``clustering`` (see the module doc).
 
-    def __init__(self, link, clustering: Clustering, levels, state, *, support_id: int = 10):
-        self.link = link
-        self.me = link.agent
+    Args:
+        me: this agent's id (a member of ``clustering``).
+        clustering: the groups and their heads (every agent computes the same).
+        levels: the ordered action support the histograms live on.
+    """
+
+    def __init__(self, me: str, clustering: Clustering, levels):
+        self.me = me
         self.levels = check_support(levels)
-        self.state = np.asarray(state, dtype=float)
-        self.base = support_id
         self.clustering = clustering
-        cid = clustering.label_of(self.me)
-        self.head = clustering.head_of(self.me)
-        self.is_head = self.head == self.me
-        self.members = [m for m in clustering.members(cid) if m != self.me]
+        group = clustering.label_of(me)  # CoordinationError when me is not in it
+        self.head = clustering.heads[group]
+        self.is_head = self.head == me
+        self.members = [m for m in clustering.members(group) if m != me]
+        self.other_heads = [h for h in clustering.heads if h != me]
         self.sizes = dict(zip(clustering.heads, clustering.sizes.tolist(), strict=True))
+        self._heard: dict[int, dict[str, tuple[int, np.ndarray]]] = {lv: {} for lv in LEVELS}
         self._cluster: np.ndarray | None = None
         self._target: np.ndarray | None = None
-        self._lock = threading.Lock()
-        self._inbox: dict[int, dict[str, np.ndarray]] = {MEMBER: {}, CLUSTER: {}, SWARM: {}}
-        senders = [*self.members, *[h for h in clustering.heads if h != self.me]]
-        for sender in senders if self.is_head else [self.head]:
-            link.on(Kind.HISTOGRAM, self._on_histogram, sender=sender)
-
-    def _on_histogram(self, envelope: Envelope) -> None:
-        level = envelope.message.support_id - self.base
-        if level in ((MEMBER, CLUSTER) if self.is_head else (SWARM,)):
-            with self._lock:
-                self._inbox[level][envelope.header.agent] = np.asarray(envelope.message.weights)
-
-    def _take(self, level: int) -> dict[str, np.ndarray]:
-        with self._lock:
-            got, self._inbox[level] = self._inbox[level], {}
-        return got
-
-    def _publish(self, weights, level: int, r: int) -> None:
-        self.link.publish(histogram_message(weights, self.levels, self.base + level), round=r)
-
-    def phase_up(self, r: int) -> None:
-        """Phase 1: a member sends its state to its head."""
-        if not self.is_head:
-            self._publish(self.state, MEMBER, r)
-
-    def phase_heads(self, r: int) -> None:
-        """Phase 2: a head publishes its cluster's barycenter."""
-        if self.is_head:
-            heard = list(self._take(MEMBER).values())
-            self._cluster = barycenter_1d([self.state, *heard], self.levels)
-            self._publish(self._cluster, CLUSTER, r)
-
-    def phase_down(self, r: int) -> None:
-        """Phase 3: a head publishes the swarm barycenter of the cluster barycenters."""
-        if self.is_head:
-            heard = self._take(CLUSTER)
-            hists = [self._cluster, *heard.values()]
-            weights = [self.sizes[self.me], *(self.sizes[h] for h in heard)]
-            self._target = barycenter_1d(hists, self.levels, weights)
-            self._publish(self._target, SWARM, r)
 
     @property
-    def target(self) -> np.ndarray | None:
-        """The swarm barycenter this head computed in the last phase 3 (None for members)."""
+    def senders(self) -> list[str]:
+        """Whom this agent listens to: its members and the other heads (a head), its head."""
+        return [*self.members, *self.other_heads] if self.is_head else [self.head]
+
+    def receive(self, sender: str, level: int, r: int, weights) -> bool:
+        """Keep ``weights`` of ``level`` from ``sender`` stamped round ``r`` when this
+        agent uses it (a head: members' states, other heads' cluster barycenters; a
+        member: its head's swarm barycenter); False when it does not."""
+        if self.is_head:
+            wanted = (level == MEMBER and sender in self.members) or (
+                level == CLUSTER and sender in self.sizes and sender != self.me
+            )
+        else:
+            wanted = level == SWARM and sender == self.head
+        if wanted:
+            self._heard[level][sender] = (r, np.asarray(weights, dtype=float))
+        return wanted
+
+    def _fresh(self, level: int, r: int, max_age: int) -> dict[str, np.ndarray]:
+        return {a: w for a, (rnd, w) in self._heard[level].items() if abs(r - rnd) <= max_age}
+
+    def target(self, state, r: int, max_age: int = 2) -> tuple[np.ndarray | None, int]:
+        """``(T, heard)``: the swarm barycenter to move toward in round ``r`` from what
+        arrived within ``max_age`` rounds (None: nothing yet), and how many agents'
+        histograms went into it. A head computes ``B_h`` and ``T_h`` from ``state``."""
+        if not self.is_head:
+            got = self._fresh(SWARM, r, max_age).get(self.head)
+            self._target = got
+            return got, int(got is not None)
+        members = self._fresh(MEMBER, r, max_age)
+        self._cluster = barycenter_1d([state, *members.values()], self.levels)
+        heads = self._fresh(CLUSTER, r, max_age)
+        weights = [self.sizes[self.me], *(self.sizes[h] for h in heads)]
+        self._target = barycenter_1d([self._cluster, *heads.values()], self.levels, weights)
+        return self._target, len(members) + len(heads)
+
+    @property
+    def last_target(self) -> np.ndarray | None:
+        """The target of the last :meth:`target` call (None before, or for a member
+        that had not heard its head)."""
         return self._target
 
-    def move(self, step: float) -> np.ndarray:
-        """Move the state toward the swarm barycenter heard this round (if any)."""
-        target = self._target if self.is_head else self._take(SWARM).get(self.head)
-        if target is not None:
-            self.state = align_step(self.state, [target], self.levels, step)
-        return self.state
+    def outgoing(self, state) -> list[tuple[int, np.ndarray]]:
+        """What to publish this round, as ``(level, weights)``: a member its state, a
+        head its cluster and swarm barycenters (once it has computed them)."""
+        if not self.is_head:
+            return [] if state is None else [(MEMBER, np.asarray(state, dtype=float))]
+        if self._cluster is None or self._target is None:
+            return []
+        return [(CLUSTER, self._cluster), (SWARM, self._target)]

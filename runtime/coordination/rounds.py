@@ -144,10 +144,15 @@ class AllocationRound:
         return self
 
     # -- views -------------------------------------------------------------------------
+    def offers(self, r: int) -> dict[str, EnergyOffer]:
+        """Round ``r``'s offers by agent, this agent's own included once published (what
+        the members said, e.g. the positions the agent groups the swarm by)."""
+        with self._lock:
+            return dict(self._offers.get(r, {}))
+
     def view(self, r: int) -> set[str]:
         """Round ``r``'s membership view: the live members whose offer of ``r`` it holds."""
-        with self._lock:
-            return set(self._offers.get(r, {}))
+        return set(self.offers(r))
 
     def holds_plan(self, r: int, planner: str) -> bool:
         """True when ``planner``'s plan for round ``r`` waits to be taken (or ``r`` was

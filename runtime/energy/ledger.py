@@ -6,6 +6,25 @@ Components (any lower-case name is accepted; these are the standard ones):
   (radio bytes), ``serial`` (MCU link bytes), ``idle`` (the board's baseline);
 - moved by allocation, kept apart from spent energy: ``energy_in``, ``energy_out``.
 
+Where an agent books each one (the only modules of otswarm that do; a test
+reads the source and fails when another one books a component):
+
+- ``policy``: ``otswarm.agent.loop``, spans around each inference (decide and
+  rollout stages);
+- ``ot``: ``otswarm.agent.loop``, spans around the OT work of the tick (the
+  aligned push-forward, the drift monitor, the grouping and the consensus
+  move), and ``otswarm.coordination.rounds``, the span of a plan solve (the
+  ``measure`` the agent's build gives :class:`AllocationRound`, whose skip rule
+  reads the span's joules);
+- ``mqtt_tx``, ``mqtt_rx``: ``otswarm.agent.traffic`` (``LinkTraffic.book``,
+  called by the loop's book stage and at close);
+- ``serial``: ``otswarm.agent.act`` (``BridgeActuator.book_serial``, called by
+  the loop's book stage and at close);
+- ``idle``: ``otswarm.energy.ledger`` itself (``EnergyLedger.tick``, on its
+  background thread);
+- ``energy_out``, ``energy_in``: ``otswarm.agent.loop`` (the book stage, with
+  the joules the MCU says it moved in the act stage).
+
 How energy is priced (profile values in W and J/B):
 
 - ``measure(c)`` with basis ``"thread"`` (default): E = thread CPU seconds x
