@@ -8,7 +8,7 @@ Public API (POT-like argument names; arrays are NumPy, float64 or float32):
 - :func:`barycenter` — fixed-support entropic barycenter (:mod:`.barycenter`)
 - :func:`wasserstein_1d` — exact W_p on the line (:mod:`.one_d`)
 - :func:`sliced_wasserstein` — random-projection W_p (:mod:`.sliced`)
-- :func:`emd` — exact OT by linear programming (:mod:`.emd`)
+- :func:`emd` — exact OT by a network simplex (:mod:`.emd`)
 - :func:`sinkhorn_divergence` — debiased Sinkhorn divergence (:mod:`.divergence`)
 - :class:`OTResult`, :class:`OTInputError`, :func:`warmup`
 """

@@ -42,7 +42,7 @@ def cost_matrix(M, dtype: np.dtype, name: str = "M", ndim: int = 2) -> np.ndarra
         raise OTInputError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
     if arr.size == 0:
         raise OTInputError(f"{name}: empty array of shape {arr.shape}")
-    if not _scan(arr.reshape(-1))[0]:
+    if not _finite(arr.reshape(-1)):
         raise OTInputError(f"{name}: contains NaN or inf (costs must be finite)")
     return arr
 
@@ -79,6 +79,17 @@ def histograms(X, rows: int | None, size: int, dtype: np.dtype, name: str) -> np
         for k in range(arr.shape[0]):
             _check_weights(arr[k], f"{name}[{k}]")
     return arr
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _finite(x):
+    """Whether every entry of a 1-D array is finite: ``x * 0`` is 0 for a finite
+    ``x`` and NaN for inf or NaN, and a sum of them (reordered, so it
+    vectorises; NaN survives any order) is 0 only when all are."""
+    acc = 0.0
+    for k in range(x.shape[0]):
+        acc += x[k] * 0.0
+    return acc == 0.0
 
 
 @njit(cache=True)

@@ -4,6 +4,8 @@ Points with zero weight carry no mass, so the solvers drop them (their plan
 rows/columns are exactly zero) and never take ``log(0)``. Their potentials are
 filled with the (soft, ``eps > 0``, or hard, ``eps = 0``) c-transform of the
 other side, the value such a point would get at unit weight; they stay finite.
+The hard transform of a zero-weight column runs over every row (zero-weight
+rows included), so the exact duals stay feasible on the whole grid.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ def expand(support: Support, M: np.ndarray, plan, f, g, eps: float):
     full[np.ix_(rows, cols)] = plan
     f_full = _c_transform(M[:, cols], g, eps)
     f_full[rows] = f
-    g_full = _c_transform(M[rows].T, f, eps)
+    # hard: against every row, so that f_i + g_j <= M_ij holds on the whole grid;
+    # soft: the transform weighs rows by their mass, zero-weight rows drop out
+    g_full = _c_transform(M.T, f_full, eps) if eps == 0.0 else _c_transform(M[rows].T, f, eps)
     g_full[cols] = g
     return full, f_full.astype(f.dtype), g_full.astype(g.dtype)
 

@@ -75,13 +75,13 @@ class OTResult(_Fields):
             entropic solvers ``P = exp((f_i + g_j - M_ij) / reg)`` (times the
             reference measure for ``reg_type="kl"``); for ``emd`` the LP duals.
         g: dual potential of the targets, shape ``(m,)``.
-        n_iter: number of scaling sweeps performed (``0`` for ``emd``).
+        n_iter: number of scaling sweeps performed (``emd``: simplex pivots).
         converged: ``True`` when the stopping criterion was met within
             ``max_iter``; never silently ``True`` for a wrong answer.
         marginal_error: ``|P 1 - a|_1 + |P^T 1 - b|_1`` of the returned plan
             (for unbalanced problems this measures the relaxation, not an error).
         method: the algorithm that produced the result (``"kernel"``, ``"log"``,
-            ``"unbalanced"``, ``"emd"``).
+            ``"unbalanced"``, ``"emd"``, ``"emd-highs"`` for ``emd``'s LP fallback).
         reg: entropic regularisation used (``0.0`` for ``emd``).
     """
 

@@ -1,0 +1,165 @@
+"""``emd``: the Numba network simplex against POT's ``ot.emd2`` on many inputs,
+its optimality certificate, the HiGHS fallback, and an agent's clustering
+without ``scipy.optimize``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import ot
+import pytest
+
+from otswarm.ot import OTInputError, emd
+
+pytestmark = pytest.mark.usefixtures("ot_warm")
+
+
+def _weights(rng, size, kind):
+    if kind == "uniform":
+        w = np.ones(size)
+    elif kind == "zeros":  # random, about a quarter of them exactly zero
+        w = rng.random(size) * (rng.random(size) > 0.25)
+        w[rng.integers(size)] = 1.0
+    else:
+        w = rng.random(size) + 0.01
+    return w / w.sum()
+
+
+def _cost(rng, n, m, kind):
+    if kind == "cloud":
+        x, y = rng.random((n, 3)), rng.random((m, 3))
+        return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1) * 10.0 ** rng.uniform(-4, 4)
+    if kind == "integer":  # few distinct values: ties everywhere
+        return rng.integers(0, 4, size=(n, m)).astype(float)
+    if kind == "line":  # |x_i - y_j| on a grid: many optimal plans
+        return np.abs(np.arange(n)[:, None] / n - np.arange(m)[None, :] / m)
+    return rng.normal(size=(n, m))  # signed costs
+
+
+SHAPES = [(1, 1), (1, 7), (9, 1), (5, 5), (16, 16), (13, 40), (64, 23), (64, 64), (100, 90),
+          (256, 256)]  # fmt: skip
+CASES = [
+    (n, m, wk, ck, seed)
+    for seed, (n, m) in enumerate(SHAPES)
+    for wk in ("uniform", "random", "zeros")
+    for ck in ("cloud", "integer", "line", "normal")
+]
+
+
+def _check_against_pot(a, b, M, got):
+    want = float(ot.emd2(a.astype(np.float64), b.astype(np.float64), M.astype(np.float64)))
+    scale = np.abs(M).max() * a.sum()  # a cost of 0 is compared on the scale of M
+    assert abs(got.cost - want) <= 1e-12 * max(abs(want), 1e-3 * scale)
+    plan = np.asarray(got.plan, dtype=np.float64)
+    assert plan.min() >= 0.0
+    np.testing.assert_allclose(plan.sum(1), a, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(plan.sum(0), b, rtol=1e-12, atol=1e-15)
+    assert got.converged and got.method == "emd" and got.reg == 0.0
+    # the duals certify optimality: feasible, and tight where the plan moves mass
+    slack = M - got.f[:, None] - got.g[None, :]
+    assert slack.min() >= -1e-12 * max(1.0, np.abs(M).max())
+    assert np.sum(plan * slack) <= 1e-12 * max(abs(want), 1e-3 * scale)
+
+
+@pytest.mark.parametrize("n, m, weights, costs, seed", CASES)
+def test_emd_cost_is_pot_s_and_marginals_exact(n, m, weights, costs, seed):
+    rng = np.random.default_rng([n, m, seed, len(weights), len(costs)])
+    a, b, M = _weights(rng, n, weights), _weights(rng, m, weights), _cost(rng, n, m, costs)
+    _check_against_pot(a, b, M, emd(a, b, M))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_emd_float32_inputs(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 30 + seed, 41
+    a = _weights(rng, n, "random").astype(np.float32)
+    b = _weights(rng, m, "random").astype(np.float32)
+    M = _cost(rng, n, m, "cloud").astype(np.float32)
+    got = emd(a, b, M)
+    assert got.plan.dtype == np.float32 and got.f.dtype == np.float32
+    # float64 work on the float32 values, as POT: the same optimum
+    want = float(ot.emd2(a.astype(np.float64), b.astype(np.float64), M.astype(np.float64)))
+    assert got.cost == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(got.plan.sum(1), a, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_emd_is_exact_where_pot_s_absolute_threshold_stops_early(seed):
+    """Costs over 20 orders of magnitude (``u^8``): POT stops while reduced costs
+    of ~1e-14 (absolute) remain, up to 1e-3 above the optimum; the simplex
+    prices relative to each cell's magnitudes, so its duals certify its plan."""
+    rng = np.random.default_rng(seed)
+    n, m = 60 + seed, 75
+    a, b, M = _weights(rng, n, "uniform"), _weights(rng, m, "random"), rng.random((n, m)) ** 8
+    got = emd(a, b, M)
+    assert got.cost <= float(ot.emd2(a, b, M)) * (1 + 1e-12)
+    slack = M - got.f[:, None] - got.g[None, :]
+    assert slack.min() >= -1e-12 * got.cost
+    assert np.sum(got.plan * slack) <= 1e-12 * got.cost  # a dual bound equal to the cost
+    np.testing.assert_allclose(got.plan.sum(0), b, rtol=1e-12)
+
+
+def test_emd_assignment_is_a_permutation():
+    rng = np.random.default_rng(7)
+    n = 40
+    M = rng.random((n, n))
+    got = emd(None, None, M)
+    plan = got.plan * n
+    assert np.allclose(np.sort(plan, axis=1)[:, -1], 1.0) and np.allclose(plan.sum(0), 1.0)
+    from scipy.optimize import linear_sum_assignment
+
+    r, c = linear_sum_assignment(M)
+    assert got.cost == pytest.approx(M[r, c].sum() / n, rel=1e-12)
+
+
+def test_emd_pivots_when_the_greedy_start_is_not_optimal():
+    # the row-by-row greedy sends row 0 to column 0; the optimum does not
+    M = np.array([[0.0, 1.0], [0.1, 10.0]])
+    got = emd([0.5, 0.5], [0.5, 0.5], M)
+    assert got.n_iter >= 1
+    np.testing.assert_allclose(got.plan, [[0.0, 0.5], [0.5, 0.0]])
+    assert got.cost == pytest.approx(0.55, rel=1e-15)
+
+
+def test_emd_falls_back_to_highs_at_the_pivot_limit(caplog):
+    rng = np.random.default_rng(3)
+    a, b = _weights(rng, 20, "random"), _weights(rng, 25, "random")
+    M = _cost(rng, 20, 25, "cloud")
+    with caplog.at_level(logging.WARNING, logger="otswarm.ot.emd"):
+        got = emd(a, b, M, max_iter=0)
+    assert got.method == "emd-highs" and got.converged and got.n_iter == 0
+    assert "HiGHS" in caplog.text and "max_iter" in caplog.text
+    assert got.cost == pytest.approx(float(ot.emd2(a, b, M)), rel=1e-9)
+    assert emd(a, b, M).method == "emd"
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_emd_rejects_a_bad_pivot_limit(bad):
+    with pytest.raises(OTInputError, match="max_iter"):
+        emd(None, None, np.ones((3, 3)), max_iter=bad)
+
+
+CLUSTERING = """
+import json, sys
+import numpy as np
+from otswarm.coordination.clustering import cluster
+rng = np.random.default_rng(0)
+ids = [f"a{i:03d}" for i in range(60)]
+c = cluster(ids, rng.random((60, 2)) * 50.0, capacity=8)
+print(json.dumps({"sizes": c.sizes.tolist(),
+                  "scipy_optimize": "scipy.optimize" in sys.modules,
+                  "emd": "otswarm.ot.emd" in sys.modules}))
+"""
+
+
+def test_an_agent_s_clustering_never_imports_scipy_optimize():
+    out = subprocess.run(
+        [sys.executable, "-c", CLUSTERING], capture_output=True, text=True, check=True
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["emd"] and sum(got["sizes"]) == 60 and max(got["sizes"]) <= 8
+    assert got["scipy_optimize"] is False
