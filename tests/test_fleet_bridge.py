@@ -106,21 +106,25 @@ def test_the_four_agents_form_one_swarm_and_align_across_the_bridge(bridged):
         assert not any(r["errors"] for r in last)
 
 
-def test_every_round_has_exactly_one_plan_on_both_brokers(bridged):
+def test_one_plan_runs_per_round_and_both_brokers_carry_the_same(bridged):
     *_, taps, folder = bridged
-    central, site = (tap.by_round() for tap in taps)
-    # the boards' charges differ, so there is energy to move; a calm swarm re-plans every 8
-    # rounds (the drift monitor's replan period), so a 30 s run has a few planning rounds
-    assert len(central) >= 2, central
+    central, site = (tap.by_round() for tap in taps)  # the swarm still runs meanwhile
+    settled = min(max(central), max(site)) - 1  # later plans may still cross the bridge
+    central, site = ({r: sorted(p) for r, p in plans.items() if r <= settled}
+                     for plans in (central, site))  # fmt: skip
+    # the smallest id answers every round (an empty plan when it skips the solve)
+    assert len(central) >= 10, central
     assert central == site  # the same plans on both sides of the bridge
-    assert all(len(planners) == 1 for planners in central.values()), central
+    assert all(len(set(p)) == len(p) for p in central.values()), central  # one per planner
     executed = {}
     for agent in AGENTS:
         for r in _records(folder, agent):
             if r["plan_round"] is not None:
                 executed.setdefault(r["plan_round"], set()).add(r["planner"])
+    # exactly one plan runs per round, the smallest planner's (an agent covering for a
+    # smaller one while the swarm starts may have published a second)
     assert executed and all(len(p) == 1 for p in executed.values()), executed
-    assert all(central[r] == list(p) for r, p in executed.items() if r in central)
+    assert all(p == {central[r][0]} for r, p in executed.items() if r in central), executed
 
 
 @pytest.mark.parametrize("side", ["central", "site"])
