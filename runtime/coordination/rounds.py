@@ -307,30 +307,31 @@ class AllocationRound:
             if self._in_window(r):
                 self._offers.setdefault(r, {})[sender] = envelope.message
 
+    def _both_offered(self, sender: str, r: int, refusal: str) -> bool:
+        """True when this agent and ``sender`` both offered in round ``r``, so at most
+        one plan or report per offerer is kept (the caller holds the lock). A round this
+        agent took no part in (e.g. it just joined) is ignored; a sender outside the
+        round is refused with ``refusal``."""
+        view = self._offers.get(r, {})
+        if self.me not in view:
+            return False
+        if sender not in view:
+            self._refuse(sender, refusal, f"round {r}")
+            return False
+        return True
+
     def _on_plan(self, envelope: Envelope) -> None:
         plan: AllocationPlan = envelope.message
         sender = envelope.header.agent
         with self._lock:
-            view = self._offers.get(plan.round, {})
-            if self.me not in view:  # a round this agent took no part in (e.g. just joined)
-                log.debug("%s: plan of %s for round %d: we made no offer", self.me, sender,
-                          plan.round)  # fmt: skip
-                return
-            if sender not in view:  # so the gate keeps at most one plan per offerer
-                self._refuse(sender, "plan from an agent without an offer",
-                             f"plan of round {plan.round}")  # fmt: skip
-                return
-            self.gate.consider(plan, sender)
+            if self._both_offered(sender, plan.round, "plan from an agent without an offer"):
+                self.gate.consider(plan, sender)
 
     def _on_report(self, envelope: Envelope) -> None:
         report: TransferReport = envelope.message
         sender = envelope.header.agent
         with self._lock:
-            view = self._offers.get(report.round, {})
-            if self.me not in view:  # a round this agent took no part in (e.g. just joined)
-                return
-            if sender not in view:  # so at most one report per offerer is kept
-                self._refuse(sender, "report without an offer", f"round {report.round}")
+            if not self._both_offered(sender, report.round, "report without an offer"):
                 return
             if any(t.source != sender for t in report.transfers):
                 self._refuse(sender, "report for another source", f"round {report.round}")
