@@ -134,6 +134,15 @@ def test_dequantiser_refuses_a_sum_one_past_the_tolerance(n, sign):
         decode(_with_weights(_off_by(n, sign * (n + 1))))
 
 
+def test_dequantiser_is_the_quotient_for_every_uint16_value():
+    # two bins (v, S - v) for every v: each uint16 value is divided by the 0-d S once
+    payload = bytearray(_with_weights([SCALE, 0]))
+    for v in range(SCALE + 1):
+        struct.pack_into("<2H", payload, WEIGHTS, v, SCALE - v)
+        got = decode(bytes(payload)).message.weights
+        assert got.tobytes() == (np.array([v, SCALE - v]) / float(SCALE)).tobytes()
+
+
 def test_one_hot_and_zero_weights_round_trip_exactly():
     for weights in (np.eye(32)[0], np.eye(255)[254], np.array([0.0, 1.0, 0.0])):
         got = decode(encode(Histogram(weights), **HEADER)).message.weights
@@ -160,6 +169,7 @@ def test_decoder_refuses_bad_agent_ids_after_hearing_good_ones(raw):
         with pytest.raises((InvalidFieldError, TruncatedPayloadError)):
             decode(_with_agent(raw))
     assert raw not in header_module._HEARD_IDS
+    assert header_module._HEARD_IDS[b"agent-0001"] == "agent-0001"  # the good one is
 
 
 def test_id_tables_stay_bounded_and_right_under_a_flood_of_ids():
@@ -198,6 +208,7 @@ def test_a_valid_id_after_an_invalid_one_is_encoded_as_checked():
     assert "bad/id" not in header_module._SENT_IDS
     payload = encode(Heartbeat(1.0), **{**HEADER, "agent": "ok.id-9"})
     assert payload[26 : 26 + payload[5]] == b"ok.id-9"
+    assert header_module._SENT_IDS["ok.id-9"] == b"ok.id-9"  # remembered once checked
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
