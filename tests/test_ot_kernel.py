@@ -3,6 +3,8 @@ test, over-relaxation, the factored plan, and the checked path it defers to."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import ot
 import pytest
@@ -104,3 +106,27 @@ def test_float32_work_stays_close_to_float64():
                    method="kernel")  # fmt: skip
     assert got.converged and got.plan.dtype == np.float32
     assert got.cost == pytest.approx(c64, rel=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_cost_anywhere_in_a_block_of_rows_is_caught(bad):
+    """The cost check scans 4 rows at a time; 7 rows leave a partial block."""
+    a, b = np.full(7, 1 / 7), np.full(5, 1 / 5)
+    for i in range(7):
+        for j in range(5):
+            M = np.ones((7, 5))
+            M[i, j] = bad
+            with pytest.raises(OTInputError, match="M"):
+                sinkhorn(a, b, M, 0.1)
+
+
+def test_fast_exp_is_within_one_ulp_of_libm_and_flushes_below_tiny():
+    from otswarm.ot._fastexp import fast_exp
+
+    x = np.concatenate([np.linspace(-708.3, 709.0, 20001), np.linspace(-1.0, 1.0, 2001)])
+    got = np.array([fast_exp(v, 0.0) for v in x])
+    want = np.exp(x)
+    assert np.all(np.abs(got - want) <= np.spacing(want))
+    tiny = float(np.finfo(np.float32).tiny)
+    assert fast_exp(math.log(tiny) - 0.01, tiny) == 0.0 < fast_exp(math.log(tiny) + 0.01, tiny)
+    assert fast_exp(-800.0, 0.0) == 0.0
