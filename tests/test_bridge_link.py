@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import os
 import random
+import threading
 
 import pytest
 from bridge_support import READINGS, McuThread, raw_pty, wait_until
