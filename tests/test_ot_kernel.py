@@ -3,6 +3,8 @@ test, over-relaxation, the factored plan, and the checked path it defers to."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import ot
 import pytest
@@ -103,4 +105,71 @@ def test_float32_work_stays_close_to_float64():
     got = sinkhorn(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32), 0.05,
                    method="kernel")  # fmt: skip
     assert got.converged and got.plan.dtype == np.float32
+    assert got.cost == pytest.approx(c64, rel=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_cost_anywhere_in_a_block_of_rows_is_caught(bad):
+    """The cost check scans 4 rows at a time; 7 rows leave a partial block."""
+    a, b = np.full(7, 1 / 7), np.full(5, 1 / 5)
+    for i in range(7):
+        for j in range(5):
+            M = np.ones((7, 5))
+            M[i, j] = bad
+            with pytest.raises(OTInputError, match="M"):
+                sinkhorn(a, b, M, 0.1)
+
+
+def test_fast_exp_is_within_one_ulp_of_libm_and_flushes_below_tiny():
+    from otswarm.ot._fastexp import fast_exp
+
+    x = np.concatenate([np.linspace(-708.3, 709.0, 20001), np.linspace(-1.0, 1.0, 2001)])
+    got = np.array([fast_exp(v, 0.0) for v in x])
+    want = np.exp(x)
+    assert np.all(np.abs(got - want) <= np.spacing(want))
+    tiny = float(np.finfo(np.float32).tiny)
+    assert fast_exp(math.log(tiny) - 0.01, tiny) == 0.0 < fast_exp(math.log(tiny) + 0.01, tiny)
+    assert fast_exp(-800.0, 0.0) == 0.0
+
+
+def test_fast_exp32_is_within_1_2_ulp_and_flushes_below_tiny():
+    from otswarm.ot._fastexp import fast_exp32
+
+    x = np.linspace(-87.3, 88.3, 200001).astype(np.float32)
+    got = np.array([fast_exp32(v, np.float32(0.0)) for v in x])
+    assert np.array_equal(got.astype(np.float32), got)  # float32 work, float32 values
+    exact = np.exp(x.astype(np.float64))
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(got - exact) / ulp) <= 1.2
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    assert fast_exp32(np.float32(-87.34), tiny) == 0.0 < fast_exp32(np.float32(-87.3), tiny)
+
+
+def _float32_problem(seed):
+    """Varied float32 problems: n != m, uniform / random / sparse weights,
+    reg 0.02-0.2 of the largest cost, cost scales over 6 decades."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(40, 400)), int(rng.integers(40, 400))
+    scale = 10.0 ** rng.uniform(-3, 3)
+    x, y = rng.random((n, 2)), rng.random((m, 2))
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    M *= scale / M.max()
+    kind = seed % 3
+    a = np.ones(n) if kind == 0 else rng.random(n) ** (1 if kind == 1 else 6) + 1e-4
+    b = np.ones(m) if kind == 0 else rng.random(m) ** (1 if kind == 1 else 6) + 1e-4
+    a, b = a / a.sum(), b / b.sum()
+    reg = scale * rng.uniform(0.02, 0.2)
+    return a, b, M, reg
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_float32_work_meets_its_tol_and_the_float64_cost(seed):
+    a, b, M, reg = _float32_problem(seed)
+    c64 = sinkhorn(a, b, M, reg, method="kernel", max_iter=20000).cost
+    a32, b32, M32 = a.astype(np.float32), b.astype(np.float32), M.astype(np.float32)
+    got = sinkhorn(a32, b32, M32, reg, method="kernel", max_iter=20000)
+    assert got.converged and got.plan.dtype == np.float32
+    # the float32 plan, measured in float64, meets the float32 tolerance
+    plan = got.plan.astype(np.float64)
+    assert _violation(plan, a32.astype(np.float64), b32.astype(np.float64)) <= 1.05e-6
     assert got.cost == pytest.approx(c64, rel=1e-4)

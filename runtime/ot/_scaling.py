@@ -34,7 +34,7 @@ import math
 import numpy as np
 from numba import njit
 
-from otswarm.ot._fastexp import exp_inplace
+from otswarm.ot._fastexp import fast_exp
 
 # reassociation lets LLVM vectorise the reductions; inf/nan semantics stay exact
 FAST = {"reassoc", "contract"}
@@ -85,22 +85,17 @@ def build_kernel(M, alpha, beta, eps, K, tiny):
     where needed so that no entry exceeds 1 (a warm start cannot overflow)."""
     n, m = M.shape
     inv = 1.0 / eps
-    z = np.empty(m)
-    bits = np.empty(m, dtype=np.int64)
     for i in range(n):
+        Mi, Ki = M[i], K[i]
         top = -np.inf
         for j in range(m):
-            z[j] = (beta[j] - M[i, j]) * inv
-            top = max(top, z[j])
+            top = max(top, (beta[j] - Mi[j]) * inv)
         shift = alpha[i] * inv
         if shift + top > 0.0:
             alpha[i] = -top * eps
             shift = -top
         for j in range(m):
-            z[j] += shift
-        exp_inplace(z, bits, tiny)
-        for j in range(m):
-            K[i, j] = z[j]
+            Ki[j] = fast_exp((beta[j] - Mi[j]) * inv + shift, tiny)
 
 
 @njit(cache=True)

@@ -100,14 +100,23 @@ def solve(
     return it, err, MAX_ITER
 
 
+@njit(cache=True)
+def potentials(u, v, alpha, beta, eps, scale, f, g):
+    """The potentials of the plan ``P = scale * u_i K_ij v_j``:
+    ``f = alpha + eps log(scale u)``, ``g = beta + eps log v``."""
+    shift = eps * math.log(scale)
+    for i in range(u.shape[0]):
+        f[i] = alpha[i] + eps * math.log(u[i]) + shift
+    for j in range(v.shape[0]):
+        g[j] = beta[j] + eps * math.log(v[j])
+
+
 @njit(cache=True, fastmath=FAST)
 def assemble(K, C, a, b, u, v, alpha, beta, eps, scale, f, g):
     """Cost and marginal error of the plan ``P = scale * u_i K_ij v_j``
     (``scale``: the mass divided out of ``a, b``) without writing it, and its
-    potentials ``f = alpha + eps log(scale u)``, ``g = beta + eps log v``;
-    returns ``(<P, C>, |P 1 - scale a|_1 + |P^T 1 - scale b|_1)``."""
+    :func:`potentials`; returns ``(<P, C>, |P 1 - scale a|_1 + |P^T 1 - scale b|_1)``."""
     n, m = K.shape
-    shift = eps * math.log(scale)
     cost = 0.0
     col = np.zeros(m)
     row_err = 0.0
@@ -121,11 +130,10 @@ def assemble(K, C, a, b, u, v, alpha, beta, eps, scale, f, g):
             col[j] += u[i] * q
         cost += u[i] * c
         row_err += abs(u[i] * r - a[i])
-        f[i] = alpha[i] + eps * math.log(u[i]) + shift
     col_err = 0.0
     for j in range(m):
         col_err += abs(col[j] - b[j])
-        g[j] = beta[j] + eps * math.log(v[j])
+    potentials(u, v, alpha, beta, eps, scale, f, g)
     return scale * cost, scale * (row_err + col_err)
 
 
@@ -160,9 +168,13 @@ def solve_problem(
             alpha[:] = 0.0
             beta[:] = lo
             kernels.build(M, beta, eps, K, t, tiny)
-            if rho_a == np.inf and rho_b == np.inf:
-                n_iter, err, status = kernels.sweeps(K, a, b, u, v, t, max_iter, tol,
-                                                     check_every, tiny)  # fmt: skip
+            if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
+                n_iter, err, status, l1 = kernels.sweeps(K, a, b, u, v, t, max_iter, tol,
+                                                         check_every, tiny)  # fmt: skip
+                if status != FAILED:
+                    potentials(u, v, alpha, beta, eps, mass, f, g)
+                    cost = mass * kernels.plan_cost(K, C, u, v)
+                    return cost, mass * l1, n_iter, err, status, False
             else:
                 phi_b = _exponent(rho_b, eps)
                 col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
