@@ -211,6 +211,15 @@ def test_a_valid_id_after_an_invalid_one_is_encoded_as_checked():
     assert header_module._SENT_IDS["ok.id-9"] == b"ok.id-9"  # remembered once checked
 
 
+@pytest.mark.parametrize("flags", range(4))
+def test_header_flag_bits_are_the_masks_as_bools(flags):
+    payload = bytearray(encode(Heartbeat(1.0), **HEADER))
+    payload[4] = flags  # the tag and signature checks are not asked for: only the bits
+    payload += bytes(16 * (flags & 1) + 64 * (flags >> 1))
+    header = decode(bytes(payload)).header
+    assert header.signed is bool(flags & 1) and header.agent_signed is bool(flags & 2)
+
+
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
 def test_tag_of_any_bytes_like_key_is_the_standard_hmac(kind):
     for raw in (b"", b"k", KEY, bytes(range(64)), bytes(range(65)), b"\x07" * 200):

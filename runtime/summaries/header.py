@@ -40,6 +40,8 @@ VERSION = 2
 FLAG_SIGNED = 0x01  # an HMAC tag (the swarm key)
 FLAG_AGENT_SIGNED = 0x02  # an Ed25519 signature (the agent's own key)
 KNOWN_FLAGS = FLAG_SIGNED | FLAG_AGENT_SIGNED
+# known flags -> (signed, agent_signed), a lookup instead of two masks and bool() calls
+_FLAG_BITS = tuple((bool(f & FLAG_SIGNED), bool(f & FLAG_AGENT_SIGNED)) for f in range(4))
 FIXED = struct.Struct("<2sBBBBIIIQ")
 _KINDS = Kind._value2member_map_  # header byte -> Kind
 _COUNTERS = (("session", 32), ("round", 32), ("sequence", 32), ("timestamp_us", 64))
@@ -155,6 +157,7 @@ def read_header(reader: PayloadReader) -> Header:
         raise UnknownKindError(f"{where}: unknown message kind {kind}")
     if flags & ~KNOWN_FLAGS:
         raise InvalidFieldError(f"{where}: unknown header flags 0x{flags:02x}")
+    signed, agent_signed = _FLAG_BITS[flags]
     raw_agent = reader.take(agent_len, "header agent")
     agent = _HEARD_IDS.get(raw_agent)
     if agent is None:
@@ -162,5 +165,5 @@ def read_header(reader: PayloadReader) -> Header:
     return unchecked(Header, {  # every field is checked: no __post_init__ again
         "kind": kind_, "agent": agent, "round": round_, "sequence": sequence,
         "timestamp_us": timestamp_us, "session": session,
-        "signed": bool(flags & FLAG_SIGNED), "agent_signed": bool(flags & FLAG_AGENT_SIGNED),
+        "signed": signed, "agent_signed": agent_signed,
     })  # fmt: skip
