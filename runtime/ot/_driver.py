@@ -57,19 +57,21 @@ def scaling_solve(
     lo, hi = np.empty(m), np.empty(m)
     if mode != _solver.LOG:
         _kernel.column_range(M, lo, hi)
-    cost, marginal_error, n_iter, err, status, stabilized = _solver.solve_problem(
+    solved = _solver.solve_problem(
         M, M if C is None else C, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
         K, out[:n], out[n : n + m], lo, hi,
     )  # fmt: skip
-    return result(K, out, mass, cost, n_iter, status, err, tol, marginal_error,
-                  name or ("log" if stabilized else "kernel"), eps)  # fmt: skip
+    return result(K, out, eps, tol, (True, mass, *solved), name)
 
 
-def result(K, out, mass, cost, n_iter, status, err, tol, marginal_error, method, eps):
+def result(K, out, eps, tol, solved, name=None):
     """The :class:`OTResult` of a scaling solve, plan and potentials factored
-    (``out`` = ``u, v, alpha, beta``), with a log line when it stopped before
-    ``tol``."""
+    (``out`` = ``u, v, alpha, beta``), from ``solved = (ok, mass, cost,
+    marginal_error, n_iter, err, status, stabilised)``, with a log line when
+    it stopped before ``tol``; ``name`` overrides the method."""
+    _, mass, cost, marginal_error, n_iter, err, status, stabilized = solved
+    method = name or ("log" if stabilized else "kernel")
     converged = status == CONVERGED
     if not converged and log.isEnabledFor(logging.INFO):
         log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
@@ -92,11 +94,6 @@ def on_full_grid(result: OTResult, support: _support.Support, M: np.ndarray) -> 
     return result._replace(plan=plan, f=f.astype(dtype, copy=False), g=g.astype(dtype, copy=False))
 
 
-# per working dtype: (smallest normal number, mass tolerance, default tol)
-PLAIN = {dt: (tiny(dt), _checks.MASS_RTOL[dt], _checks.DEFAULT_TOL[dt])
-         for dt in (np.dtype(np.float64), np.dtype(np.float32))}  # fmt: skip
-
-
 def plain_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every):
     """A cold balanced solve of plain NumPy arrays of one dtype, float64 or
     float32 (``M`` already known to be an ndarray of such a dtype; ``tol=None``:
@@ -115,14 +112,9 @@ def plain_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every):
     ):
         return None
     n, m = M.shape
-    tiny_, mass_rtol, default_tol = PLAIN[dtype]
-    tol = default_tol if tol is None else tol
+    tol = _checks.DEFAULT_TOL[dtype] if tol is None else tol
     K = np.empty((n, m), dtype=dtype)
     out = np.empty(2 * (n + m))
-    ok, mass, cost, marginal_error, n_iter, err, status, stabilized = _solver.checked_solve(
-        a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol, check_every, tiny_, mass_rtol
-    )  # fmt: skip
-    if not ok:
-        return None
-    return result(K, out, mass, cost, n_iter, status, err, tol, marginal_error,
-                  "log" if stabilized else "kernel", eps)  # fmt: skip
+    solved = _solver.checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol,
+                                   check_every)  # fmt: skip
+    return result(K, out, eps, tol, solved) if solved[0] else None

@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
+from otswarm.ot import _checks
 from otswarm.ot import _kernel as kernels
 from otswarm.ot._scaling import (
     CONVERGED,
@@ -195,9 +197,21 @@ def solve_problem(
     return cost, marginal_error, n_iter, err, status, stabilize
 
 
+def dtype_limits(M) -> tuple[float, float]:
+    """``(smallest normal number, mass tolerance)`` of the dtype of ``M`` (in
+    compiled code, constants of the compiled signature)."""
+    return float(np.finfo(M.dtype).tiny), _checks.MASS_RTOL[M.dtype]
+
+
+@overload(dtype_limits)
+def _dtype_limits(M):
+    dtype = np.dtype(M.dtype.name)
+    limits = (float(np.finfo(dtype).tiny), _checks.MASS_RTOL[dtype])
+    return lambda M: limits
+
+
 @njit(cache=True)
-def checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol, check_every, tiny,
-                  mass_rtol):  # fmt: skip
+def checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol, check_every):
     """:func:`solve_problem` of a cold balanced problem after the checks of
     :mod:`._checks` in the same compiled call (a small solve pays one
     dispatch); ``out`` (``2 (n + m)`` entries) receives ``u, v, alpha, beta``
@@ -209,6 +223,7 @@ def checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol, chec
     zero weight, or unequal masses: the caller then takes the checked path,
     which names the problem or solves on the support."""
     n, m = M.shape
+    tiny, mass_rtol = dtype_limits(M)
     if (a.shape[0] != n or b.shape[0] != m or n == 0 or m == 0 or not 0.0 < eps < np.inf
             or not 0.0 < tol < np.inf or max_iter < 1 or check_every < 1):  # fmt: skip
         return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
