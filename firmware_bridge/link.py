@@ -102,7 +102,8 @@ class BridgeLink:
         command_timeout_s: wait for an answer per attempt, s.
         retries: resends after the first attempt.
         reconnect_interval_s: pause between attempts to reopen a lost port, s.
-        read_timeout_s: longest block of one read of the reader thread, s.
+        read_timeout_s: longest block of one read of the reader thread, s (``close``
+            interrupts it where the port supports ``cancel_read``).
     """
 
     def __init__(
@@ -115,7 +116,7 @@ class BridgeLink:
         command_timeout_s=0.25,
         retries=3,
         reconnect_interval_s=0.2,
-        read_timeout_s=0.05,
+        read_timeout_s=1.0,
     ):
         self.port = port
         self.on_telemetry = on_telemetry

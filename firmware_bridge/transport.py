@@ -4,6 +4,12 @@ It knows nothing of frames: it hands every chunk of bytes it reads to
 ``on_data`` and says when the port was lost and when it came back. Ports are
 opened with ``serial.serial_for_url``: a device path (``/dev/ttyACM0``, a pty)
 or a pyserial URL (``loop://``, ``socket://host:port``, ``spy://...``).
+
+The reader blocks in the port's read until bytes arrive, not in a polling loop:
+an idle board's reader thread wakes for its MCU's frames and at most once every
+``read_timeout_s``. ``close`` interrupts the blocked read with pyserial's
+``cancel_read`` where the port has it (device paths, ``loop://``, ``spy://``);
+on a port without it (``socket://``) closing waits for the read to time out.
 """
 
 import logging
@@ -35,7 +41,7 @@ class SerialTransport:
         on_lost,
         on_reopened,
         baudrate=115200,
-        read_timeout_s=0.05,
+        read_timeout_s=1.0,
         reconnect_interval_s=0.2,
     ):
         self.url = url
@@ -64,8 +70,9 @@ class SerialTransport:
         self._thread.start()
 
     def close(self):
-        """Stop the reader thread and close the port."""
+        """Stop the reader thread (interrupting its read) and close the port."""
         self._stopping.set()
+        self._cancel_read()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(JOIN_TIMEOUT_S)
         self._thread = None
@@ -105,6 +112,17 @@ class SerialTransport:
             except (serial.SerialException, OSError) as exc:
                 log.debug("%s: close failed: %s", self.url, exc)
         return port is not None
+
+    def _cancel_read(self):
+        """Wake a read blocked on the port, where the port can be woken."""
+        with self._lock:
+            port = self._port
+        cancel = getattr(port, "cancel_read", None)
+        if cancel is not None:
+            try:
+                cancel()
+            except (serial.SerialException, OSError) as exc:
+                log.debug("%s: cancel_read failed: %s", self.url, exc)
 
     def _read_loop(self):
         while not self._stopping.is_set():

@@ -45,3 +45,25 @@ def test_keys_still_sign_and_verify_through_the_lazy_import():
         Histogram(np.ones(4) / 4), agent="a1", round=1, sequence=1, timestamp_us=1, signer=key
     )
     assert decode(payload, roster=roster).header.agent_signed
+
+
+# an agent's consensus round and drift check, as its tick runs them
+CONSENSUS_ROUND = """
+import sys
+import numpy as np
+from otswarm.coordination.alignment import PolicyAligner
+x = np.linspace(0.0, 1.0, 5)
+aligner = PolicyAligner(x)
+aligner.apply(np.ones(5) / 5)
+aligner.consensus_round([np.array([0.5, 0.5, 0, 0, 0]), np.array([0, 0, 0, 0.5, 0.5])])
+aligner.apply(np.array([0.1, 0.2, 0.3, 0.2, 0.2]))  # through the monotone kernel
+assert "numpy.ma" not in sys.modules, "numpy.ma was imported"
+"""
+
+
+def test_a_consensus_round_does_not_import_numpy_ma():
+    # np.unique's first call imports numpy.ma: ~60 ms inside a tick
+    out = subprocess.run(
+        [sys.executable, "-c", CONSENSUS_ROUND], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import threading
 
 import pytest
 from bridge_support import READINGS, McuThread, raw_pty, wait_until
@@ -186,3 +187,51 @@ def test_opens_pyserial_urls_too():
         assert stats.frames_ok == 1 and stats.bytes_in == stats.bytes_out
     finally:
         link.close()
+
+
+def _transport(path, chunks, **options):
+    from otswarm.firmware_bridge.transport import SerialTransport
+
+    return SerialTransport(
+        path, on_data=chunks.append, on_lost=lambda r: None, on_reopened=lambda: None, **options
+    )
+
+
+def test_an_idle_reader_blocks_until_bytes_arrive():
+    """The reader thread does not poll: on a silent port no read returns for a while
+    (the old reader woke every 50 ms)."""
+    master, path, slave = raw_pty()
+    chunks = []
+    transport = _transport(path, chunks)
+    try:
+        transport.open()
+        reads = []
+        port = transport._port
+        real_read = port.read
+        port.read = lambda size: reads.append(size) or real_read(size)
+        os.write(master, b"wake")  # ends the read in flight, which began before the count
+        assert wait_until(lambda: b"".join(chunks) == b"wake", 5.0)
+        os.write(master, b"abc")
+        assert wait_until(lambda: b"".join(chunks) == b"wakeabc", 5.0)
+        quiet = len(reads)
+        threading.Event().wait(0.3)
+        assert len(reads) == quiet  # the read in flight waits for bytes or its timeout
+    finally:
+        transport.close()
+        os.close(master)
+        os.close(slave)
+
+
+def test_close_interrupts_a_blocked_read():
+    master, path, slave = raw_pty()
+    transport = _transport(path, [], read_timeout_s=60.0)
+    try:
+        transport.open()
+        thread = transport._thread
+        threading.Event().wait(0.1)  # the reader is blocked in its read
+        transport.close()
+        assert not thread.is_alive()  # joined within close's 2 s, not the read's 60 s
+    finally:
+        transport.close()
+        os.close(master)
+        os.close(slave)

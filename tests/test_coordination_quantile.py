@@ -107,3 +107,20 @@ def test_linear_binning_keeps_the_mean_of_atoms_between_points():
 def test_bad_histograms_raise_typed_errors(hists, support):
     with pytest.raises(HistogramError):
         barycenter_1d(hists, support)
+
+
+def test_segments_refine_at_every_distinct_level_ties_and_clipping_included():
+    from otswarm.coordination.quantile import _segments
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(2, 12))
+        h = rng.dirichlet(np.ones(n), size=int(rng.integers(1, 5)))
+        h[:, rng.random(n) < 0.3] = 0.0  # empty bins: repeated CDF levels
+        cdfs = np.cumsum(h, axis=1)
+        cdfs[0, -1] = 1.0 + 1e-12  # rounding above 1 is clipped
+        levels = np.unique(np.concatenate(([0.0, 1.0], np.clip(cdfs.ravel(), 0.0, 1.0))))
+        masses, mids = _segments(cdfs)
+        assert np.array_equal(masses, np.diff(levels))
+        assert np.array_equal(mids, 0.5 * (levels[:-1] + levels[1:]))
+        assert np.all(masses > 0)

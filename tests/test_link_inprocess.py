@@ -51,6 +51,8 @@ def test_membership_online_killed_closed_and_late_joiner():
     links[1].kill()  # crash: the bus sends its last will
     links[2].close()  # clean leave
     assert links[0].alive() == ["a0", "a3"]
+    for agent in ("a0", "a1", "a2", "a3", "never-heard"):
+        assert links[0].is_alive(agent) == (agent in links[0].alive()), agent
     late = bus.link("late", hmac_key=KEY).start()  # learns from retained states
     members = late.members()
     assert {a for a, m in members.items() if m.alive} == {"a0", "a3", "late"}
@@ -68,6 +70,7 @@ def test_heartbeats_expire_silent_members():
     assert b.alive() == ["a", "b"]
     now[0] += 0.2
     assert b.alive() == ["b"]
+    assert not b.is_alive("a") and b.is_alive("b")
 
 
 def test_seeded_drops_are_reproducible():

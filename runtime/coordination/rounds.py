@@ -296,7 +296,7 @@ class AllocationRound:
         """Announced itself online (a ``state`` message) and still alive for the link."""
         with self._lock:
             announced = agent in self._online
-        return announced and agent in self.link.alive()
+        return announced and self.link.is_alive(agent)
 
     def _on_offer(self, envelope: Envelope) -> None:
         sender, r = envelope.header.agent, envelope.header.round

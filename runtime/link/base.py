@@ -232,7 +232,7 @@ class SwarmLink(abc.ABC):
 
     def alive(self) -> list[str]:
         """Sorted ids of the agents alive now, this one included (the alive ones of
-        :meth:`members`; called for every offer, so without building that table)."""
+        :meth:`members`, without building that table)."""
         now = self.clock()
         with self._rx_lock:
             self._expire(now)
@@ -240,6 +240,15 @@ class SwarmLink(abc.ABC):
         if self._started and not self._closed:
             alive.append(self.agent)
         return sorted(alive)
+
+    def is_alive(self, agent: str) -> bool:
+        """``agent in alive()``, without building the list (called for every offer)."""
+        if agent == self.agent:
+            return self._started and not self._closed
+        now = self.clock()
+        with self._rx_lock:
+            self._expire(now)
+            return self._membership.is_alive(agent, now)
 
     def tracked(self) -> int:
         """How many other senders this receiver keeps state for now (at most

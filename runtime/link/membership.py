@@ -142,6 +142,11 @@ class Membership:
             if e.heard
         }
 
+    def is_alive(self, agent: str, now: float) -> bool:
+        """Whether :meth:`alive` would list ``agent``."""
+        entry = self._table.get(agent)
+        return entry is not None and entry.heard and self._alive(entry, now)
+
     def alive(self, now: float) -> list[str]:
         """The ids :meth:`snapshot` would say are alive, without building it."""
         return [agent for agent, e in self._table.items() if e.heard and self._alive(e, now)]
