@@ -23,7 +23,7 @@ def plan_product(K, u, v, scale, out):
 def potentials(u, v, alpha, beta, eps, scale, f, g):
     """The potentials of the plan ``P = scale * u_i K_ij v_j`` with ``K_ij =
     exp((alpha_i + beta_j - M_ij) / eps)``: ``f = alpha + eps log(scale u)``,
-    ``g = beta + eps log v`` (``f, g`` may be ``alpha, beta`` themselves)."""
+    ``g = beta + eps log v``."""
     shift = eps * math.log(scale)
     for i in range(u.shape[0]):
         f[i] = alpha[i] + eps * math.log(u[i]) + shift
@@ -40,8 +40,8 @@ class FactoredPlan:
     for potentials that most callers never read. :attr:`OTResult.plan` and
     :attr:`OTResult.f` / :attr:`OTResult.g` compute them once, in the dtype of
     ``K``. ``out`` holds ``u`` (``n = K.shape[0]`` entries), ``v`` (``m``),
-    then the kernel's shifts ``alpha`` (``n``) and ``beta`` (``m``), which
-    become ``f`` and ``g`` in place.
+    then the kernel's shifts ``alpha`` (``n``) and ``beta`` (``m``). Reading
+    from two threads at once at worst computes a value twice.
     """
 
     __slots__ = ("_K", "_array", "_eps", "_out", "_potentials", "_scale")
@@ -51,8 +51,9 @@ class FactoredPlan:
         self._array = self._potentials = None
 
     def array(self) -> np.ndarray:
-        if self._array is None:
-            K, (n, m) = self._K, self._K.shape
+        K = self._K
+        if self._array is None and K is not None:  # (None: another thread wrote it)
+            n, m = K.shape
             out = np.empty(K.shape, dtype=K.dtype)
             plan_product(K, self._out[:n], self._out[n : n + m], self._scale, out)
             self._array, self._K = out, None
@@ -61,12 +62,13 @@ class FactoredPlan:
     def dual(self) -> tuple[np.ndarray, np.ndarray]:
         """``(f, g)``, units of the cost."""
         if self._potentials is None:
-            out, n = self._out, self._dims()[0]
-            m = (out.shape[0] - 2 * n) // 2
-            u, v, f, g = out[:n], out[n : n + m], out[n + m : 2 * n + m], out[2 * n + m :]
-            potentials(u, v, f, g, self._eps, self._scale, f, g)
+            (n, m), out = self._dims(), self._out
+            fg = np.empty(n + m)
+            potentials(out[:n], out[n : n + m], out[n + m : 2 * n + m], out[2 * n + m :],
+                       self._eps, self._scale, fg[:n], fg[n:])  # fmt: skip
             dtype = self._dtype()
-            self._potentials = (f, g) if dtype == np.float64 else (f.astype(dtype), g.astype(dtype))
+            self._potentials = (fg[:n], fg[n:]) if dtype == np.float64 else \
+                (fg[:n].astype(dtype), fg[n:].astype(dtype))  # fmt: skip
         return self._potentials
 
     def _dims(self) -> tuple[int, int]:
