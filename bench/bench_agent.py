@@ -337,12 +337,18 @@ def rss_by_import(kernels: tuple[str, ...]) -> dict:
 def codec() -> dict:
     """CPU µs of encode, decode and both of one HMAC-tagged 32-bin histogram, and of
     HMAC-SHA256 alone over the same bytes (the part the wire format cannot shed); and
-    the parts of the round trip (``parts_us``: the profile of where its time goes)."""
+    the parts of the round trip (``parts_us``: the profile of where its time goes).
+
+    The parts nest: ``encode`` is ``pack_header`` + ``encode_body_32`` (which holds
+    ``quantize_32``) + ``make_tag`` + its own dispatch and joins; ``decode`` is
+    ``read_header`` + ``tag_matches`` + ``decode_body_32`` (which holds
+    ``dequantize_32`` and ``from_wire_32``) + its own checks and the Envelope."""
     import hashlib
     import hmac
 
-    from otswarm.summaries import Kind, decode, encode
-    from otswarm.summaries.auth import make_tag
+    from otswarm.summaries import Histogram, Kind, decode, encode
+    from otswarm.summaries.auth import make_tag, tag_matches
+    from otswarm.summaries.bodies import decode_body, encode_body
     from otswarm.summaries.header import pack_header, read_header
     from otswarm.summaries.quantize import dequantize_weights, quantize_weights
     from otswarm.summaries.reader import U16, PayloadReader
@@ -355,16 +361,29 @@ def codec() -> dict:
     hmac_us = cpu_us(lambda: hmac.digest(KEY, payload, hashlib.sha256))
     h = HEADER
     weights = np.frombuffer(quantize_weights(HIST.weights), U16)
+    dequantized = dequantize_weights(weights, None)
+    body_start = len(payload) - len(encode_body(HIST)) - 16
+    signed, tag = payload[:-16], payload[-16:]
+
+    def body() -> Histogram:
+        reader = PayloadReader(payload, end=len(payload) - 16)
+        reader.offset = body_start
+        return decode_body(Kind.HISTOGRAM, reader)
+
     parts = {
         "pack_header": cpu_us(
             lambda: pack_header(
                 Kind.HISTOGRAM, h["agent"], h["round"], h["sequence"], h["timestamp_us"], 0, 1
             )
         ),
+        "encode_body_32": cpu_us(lambda: encode_body(HIST)),
         "quantize_32": cpu_us(lambda: quantize_weights(HIST.weights)),
-        "make_tag": cpu_us(lambda: make_tag(KEY, payload[:-16])),
+        "make_tag": cpu_us(lambda: make_tag(KEY, signed)),
         "read_header": cpu_us(lambda: read_header(PayloadReader(payload))),
+        "tag_matches": cpu_us(lambda: tag_matches(KEY, signed, tag)),
+        "decode_body_32": cpu_us(body),
         "dequantize_32": cpu_us(lambda: dequantize_weights(weights, None)),
+        "from_wire_32": cpu_us(lambda: Histogram.from_wire(dequantized, 0.0, 1.0, 1)),
     }
     return {
         "bytes": len(payload),

@@ -32,7 +32,6 @@ drops it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 
@@ -50,21 +49,32 @@ _IPAD = bytes(x ^ 0x36 for x in range(256))  # translation tables: key byte -> b
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
-@functools.lru_cache(maxsize=8)
+_MAX_KEYS = 8  # a process holds one swarm key (a viewer one per swarm it watches)
+_PADS: dict[bytes, tuple] = {}  # key -> _keyed(key)
+
+
 def _keyed(key: bytes) -> tuple:
     """The SHA-256 states after absorbing ``K ^ ipad`` and ``K ^ opad`` (RFC 2104: ``K``
-    is the key, hashed first when longer than a block, then zero-padded to one block).
-    Each tag copies them instead of hashing the pads again. A process holds one swarm
-    key (a viewer one per swarm it watches)."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+    is the key, hashed first when longer than a block, then zero-padded to one block),
+    kept per key: each tag copies them instead of hashing the pads again."""
+    key = bytes(key)
+    pads = _PADS.get(key)
+    if pads is None:
+        block = hashlib.sha256(key).digest() if len(key) > _BLOCK else key
+        block = block.ljust(_BLOCK, b"\0")
+        pads = hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
+        if len(_PADS) >= _MAX_KEYS:
+            _PADS.clear()
+        _PADS[key] = pads
+    return pads
 
 
 def make_tag(key: bytes, data: bytes) -> bytes:
     """The truncated ``HMAC-SHA256(key, data) = H((K ^ opad) | H((K ^ ipad) | data))``."""
-    inner_pad, outer_pad = _keyed(bytes(key))
+    try:
+        inner_pad, outer_pad = _PADS[key]
+    except (KeyError, TypeError):  # a key not seen yet, or not bytes (bytearray, memoryview)
+        inner_pad, outer_pad = _keyed(key)
     inner = inner_pad.copy()
     inner.update(data)
     outer = outer_pad.copy()

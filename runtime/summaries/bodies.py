@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from otswarm.summaries.errors import InvalidFieldError, SizeLimitError, SummaryValueError
-from otswarm.summaries.kinds import Message
+from otswarm.summaries.kinds import MESSAGE_TYPES, Message
 from otswarm.summaries.messages import (
     MAX_BINS,
     MAX_DIM,
@@ -73,7 +73,8 @@ def _encode_histogram(m: Histogram) -> bytes:
 
 def _decode_histogram(r: PayloadReader) -> Histogram:
     support_id, n_bins, lo, hi = r.unpack(_HISTOGRAM, "histogram header")
-    _limit(n_bins, 1, MAX_BINS, "histogram n_bins", r)
+    if not 1 <= n_bins <= MAX_BINS:
+        _limit(n_bins, 1, MAX_BINS, "histogram n_bins", r)
     weights = dequantize_weights(r.array(U16, n_bins, "histogram weights"), r)
     return Histogram.from_wire(weights, lo, hi, support_id)
 
@@ -189,13 +190,25 @@ _CODECS: dict[Kind, tuple[Callable, Callable]] = {
 }
 
 
+# message class -> its kind's header byte and its body encoder: the encoder's one lookup
+# checks the type and finds both (the byte as an int: struct packs it faster than a Kind)
+ENCODERS: dict[type, tuple[int, Callable[[Message], bytes]]] = {
+    MESSAGE_TYPES[kind]: (int(kind), encoder) for kind, (encoder, _) in _CODECS.items()
+}
+
+
 def encode_body(message: Message) -> bytes:
-    return _CODECS[message.KIND][0](message)
+    return ENCODERS[type(message)][1](message)
+
+
+_DECODERS: dict[Kind, Callable[[PayloadReader], Message]] = {
+    kind: decoder for kind, (_, decoder) in _CODECS.items()
+}
 
 
 def decode_body(kind: Kind, reader: PayloadReader) -> Message:
     """Decode the body of ``kind``; values the message type refuses become InvalidFieldError."""
     try:
-        return _CODECS[kind][1](reader)
+        return _DECODERS[kind](reader)
     except SummaryValueError as exc:
         raise InvalidFieldError(f"{reader.where}: {exc}") from exc

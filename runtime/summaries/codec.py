@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from otswarm.identity import SIGNATURE_LEN, Roster, SignatureError, UnknownAgentError, sign
 from otswarm.summaries.auth import TAG_LEN, make_tag, tag_matches
-from otswarm.summaries.bodies import decode_body, encode_body
+from otswarm.summaries.bodies import ENCODERS, decode_body
 from otswarm.summaries.errors import (
     ForgedMessageError,
     SizeLimitError,
@@ -33,7 +33,7 @@ from otswarm.summaries.header import (
     pack_header,
     read_header,
 )
-from otswarm.summaries.kinds import MESSAGE_TYPES, Message
+from otswarm.summaries.kinds import Message
 from otswarm.summaries.messages import unchecked
 from otswarm.summaries.reader import PayloadReader
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from otswarm.identity.keys import Ed25519PrivateKey
 
 MAX_PAYLOAD = 65536  # bytes; the largest point cloud (16384 float32 values) fits
-_MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,14 @@ def encode(
 ) -> bytes:
     """The wire bytes of ``message`` sent by ``agent``: tagged when ``key`` (the swarm's
     HMAC key) is given, signed when ``signer`` (the agent's own key) is."""
-    if type(message) not in _MESSAGE_CLASSES:
-        raise SummaryValueError(f"cannot encode {type(message).__name__}: not a message kind")
+    try:
+        kind, encode_body = ENCODERS[type(message)]
+    except KeyError:
+        raise SummaryValueError(
+            f"cannot encode {type(message).__name__}: not a message kind"
+        ) from None
     flags = FLAG_SIGNED * (key is not None) | FLAG_AGENT_SIGNED * (signer is not None)
-    header = pack_header(message.KIND, agent, round, sequence, timestamp_us, session, flags)
+    header = pack_header(kind, agent, round, sequence, timestamp_us, session, flags)
     data = header + encode_body(message)
     if key is not None:
         data += make_tag(key, data)
@@ -97,12 +100,13 @@ def decode(
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise TruncatedPayloadError(f"{where}: expected bytes, got {type(payload).__name__}")
     payload = bytes(payload)
-    if len(payload) > MAX_PAYLOAD:
-        raise SizeLimitError(f"{where}: {len(payload)} bytes > {MAX_PAYLOAD}")
+    size = len(payload)
+    if size > MAX_PAYLOAD:
+        raise SizeLimitError(f"{where}: {size} bytes > {MAX_PAYLOAD}")
     reader = PayloadReader(payload, where)
     header = read_header(reader)
     reader.header = header  # errors from here on name the sender, kind and sequence
-    body_end = len(payload) - TAG_LEN * header.signed - SIGNATURE_LEN * header.agent_signed
+    body_end = size - TAG_LEN * header.signed - SIGNATURE_LEN * header.agent_signed
     if body_end < reader.offset:
         raise TruncatedPayloadError(f"{reader.where}: too short for its tag or signature")
     if roster is not None:
@@ -118,7 +122,7 @@ def decode(
     reader.end = body_end
     message = decode_body(header.kind, reader)
     reader.expect_end()
-    return unchecked(Envelope, {"header": header, "message": message, "size": len(payload)})
+    return unchecked(Envelope, {"header": header, "message": message, "size": size})
 
 
 def _check_signature(payload: bytes, header: Header, roster: Roster, where: str) -> None:

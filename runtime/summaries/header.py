@@ -43,6 +43,38 @@ KNOWN_FLAGS = FLAG_SIGNED | FLAG_AGENT_SIGNED
 FIXED = struct.Struct("<2sBBBBIIIQ")
 _KINDS = Kind._value2member_map_  # header byte -> Kind
 _COUNTERS = (("session", 32), ("round", 32), ("sequence", 32), ("timestamp_us", 64))
+# Agent ids already checked, both ways: a process sends under one id and hears a few
+# dozen, so each is checked (regex, ASCII) once, not per message. Bounded: when full a
+# table starts again, so a flood of new sender ids costs only their checks.
+MAX_KNOWN_IDS = 1024
+_SENT_IDS: dict[str, bytes] = {}  # id -> its ASCII bytes
+_HEARD_IDS: dict[bytes, str] = {}  # the header's bytes -> the id
+
+
+def _remember(table: dict, key, value):
+    if len(table) >= MAX_KNOWN_IDS:
+        table.clear()
+    table[key] = value
+    return value
+
+
+def _sent_id(agent: str) -> bytes:
+    """The ASCII bytes of ``agent`` once :func:`check_id` passes (SummaryValueError)."""
+    raw = check_id(agent, "header agent").encode("ascii")
+    if type(agent) is str:  # a str subclass may hash and compare as it likes: never kept
+        _remember(_SENT_IDS, agent, raw)
+    return raw
+
+
+def _heard_id(raw: bytes, where: str) -> str:
+    """The id in a header's agent bytes ``raw``, or InvalidFieldError."""
+    try:
+        agent = raw.decode("ascii")
+    except UnicodeDecodeError:
+        agent = None
+    if not is_valid_id(agent):
+        raise InvalidFieldError(f"{where}: header agent {raw!r} is not a valid id")
+    return _remember(_HEARD_IDS, raw, agent)
 
 
 def _check_counters(*values: int) -> None:
@@ -83,19 +115,23 @@ class Header:
 
 
 def pack_header(
-    kind: Kind, agent: str, round_: int, sequence: int, timestamp_us: int, session: int,
+    kind: int, agent: str, round_: int, sequence: int, timestamp_us: int, session: int,
     flags: int,
 ) -> bytes:  # fmt: skip
     """The header's bytes, with the checks of :class:`Header` (SummaryValueError), without
-    building one: the encoder's path."""
-    raw_agent = check_id(agent, "header agent").encode("ascii")
-    counters = (session, round_, sequence, timestamp_us)
+    building one: the encoder's path. ``kind`` is a :class:`Kind` or its byte."""
+    raw_agent = _SENT_IDS.get(agent) if type(agent) is str else None
+    if raw_agent is None:
+        raw_agent = _sent_id(agent)
     if not type(session) is type(round_) is type(sequence) is type(timestamp_us) is int:
-        _check_counters(*counters)  # a bool passes, anything else that is not an int raises
+        # a bool passes, anything else that is not an int raises
+        _check_counters(session, round_, sequence, timestamp_us)
     try:
-        fixed = FIXED.pack(MAGIC, VERSION, kind, flags, len(raw_agent), *counters)
+        fixed = FIXED.pack(
+            MAGIC, VERSION, kind, flags, len(raw_agent), session, round_, sequence, timestamp_us
+        )
     except struct.error:  # a counter out of its width: say which one
-        _check_counters(*counters)
+        _check_counters(session, round_, sequence, timestamp_us)
         raise
     return fixed + raw_agent
 
@@ -120,12 +156,9 @@ def read_header(reader: PayloadReader) -> Header:
     if flags & ~KNOWN_FLAGS:
         raise InvalidFieldError(f"{where}: unknown header flags 0x{flags:02x}")
     raw_agent = reader.take(agent_len, "header agent")
-    try:
-        agent = raw_agent.decode("ascii")
-    except UnicodeDecodeError:
-        agent = None
-    if not is_valid_id(agent):
-        raise InvalidFieldError(f"{where}: header agent {raw_agent!r} is not a valid id")
+    agent = _HEARD_IDS.get(raw_agent)
+    if agent is None:
+        agent = _heard_id(raw_agent, where)
     return unchecked(Header, {  # every field is checked: no __post_init__ again
         "kind": kind_, "agent": agent, "round": round_, "sequence": sequence,
         "timestamp_us": timestamp_us, "session": session,

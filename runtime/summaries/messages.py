@@ -169,9 +169,10 @@ class Histogram(_ArrayEquality):
         (:func:`~otswarm.summaries.quantize.dequantize_weights`: 1-D, finite, >= 0, summing
         to 1 up to rounding, a fresh array), ``lo``, ``hi`` float32 values and
         ``support_id`` a u16 by the layout; so only the support is left to check."""
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise SummaryValueError(f"histogram lo and hi must be finite, got [{lo}, {hi}]")
-        _check_support(lo, hi)
+        if not -math.inf < lo < hi < math.inf:  # one comparison passes a valid support
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise SummaryValueError(f"histogram lo and hi must be finite, got [{lo}, {hi}]")
+            _check_support(lo, hi)
         weights.setflags(write=False)
         return unchecked(cls, {"weights": weights, "lo": lo, "hi": hi, "support_id": support_id})
 
