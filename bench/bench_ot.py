@@ -8,7 +8,8 @@ faster), both costs, both convergence flags and iteration counts, the row's
 seconds times the profile's ``per_core_w``), ott-jax (jit, CPU, one thread) as
 a second peer of the Sinkhorn rows where it is installed (``pip install
 otswarm[bench]``), plus the cold start (first compile, and import +
-``warmup()`` from the Numba cache) measured in fresh processes. One core:
+``warmup()`` from the Numba cache) measured in fresh processes, and the
+per-call fixed cost of ``sinkhorn`` at n = 16 (``fixed_cost``). One core:
 ``NUMBA_NUM_THREADS=1`` and single-threaded BLAS.
 
 Usage: ``python bench/bench_ot.py [--sizes 16 64 256 1024] [--quick] [--batch 1000]
@@ -291,6 +292,25 @@ def bench_exact(n):
     return rows
 
 
+def fixed_cost(n=16, calls=30000):
+    """Wall time of a ``sinkhorn`` call that stops after one sweep (``max_iter=1``,
+    kernel domain) at ``n``, by ``perf_counter`` around each of ``calls``
+    calls: the 5th percentile (the call without the other jobs' interruptions)
+    and the median, in µs. What such a call costs beyond one sweep is the
+    fixed cost of a call (checks, setup, build, result)."""
+    a, b, M = problem(n)
+    solve = rot.sinkhorn
+    solve(a, b, M, REG_KERNEL, max_iter=1)
+    times = np.empty(calls)
+    clock = time.perf_counter
+    for k in range(calls):
+        t0 = clock()
+        solve(a, b, M, REG_KERNEL, max_iter=1)
+        times[k] = clock() - t0
+    p5, p50 = np.percentile(times, [5, 50]) * 1e6
+    return {"n": n, "calls": calls, "max_iter": 1, "p5_us": p5, "median_us": p50}
+
+
 def cold_start():
     """Seconds for import + warmup() in a fresh process: with an empty Numba
     cache (compiling everything) and with the cache filled by that run."""
@@ -355,6 +375,7 @@ def main(argv=None) -> int:
             "started": started,
             "load_average_1min": [load_before, load_average()],
         },
+        "fixed_cost": fixed_cost(),
         "cold_start": None if args.no_cold_start else cold_start(),
         "results": rows,
     }

@@ -40,8 +40,12 @@ def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
     args = "--quick --sizes 16 --batch 5 --no-cold-start"
     result = _otswarm("ot", "--json", str(out), "--script-args", args)
     assert result.returncode == 0, result.stderr
-    rows = json.loads(out.read_text())["results"]
+    doc = json.loads(out.read_text())
+    rows = doc["results"]
     assert {r["kernel"] for r in rows} == {"sinkhorn_kernel", "sinkhorn_log", "sinkhorn_batch_5x"}
+    fixed = doc["fixed_cost"]  # the per-call fixed cost was measured, over every call
+    assert fixed["n"] == 16 and fixed["calls"] == 30000
+    assert 0 < fixed["p5_us"] <= fixed["median_us"]
     for r in rows:
         assert r["ratio"] > 0 and r["otswarm_converged"]
         # same problem, same tolerance: the two solvers agree on the cost

@@ -69,7 +69,9 @@ def test_max_iter_stops_with_the_measured_plan():
 def test_plan_is_factored_until_read_and_then_kept():
     a, b, M = cloud_problem(20, 15, seed=23)
     got = sinkhorn(a, b, M, 0.05)
-    assert isinstance(got[0], FactoredPlan)
+    assert isinstance(got[0], FactoredPlan) and got[2] is got[3] is got[0]  # potentials too
+    f = got.f
+    assert f is got.f and got.g is got.g  # computed once
     first = got.plan
     assert first is got.plan and first.shape == (20, 15)
     rebuilt = np.exp((got.f[:, None] + got.g[None, :] - M) / got.reg)
@@ -104,7 +106,7 @@ def test_float32_work_stays_close_to_float64():
     c64 = sinkhorn(a, b, M, 0.05, method="kernel").cost
     got = sinkhorn(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32), 0.05,
                    method="kernel")  # fmt: skip
-    assert got.converged and got.plan.dtype == np.float32
+    assert got.converged and got.plan.dtype == got.f.dtype == got.g.dtype == np.float32
     assert got.cost == pytest.approx(c64, rel=1e-4)
 
 

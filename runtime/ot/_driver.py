@@ -49,57 +49,56 @@ def scaling_solve(
     the cost of ``result.cost = <P, C>`` (default ``M``). The plan is left
     factored (:class:`FactoredPlan`)."""
     n, m = M.shape
-    if init is None:
-        alpha, beta = np.empty(n), np.empty(m)
-    else:
-        alpha, beta = init[0] - eps * math.log(mass), init[1].copy()
+    out = np.empty(2 * (n + m))  # u, v, alpha, beta: the factors of the result
+    alpha, beta = out[n + m : 2 * n + m], out[2 * n + m :]
+    if init is not None:
+        alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
     K = np.empty((n, m), dtype=M.dtype)
-    uv, f, g = np.empty(n + m), np.empty(n), np.empty(m)
     lo, hi = np.empty(m), np.empty(m)
     if mode != _solver.LOG:
         _kernel.column_range(M, lo, hi)
-    cost, marginal_error, n_iter, err, status, stabilized = _solver.solve_problem(
+    solved = _solver.solve_problem(
         M, M if C is None else C, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
-        K, uv[:n], uv[n:], f, g, lo, hi,
+        K, out[:n], out[n : n + m], lo, hi,
     )  # fmt: skip
-    return result(K, uv, mass, cost, f, g, n_iter, status, err, tol, marginal_error,
-                  name or ("log" if stabilized else "kernel"), eps)  # fmt: skip
+    return result(K, out, eps, tol, (True, mass, *solved), name)
 
 
-def result(K, uv, mass, cost, f, g, n_iter, status, err, tol, marginal_error, method, eps):
-    """The :class:`OTResult` of a scaling solve (plan factored, ``uv`` = ``u``
-    then ``v``), with a log line when it stopped before ``tol``."""
+def result(K, out, eps, tol, solved, name=None):
+    """The :class:`OTResult` of a scaling solve, plan and potentials factored
+    (``out`` = ``u, v, alpha, beta``), from ``solved = (ok, mass, cost,
+    marginal_error, n_iter, err, status, stabilised)``, with a log line when
+    it stopped before ``tol``; ``name`` overrides the method."""
+    _, mass, cost, marginal_error, n_iter, err, status, stabilized = solved
+    method = name or ("log" if stabilized else "kernel")
     converged = status == CONVERGED
-    if not converged:
+    if not converged and log.isEnabledFor(logging.INFO):
         log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
                  method, n_iter, err, tol)  # fmt: skip
-    fields = (FactoredPlan(K, uv, mass), cost, f, g, n_iter, converged, marginal_error, method, eps)
-    return OTResult._make(fields)
+    factors = FactoredPlan(K, out, mass, eps)
+    fields = (factors, cost, factors, factors, n_iter, converged, marginal_error, method, eps)
+    return _new_result(OTResult, fields)
+
+
+_new_result = tuple.__new__  # what OTResult._make does, without its length check
 
 
 def on_full_grid(result: OTResult, support: _support.Support, M: np.ndarray) -> OTResult:
     """The result re-expressed on the full grid (zero-weight points put back),
-    potentials in the dtype of ``M``."""
+    potentials in the dtype of ``M`` (a factored result already has it)."""
+    if support.rows is None and support.cols is None:  # plan and potentials stay factored
+        return result
     dtype = M.dtype
-    if support.rows is None and support.cols is None:  # the plan stays factored
-        if dtype == np.float64:
-            return result
-        return result._replace(f=result.f.astype(dtype), g=result.g.astype(dtype))
     plan, f, g = _support.expand(support, M, result.plan, result.f, result.g, result.reg)
     return result._replace(plan=plan, f=f.astype(dtype, copy=False), g=g.astype(dtype, copy=False))
 
 
-F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
-# per working dtype: (smallest normal number, mass tolerance, default tol)
-PLAIN = {dt: (tiny(dt), _checks.MASS_RTOL[dt], _checks.DEFAULT_TOL[dt]) for dt in (F64, F32)}
-
-
 def plain_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every):
     """A cold balanced solve of plain NumPy arrays of one dtype, float64 or
-    float32 (``M`` already known to be an ndarray of such a dtype, options
-    valid; ``tol=None``: the dtype's default), with the input checks done in
-    the same compiled call. ``None`` when the input needs the checked path
+    float32 (``M`` already known to be an ndarray of such a dtype; ``tol=None``:
+    the dtype's default), with the checks of the input and of the options done
+    in the same compiled call. ``None`` when the input needs the checked path
     (other types, bad values, zero weights)."""
     dtype = M.dtype
     if (
@@ -113,18 +112,9 @@ def plain_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every):
     ):
         return None
     n, m = M.shape
-    tiny_, mass_rtol, default_tol = PLAIN[dtype]
-    tol = default_tol if tol is None else tol
+    tol = _checks.DEFAULT_TOL[dtype] if tol is None else tol
     K = np.empty((n, m), dtype=dtype)
-    uv, fg = np.empty(n + m), np.empty(n + m)
-    ok, mass, cost, marginal_error, n_iter, err, status, stabilized = _solver.checked_solve(
-        a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every, tiny_, mass_rtol, K, uv,
-        fg,
-    )  # fmt: skip
-    if not ok:
-        return None
-    f, g = fg[:n], fg[n:]
-    if dtype is F32:
-        f, g = f.astype(F32), g.astype(F32)
-    return result(K, uv, mass, cost, f, g, n_iter, status, err, tol, marginal_error,
-                  "log" if stabilized else "kernel", eps)  # fmt: skip
+    out = np.empty(2 * (n + m))
+    solved = _solver.checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol,
+                                   check_every)  # fmt: skip
+    return result(K, out, eps, tol, solved) if solved[0] else None

@@ -21,7 +21,7 @@ from numba import njit
 from otswarm.ot._kernel import RATE_WINDOW, build, column_range, next_omega, relaxed, spread
 from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER
 from otswarm.ot._solver import assemble
-from otswarm.ot.result import plan_product
+from otswarm.ot.result import plan_product, potentials
 
 LANES = 64  # problems per chunk: a 16 x 16 chunk of kernels (128 KiB) stays in L2
 
@@ -169,9 +169,9 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
                 one[:, :] = K[:, :, lane]
                 u_p, v_p = u[:, lane].copy(), v[:, lane].copy()
                 costs[p], errors[p] = assemble(
-                    one, Ms[0] if Ms.shape[0] == 1 else Ms[p], A[p], B[p], u_p, v_p,
-                    alphas[lane], betas[lane], eps, masses[p], F[p], G[p],
+                    one, Ms[0] if Ms.shape[0] == 1 else Ms[p], A[p], B[p], u_p, v_p, masses[p]
                 )  # fmt: skip
+                potentials(u_p, v_p, alphas[lane], betas[lane], eps, masses[p], F[p], G[p])
                 plan_product(one, u_p, v_p, masses[p], plans[p])
             active[lane], failed[lane] = False, False
             queued, running = _refill(lane, queued, running - 1, problems, Ms, A, B, eps,

@@ -1,7 +1,8 @@
 """Compiled solve loops on top of the scaling passes of :mod:`._scaling`.
 
 :func:`solve_problem` is the single compiled entry of one solve (start
-potentials, kernel, iterations, cost, potentials; the plan stays factored), so
+potentials, kernel, iterations, cost; the plan and its potentials stay
+factored), so
 a small problem pays one Numba dispatch; :func:`checked_solve` adds the input
 checks to that call; :func:`solve` runs the epsilon-scaling stages.
 """
@@ -12,7 +13,9 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
+from otswarm.ot import _checks
 from otswarm.ot import _kernel as kernels
 from otswarm.ot._scaling import (
     CONVERGED,
@@ -100,22 +103,11 @@ def solve(
     return it, err, MAX_ITER
 
 
-@njit(cache=True)
-def potentials(u, v, alpha, beta, eps, scale, f, g):
-    """The potentials of the plan ``P = scale * u_i K_ij v_j``:
-    ``f = alpha + eps log(scale u)``, ``g = beta + eps log v``."""
-    shift = eps * math.log(scale)
-    for i in range(u.shape[0]):
-        f[i] = alpha[i] + eps * math.log(u[i]) + shift
-    for j in range(v.shape[0]):
-        g[j] = beta[j] + eps * math.log(v[j])
-
-
 @njit(cache=True, fastmath=FAST)
-def assemble(K, C, a, b, u, v, alpha, beta, eps, scale, f, g):
+def assemble(K, C, a, b, u, v, scale):
     """Cost and marginal error of the plan ``P = scale * u_i K_ij v_j``
-    (``scale``: the mass divided out of ``a, b``) without writing it, and its
-    :func:`potentials`; returns ``(<P, C>, |P 1 - scale a|_1 + |P^T 1 - scale b|_1)``."""
+    (``scale``: the mass divided out of ``a, b``) without writing it; returns
+    ``(<P, C>, |P 1 - scale a|_1 + |P^T 1 - scale b|_1)``."""
     n, m = K.shape
     cost = 0.0
     col = np.zeros(m)
@@ -133,7 +125,6 @@ def assemble(K, C, a, b, u, v, alpha, beta, eps, scale, f, g):
     col_err = 0.0
     for j in range(m):
         col_err += abs(col[j] - b[j])
-    potentials(u, v, alpha, beta, eps, scale, f, g)
     return scale * cost, scale * (row_err + col_err)
 
 
@@ -143,7 +134,7 @@ KERNEL, LOG, AUTO = 0, 1, 2
 @njit(cache=True)
 def solve_problem(
     M, C, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
-    max_iter, tol, check_every, tiny, K, u, v, f, g, lo, hi,
+    max_iter, tol, check_every, tiny, K, u, v, lo, hi,
 ):  # fmt: skip
     """One complete solve on the support (``a, b`` divided by ``mass``).
 
@@ -151,9 +142,11 @@ def solve_problem(
     the reduced cost spread is at most ``kernel_spread * eps`` on a cold
     start). A cold kernel-domain solve runs :mod:`._kernel` (one build pass,
     over-relaxed sweeps, balanced or generalised); a kernel-domain breakdown
-    is redone stabilised from a cold start. ``alpha, beta`` hold the warm-start potentials when
-    ``warm``. The plan is left factored, ``P = mass * u_i K_ij v_j``, in the
-    outputs ``K, u, v``, its potentials in ``f, g``. Epsilon scaling runs when
+    is redone stabilised from a cold start. ``alpha, beta`` hold the warm-start
+    potentials when ``warm``. The plan is left factored, ``P = mass * u_i K_ij
+    v_j`` with ``K_ij = exp((alpha_i + beta_j - M_ij) / eps)``, in the outputs
+    ``K, u, v, alpha, beta`` (:func:`.result.potentials` gives its potentials
+    from them). Epsilon scaling runs when
     stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
     taken of (``M`` itself, or the unshifted cost of an unbalanced problem);
     ``lo, hi`` hold the column ranges of ``M`` (:func:`_kernel.column_range`)
@@ -172,7 +165,6 @@ def solve_problem(
                 n_iter, err, status, l1 = kernels.sweeps(K, a, b, u, v, t, max_iter, tol,
                                                          check_every, tiny)  # fmt: skip
                 if status != FAILED:
-                    potentials(u, v, alpha, beta, eps, mass, f, g)
                     cost = mass * kernels.plan_cost(K, C, u, v)
                     return cost, mass * l1, n_iter, err, status, False
             else:
@@ -183,7 +175,7 @@ def solve_problem(
                     check_every, tiny,
                 )  # fmt: skip
             if status != FAILED:
-                cost, marginal_error = assemble(K, C, a, b, u, v, alpha, beta, eps, mass, f, g)
+                cost, marginal_error = assemble(K, C, a, b, u, v, mass)
                 return cost, marginal_error, n_iter, err, status, False
         mode, stabilize = LOG, True
     for attempt in range(2):
@@ -201,28 +193,42 @@ def solve_problem(
         if status != FAILED:
             break
         stabilize = True
-    cost, marginal_error = assemble(K, C, a, b, u, v, alpha, beta, eps, mass, f, g)
+    cost, marginal_error = assemble(K, C, a, b, u, v, mass)
     return cost, marginal_error, n_iter, err, status, stabilize
 
 
+def dtype_limits(M) -> tuple[float, float]:
+    """``(smallest normal number, mass tolerance)`` of the dtype of ``M`` (in
+    compiled code, constants of the compiled signature)."""
+    return float(np.finfo(M.dtype).tiny), _checks.MASS_RTOL[M.dtype]
+
+
+@overload(dtype_limits)
+def _dtype_limits(M):
+    dtype = np.dtype(M.dtype.name)
+    limits = (float(np.finfo(dtype).tiny), _checks.MASS_RTOL[dtype])
+    return lambda M: limits
+
+
 @njit(cache=True)
-def checked_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every, tiny, mass_rtol,
-                  K, uv, fg):  # fmt: skip
+def checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol, check_every):
     """:func:`solve_problem` of a cold balanced problem after the checks of
     :mod:`._checks` in the same compiled call (a small solve pays one
-    dispatch); ``uv`` receives ``u`` then ``v``, ``fg`` receives ``f`` then
-    ``g``. Returns ``(ok, mass, cost, marginal_error, n_iter, err, status,
-    stabilised)``; ``ok`` is False, and nothing is solved, when the shapes do
-    not fit, or the input is not finite, has a negative or zero weight, or
-    unequal masses: the caller then takes the checked path, which names the
-    problem or solves on the support."""
+    dispatch); ``out`` (``2 (n + m)`` entries) receives ``u, v, alpha, beta``
+    (the factors of :class:`.result.FactoredPlan`). Returns ``(ok, mass,
+    cost, marginal_error, n_iter, err, status, stabilised)``; ``ok`` is False,
+    and nothing is solved, when the shapes do not fit, an option is out of
+    range (``eps``, ``tol`` not positive and finite, ``max_iter`` or
+    ``check_every`` below 1), or the input is not finite, has a negative or
+    zero weight, or unequal masses: the caller then takes the checked path,
+    which names the problem or solves on the support."""
     n, m = M.shape
-    if a.shape[0] != n or b.shape[0] != m or n == 0 or m == 0:
+    tiny, mass_rtol = dtype_limits(M)
+    if (a.shape[0] != n or b.shape[0] != m or n == 0 or m == 0 or not 0.0 < eps < np.inf
+            or not 0.0 < tol < np.inf or max_iter < 1 or check_every < 1):  # fmt: skip
         return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    work = np.empty(2 * n + 4 * m)
-    an, alpha = work[:n], work[n : 2 * n]
-    bn, beta, lo, hi = work[2 * n : 2 * n + m], work[2 * n + m : 2 * n + 2 * m], \
-        work[2 * n + 2 * m : 2 * n + 3 * m], work[2 * n + 3 * m :]  # fmt: skip
+    work = np.empty(n + 3 * m)
+    an, bn, lo, hi = work[:n], work[n : n + m], work[n + m : n + 2 * m], work[n + 2 * m :]
     finite = kernels.column_range(M, lo, hi)
     ma, zeros_a, good_a = _weights(a)
     mb, zeros_b, good_b = _weights(b)
@@ -234,8 +240,9 @@ def checked_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every,
     for j in range(m):
         bn[j] = b[j] / ma
     cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
-        M, M, an, bn, eps, ma, alpha, beta, False, mode, kernel_spread, True, np.inf, np.inf,
-        max_iter, tol, check_every, tiny, K, uv[:n], uv[n:], fg[:n], fg[n:], lo, hi,
+        M, M, an, bn, eps, ma, out[n + m : 2 * n + m], out[2 * n + m :], False, mode,
+        kernel_spread, True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, out[:n],
+        out[n : n + m], lo, hi,
     )  # fmt: skip
     return True, ma, cost, marginal_error, n_iter, err, status, stabilized
 

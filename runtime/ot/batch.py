@@ -18,7 +18,7 @@ from otswarm.ot._lanes import solve_lanes
 from otswarm.ot._scaling import FAILED
 from otswarm.ot._solver import LOG, solve_problem
 from otswarm.ot.errors import OTInputError
-from otswarm.ot.result import OTResult, plan_product
+from otswarm.ot.result import OTResult, plan_product, potentials
 from otswarm.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
 
 
@@ -37,8 +37,9 @@ def _solve_stabilized(Ms, A, B, masses, todo, eps, max_iter, tol, check_every, t
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
         costs[p], errors[p], n_iter[p], _, status[p], _ = solve_problem(
             M, M, A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0, True,
-            np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, F[p], G[p], unused, unused,
+            np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, unused, unused,
         )  # fmt: skip
+        potentials(u, v, alpha, beta, eps, masses[p], F[p], G[p])
         plan_product(K, u, v, masses[p], plans[p])
 
 

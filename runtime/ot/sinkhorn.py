@@ -12,7 +12,6 @@ domain when the spread of the reduced costs ``M_ij - min_j M_ij`` is at most
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 
@@ -68,21 +67,18 @@ def sinkhorn(
             costs, unequal masses, ``reg <= 0``, unknown ``method``.
     """
     result = None
-    if (  # plain input: the array checks run inside the compiled call
+    mode = MODES.get(method) if type(method) is str else None
+    spread = KERNEL_SPREAD.get(M.dtype) if type(M) is np.ndarray else None
+    if (  # plain input: the checks of arrays and option values run in the compiled call
         init is None
-        and type(M) is np.ndarray
-        and M.dtype in KERNEL_SPREAD
+        and mode is not None
+        and spread is not None
         and type(reg) is float
-        and 0.0 < reg < math.inf
         and type(max_iter) is int
-        and max_iter > 0
         and type(check_every) is int
-        and check_every > 0
-        and (tol is None or (type(tol) is float and 0.0 < tol < math.inf))
-        and method in METHODS
+        and (tol is None or type(tol) is float)
     ):
-        result = _driver.plain_solve(a, b, M, reg, MODES[method], KERNEL_SPREAD[M.dtype],
-                                     max_iter, tol, check_every)  # fmt: skip
+        result = _driver.plain_solve(a, b, M, reg, mode, spread, max_iter, tol, check_every)
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
     if result.method == "log" and method == "kernel":
