@@ -107,6 +107,10 @@ def test_agent_ticks_books_and_stops_cleanly_on_sigterm(mqtt_broker, board, tmp_
     events = [json.loads(line) for line in log_lines]
     assert {e["agent"] for e in events} == {"solo-1"}
     assert {"start", "stop"} <= {e.get("event") for e in events}
+    threads = next(e for e in events if e.get("event") == "start")["threads"]
+    assert {"MainThread", "bridge-reader"} <= set(threads)  # names -> kernel thread ids
+    assert any(name.startswith("paho-mqtt-client-") for name in threads)
+    assert all(isinstance(tid, int) and tid > 0 for tid in threads.values())
 
 
 def test_agent_keeps_ticking_when_peers_send_garbage(mqtt_broker, board, tmp_path):

@@ -305,7 +305,11 @@ class Agent:
     # -- lifecycle ------------------------------------------------------------
     def run(self, stop: threading.Event, max_ticks: int | None = None) -> None:
         """Tick on the round clock until ``stop`` is set (SIGTERM) or ``max_ticks`` ran."""
-        log.info("agent %s running", self.id, extra={"fields": {"event": "start"}})
+        # the kernel's ids of this process's threads, so per-thread CPU (top -H, py-spy,
+        # bench/bench_agent.py) can be put on names: loop, link, bridge reader, ledger
+        threads = {t.name: t.native_id for t in threading.enumerate()}
+        fields = {"event": "start", "threads": threads}
+        log.info("agent %s running", self.id, extra={"fields": fields})
         while max_ticks is None or self.ticks < max_ticks:
             if not self.clock.wait_next_tick(stop):
                 break
