@@ -9,7 +9,7 @@ import sys
 PROBE = """
 import json, sys
 import otswarm.ot as o
-from otswarm.ot import _lanes, barycenter, batch, _solver, one_d
+from otswarm.ot import _lanes, barycenter, batch, _solver, one_d, result
 {call}
 print(json.dumps({{
     "lanes": len(_lanes.solve_lanes.signatures),
@@ -17,6 +17,7 @@ print(json.dumps({{
     "barycenter": len(sys.modules["otswarm.ot.barycenter"]._ibp_kernel.signatures),
     "sinkhorn": [str(s) for s in _solver.solve_problem.signatures],
     "one_d": len(one_d.quantile_distance_p.signatures),
+    "potentials": len(result.potentials.signatures),
     "scipy": sorted(m for m in sys.modules if m.startswith(("scipy.optimize", "scipy.sparse",
                                                             "scipy.special"))),
 }}))
@@ -35,6 +36,7 @@ def test_default_warmup_compiles_the_agents_kernels_only_in_float64():
     assert got["lanes"] == got["batch"] == got["barycenter"] == 0
     assert got["sinkhorn"] and all("float32" not in s for s in got["sinkhorn"])
     assert got["one_d"] >= 1
+    assert got["potentials"] == 1  # read on first access of result.f / .g: loaded ahead too
 
 
 def test_warmup_all_compiles_batch_and_barycenter_in_both_dtypes():
