@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -171,3 +172,48 @@ def test_sigkilled_writer_loses_at_most_its_last_second(tmp_path):
     # every booking older than 1 s before the kill must be on disk (the guarantee)
     assert lost <= sum(1 for t in booked if t > kill_t - 1.0), (lost, len(booked))
     assert kept["idle"] > 0 and samples and samples[-1].source == "model:rpi4"
+
+
+class _FullDisk:
+    """A connection whose writes fail as on a full disk, until ``full`` is cleared."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.full = conn, True
+
+    def execute(self, sql, *args):
+        return self.conn.execute(sql, *args)
+
+    def executemany(self, sql, rows):
+        if self.full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.executemany(sql, rows)
+
+    def rollback(self):
+        return self.conn.rollback()
+
+
+def test_running_totals_match_the_committed_rows_through_a_failed_commit(tmp_path, caplog):
+    clock = StepClock()
+    path = ledger_path(tmp_path, "a1")
+    ledger = EnergyLedger(path, "a1", PROFILE, clock=clock, start=False)
+    assert ledger.booked() == {} and ledger.booked_until("idle") is None
+    ledger.book("ot", 2.0, t=1000.5)
+    ledger.book_bytes("mqtt_tx", 1000, t=1000.6)
+    disk = ledger._conn = _FullDisk(ledger._conn)
+    clock.t = 1001.0
+    ledger.tick()  # the commit fails: the bookings go back to pending, once
+    assert "commit failed" in caplog.text
+    ledger.book("ot", 1.0, t=1001.5)
+    disk.full = False
+    clock.t = 1002.0
+    ledger.tick()
+    booked = ledger.booked()
+    assert booked == {
+        "ot": pytest.approx(3.0),
+        "mqtt_tx": pytest.approx(1000 * 7e-6),
+        "idle": pytest.approx(2 * PROFILE.idle_w),
+    }
+    assert ledger.booked_until("idle") == 1002.0 and ledger.booked_until("ot") == 1001.5
+    assert ledger.totals("a1")["a1"] == pytest.approx(booked)  # every row committed once
+    ledger._conn = disk.conn
+    ledger.close()

@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported at run time
     from otswarm.coordination.exchange import AlignmentMove
     from otswarm.coordination.rounds import Allocation
     from otswarm.energy.ledger import Span
-    from otswarm.energy.store import Entry
     from otswarm.link.stats import LinkStats
     from otswarm.summaries import EnergyOffer, Message
 
@@ -110,15 +109,11 @@ class BookPart(Protocol):
     def book_bytes(self, component: str, n_bytes: int) -> float:
         """Book bytes on a byte-priced component; the joules."""
 
-    def totals(
-        self, agent: str | None = None, *, since: float | None = None
-    ) -> dict[str, dict[str, float]]:
-        """Joules per agent and component (the telemetry reads them)."""
+    def booked(self) -> dict[str, float]:
+        """Joules per component booked since the ledger opened (the telemetry reads them)."""
 
-    def entries(
-        self, agent: str | None = None, component: str | None = None, *, since: float | None = None
-    ) -> list[Entry]:
-        """Ledger rows in time order (the telemetry reads the idle ones)."""
+    def booked_until(self, component: str) -> float | None:
+        """The latest time ``component``'s bookings cover (the telemetry's idle baseline)."""
 
     def close(self) -> None: ...
 

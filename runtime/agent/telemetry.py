@@ -3,7 +3,8 @@
 
 Figures (since the agent started, at publication time ``t``):
 
-- ``joules[c]``: the ledger's joules of component ``c`` booked since the start;
+- ``joules[c]``: the joules of component ``c`` the agent's ledger booked since it
+  opened at the start (:meth:`~otswarm.energy.EnergyLedger.booked`, from memory);
 - ``power_w = (S(t) - S(t')) / (b(t) - b(t'))``, with ``S`` the spent joules
   (every component but ``energy_in``/``energy_out``), ``t'`` the previous
   publication (the start, for the first) and ``b`` the time up to which the
@@ -97,10 +98,9 @@ class TelemetryPublisher:
 
     def build(self, rec, now: float) -> Telemetry:
         a = self.agent
-        totals = a.ledger.totals(a.id, since=self.started_t).get(a.id, {})
+        totals = a.ledger.booked()
         spent = sum(j for c, j in totals.items() if c not in ALLOCATION_COMPONENTS)
-        idle = a.ledger.entries(a.id, "idle", since=self._booked_until)
-        booked_until = max((e.t1 for e in idle), default=self._booked_until)
+        booked_until = max(a.ledger.booked_until("idle") or 0.0, self._booked_until)
         span = booked_until - self._booked_until
         if span > 0:  # else nothing new is booked yet (a period under the commit window)
             self._power_w = max(0.0, spent - self._last_spent_j) / span

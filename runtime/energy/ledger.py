@@ -138,6 +138,8 @@ class EnergyLedger(LedgerQueries):
         self._lock = threading.Lock()  # guards _pending
         self._db_lock = threading.Lock()  # guards _conn
         self._pending: dict[str, _Pending] = {}
+        self._booked: dict[str, float] = {}  # joules per component booked by this object
+        self._booked_until: dict[str, float] = {}  # the latest t1 of each component
         self._samples: list[tuple] = []
         self._last_watts: float | None = None
         self._idle_since = self._last_sample_t = self._clock()
@@ -178,8 +180,15 @@ class EnergyLedger(LedgerQueries):
         seconds: float,
         n_bytes: int,
         count: int = 1,
+        *,
+        new: bool = True,
     ) -> None:
+        """Add to the pending bookings; ``new`` (not a failed commit's requeue) also to
+        the running totals of :meth:`booked`."""
         with self._lock:
+            if new:
+                self._booked[component] = self._booked.get(component, 0.0) + joules
+                self._booked_until[component] = max(self._booked_until.get(component, t1), t1)
             pending = self._pending.get(component)
             if pending is None:
                 pending = self._pending[component] = _Pending(t0)
@@ -221,6 +230,18 @@ class EnergyLedger(LedgerQueries):
         if basis == "wall" and self._last_watts is not None:
             return max(0.0, self._last_watts - self.profile.idle_w)
         return self.profile.per_core_w
+
+    def booked(self) -> dict[str, float]:
+        """Joules per component this ledger booked since it was opened, committed or
+        not: from memory, without a query or a commit (the telemetry reads it every
+        period, so its cost does not grow with the rows of a long run)."""
+        with self._lock:
+            return dict(self._booked)
+
+    def booked_until(self, component: str) -> float | None:
+        """The latest time a booking of ``component`` since opening covers (None: none)."""
+        with self._lock:
+            return self._booked_until.get(component)
 
     # -- sampling and persistence ---------------------------------------------------
     def tick(self) -> PowerSample | None:
@@ -279,7 +300,7 @@ class EnergyLedger(LedgerQueries):
 
     def _requeue(self, pending: dict[str, _Pending], samples: list[tuple]) -> None:
         for component, p in pending.items():
-            self._add(component, p.joules, p.t0, p.t1, p.seconds, p.bytes, p.count)
+            self._add(component, p.joules, p.t0, p.t1, p.seconds, p.bytes, p.count, new=False)
         with self._lock:
             self._samples[:0] = samples
 
