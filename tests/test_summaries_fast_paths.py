@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from summary_support import BODY, HEADER, KEY
 
 from otswarm.summaries import (
     EnergyOffer,
@@ -35,9 +36,6 @@ from otswarm.summaries.header import MAX_KNOWN_IDS
 from otswarm.summaries.messages import MAX_BINS
 from otswarm.summaries.quantize import SCALE, quantize_weights
 
-KEY = b"swarm-key-0123456789"
-HEADER = {"agent": "agent-0001", "round": 7, "sequence": 42, "timestamp_us": 1_800_000_000_000_000}
-BODY = 26 + len("agent-0001")  # where the histogram body starts
 WEIGHTS = BODY + 12  # where its weights start
 
 

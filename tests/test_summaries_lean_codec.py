@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from summary_support import BODY, HEADER, KEY
 
 from otswarm.summaries import (
     Header,
@@ -33,10 +34,7 @@ from otswarm.summaries.auth import make_tag
 from otswarm.summaries.bodies import encode_body
 from otswarm.summaries.quantize import SCALE, quantize_weights
 
-KEY = b"swarm-key-0123456789"
-HEADER = {"agent": "agent-0001", "round": 7, "sequence": 42, "timestamp_us": 1_800_000_000_000_000}
 HIST = Histogram(np.random.default_rng(1).dirichlet(np.ones(32)), -1.0, 1.0, 9)
-BODY = 26 + len("agent-0001")  # where the histogram body starts
 
 
 @settings(max_examples=200, deadline=None)
