@@ -70,47 +70,48 @@ def groups_of(ids, positions):
     return timed(cluster, ids, positions, math.ceil(math.sqrt(len(ids))))
 
 
-def hierarchical(clustering, ids, states, rounds) -> dict:
-    """What the agent runs past ``cluster_size``: ``AlignmentExchange.set_groups``
-    (the two-level consensus of ``ClusterNode``, one publish stage a round; each
-    agent listens to its cluster's senders only, ``neighbours=()``; anchor 0)."""
-    bus = InProcessBus("tiers")
+def _exchanges(bus_name: str, clustering, ids, states, neighbours, groups=None) -> list:
+    """One started ``AlignmentExchange`` per agent of ``clustering`` on a new bus,
+    listening to ``neighbours(agent)`` (and running the two-level consensus over
+    ``groups``, when given), anchor 0, its state at the agent's own start."""
+    bus = InProcessBus(bus_name)
     start = dict(zip(ids, states, strict=True))
     exchanges = []
     for a in clustering.ids:
         link = bus.link(a, track_members=False)
-        exchange = AlignmentExchange(link, LEVELS, neighbours=(), step=STEP, anchor=0.0)
-        exchange.set_groups(clustering)
+        exchange = AlignmentExchange(link, LEVELS, neighbours=neighbours(a), step=STEP, anchor=0.0)
+        exchange.set_groups(groups)
         exchange.start()
         link.start()
         exchange.align(start[a])
         exchange.move(-1)  # nothing heard yet: the state starts at the agent's own
         exchanges.append(exchange)
+    return exchanges
+
+
+def _run(exchanges, one_round, rounds) -> dict:
+    links = [exchange.link for exchange in exchanges]
+    return run_rounds(links, one_round, lambda: [e.aligner.state for e in exchanges], rounds)
+
+
+def hierarchical(clustering, ids, states, rounds) -> dict:
+    """What the agent runs past ``cluster_size``: ``AlignmentExchange.set_groups``
+    (the two-level consensus of ``ClusterNode``, one publish stage a round; each
+    agent listens to its cluster's senders only, ``neighbours=()``; anchor 0)."""
+    exchanges = _exchanges("tiers", clustering, ids, states, lambda a: (), clustering)
 
     def one_round(r):
         for exchange in exchanges:
             exchange.round(r)
 
-    links = [exchange.link for exchange in exchanges]
-    return run_rounds(links, one_round, lambda: [e.aligner.state for e in exchanges], rounds)
+    return _run(exchanges, one_round, rounds)
 
 
 def grouped(clustering, ids, states, rounds) -> dict:
     """Gossip within the groups: ``AlignmentExchange`` with ``Clustering.neighbours``
     (what the agent ran before the two-level consensus; anchor 0, so that the
     states go to one consensus as in the other two)."""
-    bus = InProcessBus("groups")
-    start = dict(zip(ids, states, strict=True))
-    exchanges = []
-    for a in clustering.ids:
-        link = bus.link(a, track_members=False)
-        exchange = AlignmentExchange(
-            link, LEVELS, neighbours=clustering.neighbours(a), step=STEP, anchor=0.0
-        ).start()
-        link.start()
-        exchange.align(start[a])
-        exchange.move(-1)  # nobody heard yet: the state starts at the agent's own
-        exchanges.append(exchange)
+    exchanges = _exchanges("groups", clustering, ids, states, clustering.neighbours)
 
     def one_round(r):
         for exchange in exchanges:
@@ -118,8 +119,7 @@ def grouped(clustering, ids, states, rounds) -> dict:
         for exchange in exchanges:
             exchange.move(r)
 
-    links = [exchange.link for exchange in exchanges]
-    return run_rounds(links, one_round, lambda: [e.aligner.state for e in exchanges], rounds)
+    return _run(exchanges, one_round, rounds)
 
 
 def all_to_all(ids, states, rounds) -> dict:
