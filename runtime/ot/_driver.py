@@ -8,9 +8,10 @@ import math
 import numpy as np
 
 from otswarm.ot import _kernel, _scaling, _solver, _support
-from otswarm.ot.result import FactoredPlan, OTResult, factors_of, kernel_of, work_buffer
+from otswarm.ot.result import FactoredPlan, OTResult
 
 log = logging.getLogger(__name__)
+INFO = logging.INFO
 CONVERGED = _scaling.CONVERGED
 
 
@@ -48,9 +49,9 @@ def scaling_solve(
     scaling on a cold start. ``name`` overrides the reported method; ``C`` is
     the cost of ``result.cost = <P, C>`` (default ``M``). The plan is left
     factored (:class:`FactoredPlan`)."""
-    n, m = M.shape
-    buf = work_buffer(M)
-    K, (u, v, alpha, beta) = kernel_of(buf, M.shape, M.dtype), factors_of(buf, n, m)
+    m = M.shape[1]
+    factors = FactoredPlan(M, eps)
+    K, (u, v, alpha, beta) = factors.kernel(), factors.factors()
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
     lo, hi = np.empty(m), np.empty(m)
@@ -61,23 +62,23 @@ def scaling_solve(
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
         K, u, v, lo, hi,
     )  # fmt: skip
-    return result(buf, M, eps, (True, mass, *solved, tol), name)
+    return result(factors, (True, mass, *solved, tol), name)
 
 
-def result(buf, M, eps, solved, name=None):
-    """The :class:`OTResult` of a scaling solve of ``M`` in the work buffer
-    ``buf`` (:func:`work_buffer`), plan and potentials factored, from ``solved
-    = (ok, mass, cost, marginal_error, n_iter, err, status, stabilised,
-    tol)``, with a log line when it stopped before ``tol``; ``name`` overrides
-    the method."""
+def result(factors: FactoredPlan, solved: tuple, name: str | None = None) -> OTResult:
+    """The :class:`OTResult` of a scaling solve in ``factors`` (plan and
+    potentials factored), from ``solved = (ok, mass, cost, marginal_error,
+    n_iter, err, status, stabilised, tol)``, with a log line when it stopped
+    before ``tol``; ``name`` overrides the method."""
     _, mass, cost, marginal_error, n_iter, err, status, stabilized, tol = solved
     method = name or ("log" if stabilized else "kernel")
     converged = status == CONVERGED
-    if not converged and log.isEnabledFor(logging.INFO):
+    if not converged and log.isEnabledFor(INFO):
         log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
                  method, n_iter, err, tol)  # fmt: skip
-    factors = FactoredPlan(buf, M.shape, M.dtype, mass, eps)
-    fields = (factors, cost, factors, factors, n_iter, converged, marginal_error, method, eps)
+    factors.scale = mass
+    fields = (factors, cost, factors, factors, n_iter, converged, marginal_error, method,
+              factors.eps)  # fmt: skip
     return _new_result(OTResult, fields)
 
 

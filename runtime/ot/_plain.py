@@ -57,9 +57,9 @@ def _weights(w):
 
 def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     """:func:`._solver.solve_problem` of a cold balanced problem after the
-    checks of :mod:`._checks`, in one compiled call; ``buf`` is the work
-    buffer of :func:`._driver.work_buffer` (``u, v, alpha, beta``, then the
-    kernel: the factors of :class:`.result.FactoredPlan`); ``tol=None`` is the
+    checks of :mod:`._checks`, in one compiled call; ``buf`` is the
+    :attr:`.result.FactoredPlan.buffer` of the result (``u, v, alpha, beta``,
+    then the kernel); ``tol=None`` is the
     dtype's default. Returns ``(ok, mass, cost, marginal_error, n_iter, err,
     status, stabilised, tol)``; ``ok`` is False, and nothing is solved, when
     the shapes do not fit, an option is out of range (``eps``, ``tol`` not

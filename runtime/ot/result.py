@@ -32,25 +32,6 @@ def potentials(u, v, alpha, beta, eps, scale, f, g):
         g[j] = beta[j] + eps * math.log(v[j])
 
 
-def work_buffer(M: np.ndarray) -> np.ndarray:
-    """The one float64 buffer of a solve of ``M`` (n x m): ``u, v, alpha, beta``
-    (``2 (n + m)`` entries), then the kernel in the dtype of ``M``."""
-    n, m = M.shape
-    return np.empty(2 * (n + m) + (M.nbytes + 7) // 8)
-
-
-def factors_of(buf: np.ndarray, n: int, m: int) -> tuple[np.ndarray, ...]:
-    """``u, v, alpha, beta``: the views of :func:`work_buffer`'s head."""
-    return buf[:n], buf[n : n + m], buf[n + m : 2 * n + m], buf[2 * n + m : 2 * (n + m)]
-
-
-def kernel_of(buf: np.ndarray, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    """The kernel: the view of :func:`work_buffer`'s tail as an array of
-    ``shape`` (n, m) and ``dtype``."""
-    n, m = shape
-    return buf[2 * (n + m) :].view(dtype)[: n * m].reshape(n, m)
-
-
 class FactoredPlan:
     """A scaling solve's plan ``scale * diag(u) K diag(v)`` and its potentials,
     kept as factors until first read.
@@ -58,33 +39,43 @@ class FactoredPlan:
     A solve needs the cost and the marginals, not the ``n x m`` plan, nor
     ``n + m`` logarithms for potentials that most callers never read.
     :attr:`OTResult.plan` and :attr:`OTResult.f` / :attr:`OTResult.g` compute
-    them once, in the dtype of ``K``. ``buf`` is the solve's work buffer: ``u``
-    (``n`` entries), ``v`` (``m``), the kernel's shifts ``alpha`` (``n``) and
-    ``beta`` (``m``), then ``K`` (``n x m`` in ``dtype``). The plan is written
-    over ``K`` (no second ``n x m`` array), under a lock, so two threads reading
-    it at once get the same plan; potentials read from two threads at once are
-    at worst computed twice.
+    them once, in the dtype of ``K``. The solve works in :attr:`buffer`, one
+    float64 array: ``u`` (``n`` entries), ``v`` (``m``), the kernel's shifts
+    ``alpha`` (``n``) and ``beta`` (``m``), then ``K_ij = exp((alpha_i + beta_j
+    - M_ij) / eps)`` (``n x m`` in the dtype of ``M``); :attr:`scale` is set
+    after the solve (the mass divided out of the weights). The plan is written
+    over ``K`` (no second ``n x m`` array), under a lock, so two threads
+    reading it at once get the same plan; potentials read from two threads at
+    once are at worst computed twice.
     """
 
-    __slots__ = ("_buf", "_dtype", "_eps", "_plan", "_potentials", "_scale", "_shape")
+    __slots__ = ("_dtype", "_plan", "_potentials", "_shape", "buffer", "eps", "scale")
 
-    def __init__(self, buf: np.ndarray, shape: tuple[int, int], dtype: np.dtype, scale: float,
-                 eps: float):  # fmt: skip
-        self._buf = buf
-        self._shape = shape
-        self._dtype = dtype
-        self._scale = scale
-        self._eps = eps
+    def __init__(self, M: np.ndarray, eps: float):
+        n, m = self._shape = M.shape
+        self._dtype = M.dtype
+        self.buffer = np.empty(2 * (n + m) + (M.nbytes + 7) // 8)
+        self.eps = eps
+        self.scale = 1.0
         self._plan = None
         self._potentials = None
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``u, v, alpha, beta``: views of the head of :attr:`buffer`."""
+        (n, m), buf = self._shape, self.buffer
+        return buf[:n], buf[n : n + m], buf[n + m : 2 * n + m], buf[2 * n + m : 2 * (n + m)]
+
+    def kernel(self) -> np.ndarray:
+        """``K``: a view of the tail of :attr:`buffer` (the plan once read)."""
+        n, m = self._shape
+        return self.buffer[2 * (n + m) :].view(self._dtype)[: n * m].reshape(n, m)
 
     def array(self) -> np.ndarray:
         if self._plan is None:
             with _PLAN_LOCK:
                 if self._plan is None:
-                    buf, shape = self._buf, self._shape
-                    K, (u, v, _, _) = kernel_of(buf, shape, self._dtype), factors_of(buf, *shape)
-                    plan_product(K, u, v, self._scale, K)
+                    K, (u, v, _, _) = self.kernel(), self.factors()
+                    plan_product(K, u, v, self.scale, K)
                     self._plan = K
         return self._plan
 
@@ -93,7 +84,7 @@ class FactoredPlan:
         if self._potentials is None:
             (n, m), dtype = self._shape, self._dtype
             fg = np.empty(n + m)
-            potentials(*factors_of(self._buf, n, m), self._eps, self._scale, fg[:n], fg[n:])
+            potentials(*self.factors(), self.eps, self.scale, fg[:n], fg[n:])
             self._potentials = (fg[:n], fg[n:]) if dtype == np.float64 else \
                 (fg[:n].astype(dtype), fg[n:].astype(dtype))  # fmt: skip
         return self._potentials

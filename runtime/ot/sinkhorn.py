@@ -18,7 +18,7 @@ import numpy as np
 from otswarm.ot import _checks, _driver, _plain, _support
 from otswarm.ot._solver import AUTO, KERNEL, KERNEL_SPREAD, LOG
 from otswarm.ot.errors import OTInputError
-from otswarm.ot.result import OTResult, work_buffer
+from otswarm.ot.result import FactoredPlan, OTResult
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,13 @@ def sinkhorn(
     ):
         solve = _plain.SOLVERS.get(M.dtype) or _plain.solver(M.dtype)
         if solve is not None:
-            buf = work_buffer(M)
+            factors = FactoredPlan(M, reg)
             try:
-                solved = solve(a, b, M, buf, reg, mode, max_iter, tol, check_every)
+                solved = solve(a, b, M, factors.buffer, reg, mode, max_iter, tol, check_every)
             except TypeError:  # the dispatch found no matching signature
                 solved = _plain.REFUSED
             if solved[0]:
-                result = _driver.result(buf, M, reg, solved)
+                result = _driver.result(factors, solved)
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
     if result.method == "log" and method == "kernel":
