@@ -89,16 +89,18 @@ def spread(lo, hi):
     return top
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath={"contract"})  # no reassoc: LLVM would turn x * (1 / eps) into x / eps
 def build(M, beta, eps, K, t, tiny):
     """``K_ij = exp((beta_j - M_ij) / eps)`` (``beta = lo`` of
     :func:`column_range`: every column holds a 1) and ``t = K^T 1``, in one
-    pass over ``M``; the exponents and the ``exp`` in the dtype of ``K`` (the
-    dtype of ``M``: float32 work runs 16 lanes)."""
+    pass over ``M``; the exponents (``(beta_j - M_ij) * (1 / eps)``, at most
+    0), the ``exp`` and the column sums in the dtype of ``K`` (the dtype of
+    ``M``: float32 work runs 16 lanes; ``t`` only starts the sweeps, so a
+    float32 sum is enough), ``t`` returned in float64."""
     n, m = M.shape
     shift = np.empty(m, dtype=K.dtype)
+    sums = np.zeros(m, dtype=K.dtype)
     for j in range(m):
-        t[j] = 0.0
         shift[j] = cast_like(beta[j], K)
     inv = cast_like(1.0 / eps, K)
     for i in range(n):
@@ -106,7 +108,9 @@ def build(M, beta, eps, K, t, tiny):
         for j in range(m):
             e = exp_like((shift[j] - Mi[j]) * inv, K, tiny)
             Ki[j] = e
-            t[j] += e
+            sums[j] += e
+    for j in range(m):
+        t[j] = sums[j]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
