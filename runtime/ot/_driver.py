@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 
-from otswarm.ot import _checks, _kernel, _scaling, _solver, _support
+from otswarm.ot import _kernel, _scaling, _solver, _support
 from otswarm.ot.result import FactoredPlan, OTResult
 
 log = logging.getLogger(__name__)
+INFO = logging.INFO
 CONVERGED = _scaling.CONVERGED
 
 
@@ -48,36 +49,36 @@ def scaling_solve(
     scaling on a cold start. ``name`` overrides the reported method; ``C`` is
     the cost of ``result.cost = <P, C>`` (default ``M``). The plan is left
     factored (:class:`FactoredPlan`)."""
-    n, m = M.shape
-    out = np.empty(2 * (n + m))  # u, v, alpha, beta: the factors of the result
-    alpha, beta = out[n + m : 2 * n + m], out[2 * n + m :]
+    m = M.shape[1]
+    factors = FactoredPlan(M, eps)
+    K, (u, v, alpha, beta) = factors.kernel(), factors.factors()
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
-    K = np.empty((n, m), dtype=M.dtype)
     lo, hi = np.empty(m), np.empty(m)
     if mode != _solver.LOG:
         _kernel.column_range(M, lo, hi)
     solved = _solver.solve_problem(
         M, M if C is None else C, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
-        K, out[:n], out[n : n + m], lo, hi,
+        K, u, v, lo, hi,
     )  # fmt: skip
-    return result(K, out, eps, tol, (True, mass, *solved), name)
+    return result(factors, (True, mass, *solved, tol), name)
 
 
-def result(K, out, eps, tol, solved, name=None):
-    """The :class:`OTResult` of a scaling solve, plan and potentials factored
-    (``out`` = ``u, v, alpha, beta``), from ``solved = (ok, mass, cost,
-    marginal_error, n_iter, err, status, stabilised)``, with a log line when
-    it stopped before ``tol``; ``name`` overrides the method."""
-    _, mass, cost, marginal_error, n_iter, err, status, stabilized = solved
+def result(factors: FactoredPlan, solved: tuple, name: str | None = None) -> OTResult:
+    """The :class:`OTResult` of a scaling solve in ``factors`` (plan and
+    potentials factored), from ``solved = (ok, mass, cost, marginal_error,
+    n_iter, err, status, stabilised, tol)``, with a log line when it stopped
+    before ``tol``; ``name`` overrides the method."""
+    _, mass, cost, marginal_error, n_iter, err, status, stabilized, tol = solved
     method = name or ("log" if stabilized else "kernel")
     converged = status == CONVERGED
-    if not converged and log.isEnabledFor(logging.INFO):
+    if not converged and log.isEnabledFor(INFO):
         log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
                  method, n_iter, err, tol)  # fmt: skip
-    factors = FactoredPlan(K, out, mass, eps)
-    fields = (factors, cost, factors, factors, n_iter, converged, marginal_error, method, eps)
+    factors.scale = mass
+    fields = (factors, cost, factors, factors, n_iter, converged, marginal_error, method,
+              factors.eps)  # fmt: skip
     return _new_result(OTResult, fields)
 
 
@@ -92,29 +93,3 @@ def on_full_grid(result: OTResult, support: _support.Support, M: np.ndarray) -> 
     dtype = M.dtype
     plan, f, g = _support.expand(support, M, result.plan, result.f, result.g, result.reg)
     return result._replace(plan=plan, f=f.astype(dtype, copy=False), g=g.astype(dtype, copy=False))
-
-
-def plain_solve(a, b, M, eps, mode, kernel_spread, max_iter, tol, check_every):
-    """A cold balanced solve of plain NumPy arrays of one dtype, float64 or
-    float32 (``M`` already known to be an ndarray of such a dtype; ``tol=None``:
-    the dtype's default), with the checks of the input and of the options done
-    in the same compiled call. ``None`` when the input needs the checked path
-    (other types, bad values, zero weights)."""
-    dtype = M.dtype
-    if (
-        type(a) is not np.ndarray
-        or type(b) is not np.ndarray
-        or a.dtype is not dtype
-        or b.dtype is not dtype
-        or M.ndim != 2
-        or a.ndim != 1
-        or b.ndim != 1
-    ):
-        return None
-    n, m = M.shape
-    tol = _checks.DEFAULT_TOL[dtype] if tol is None else tol
-    K = np.empty((n, m), dtype=dtype)
-    out = np.empty(2 * (n + m))
-    solved = _solver.checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol,
-                                   check_every)  # fmt: skip
-    return result(K, out, eps, tol, solved) if solved[0] else None

@@ -3,19 +3,15 @@
 :func:`solve_problem` is the single compiled entry of one solve (start
 potentials, kernel, iterations, cost; the plan and its potentials stay
 factored), so
-a small problem pays one Numba dispatch; :func:`checked_solve` adds the input
-checks to that call; :func:`solve` runs the epsilon-scaling stages.
+a small problem pays one Numba dispatch (:mod:`._plain` adds the input checks
+to that call); :func:`solve` runs the epsilon-scaling stages.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
-from numba.extending import overload
 
-from otswarm.ot import _checks
 from otswarm.ot import _kernel as kernels
 from otswarm.ot._scaling import (
     CONVERGED,
@@ -129,6 +125,8 @@ def assemble(K, C, a, b, u, v, scale):
 
 
 KERNEL, LOG, AUTO = 0, 1, 2
+# largest reduced cost spread / eps for which AUTO stays in the kernel domain
+KERNEL_SPREAD = {np.dtype(np.float64): 30.0, np.dtype(np.float32): 15.0}
 
 
 @njit(cache=True)
@@ -195,66 +193,3 @@ def solve_problem(
         stabilize = True
     cost, marginal_error = assemble(K, C, a, b, u, v, mass)
     return cost, marginal_error, n_iter, err, status, stabilize
-
-
-def dtype_limits(M) -> tuple[float, float]:
-    """``(smallest normal number, mass tolerance)`` of the dtype of ``M`` (in
-    compiled code, constants of the compiled signature)."""
-    return float(np.finfo(M.dtype).tiny), _checks.MASS_RTOL[M.dtype]
-
-
-@overload(dtype_limits)
-def _dtype_limits(M):
-    dtype = np.dtype(M.dtype.name)
-    limits = (float(np.finfo(dtype).tiny), _checks.MASS_RTOL[dtype])
-    return lambda M: limits
-
-
-@njit(cache=True)
-def checked_solve(a, b, M, K, out, eps, mode, kernel_spread, max_iter, tol, check_every):
-    """:func:`solve_problem` of a cold balanced problem after the checks of
-    :mod:`._checks` in the same compiled call (a small solve pays one
-    dispatch); ``out`` (``2 (n + m)`` entries) receives ``u, v, alpha, beta``
-    (the factors of :class:`.result.FactoredPlan`). Returns ``(ok, mass,
-    cost, marginal_error, n_iter, err, status, stabilised)``; ``ok`` is False,
-    and nothing is solved, when the shapes do not fit, an option is out of
-    range (``eps``, ``tol`` not positive and finite, ``max_iter`` or
-    ``check_every`` below 1), or the input is not finite, has a negative or
-    zero weight, or unequal masses: the caller then takes the checked path,
-    which names the problem or solves on the support."""
-    n, m = M.shape
-    tiny, mass_rtol = dtype_limits(M)
-    if (a.shape[0] != n or b.shape[0] != m or n == 0 or m == 0 or not 0.0 < eps < np.inf
-            or not 0.0 < tol < np.inf or max_iter < 1 or check_every < 1):  # fmt: skip
-        return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    work = np.empty(n + 3 * m)
-    an, bn, lo, hi = work[:n], work[n : n + m], work[n + m : n + 2 * m], work[n + 2 * m :]
-    finite = kernels.column_range(M, lo, hi)
-    ma, zeros_a, good_a = _weights(a)
-    mb, zeros_b, good_b = _weights(b)
-    same = abs(ma - mb) <= mass_rtol * max(ma, mb)
-    if not (finite and good_a and good_b and same and zeros_a + zeros_b == 0):
-        return False, 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    for i in range(n):
-        an[i] = a[i] / ma
-    for j in range(m):
-        bn[j] = b[j] / ma
-    cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
-        M, M, an, bn, eps, ma, out[n + m : 2 * n + m], out[2 * n + m :], False, mode,
-        kernel_spread, True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, out[:n],
-        out[n : n + m], lo, hi,
-    )  # fmt: skip
-    return True, ma, cost, marginal_error, n_iter, err, status, stabilized
-
-
-@njit(cache=True)
-def _weights(w):
-    """``(sum, number of zeros, all finite and >= 0 with a positive sum)``."""
-    total = 0.0
-    zeros = 0
-    good = True
-    for x in w:
-        good &= math.isfinite(x) & (x >= 0.0)
-        total += x
-        zeros += x == 0.0
-    return total, zeros, good and total > 0.0

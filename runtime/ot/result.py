@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -11,7 +12,7 @@ from numba import njit
 
 @njit(cache=True)
 def plan_product(K, u, v, scale, out):
-    """``out_ij = scale * u_i K_ij v_j``."""
+    """``out_ij = scale * u_i K_ij v_j`` (``out`` may be ``K``)."""
     n, m = K.shape
     for i in range(n):
         ui = scale * u[i]
@@ -35,53 +36,67 @@ class FactoredPlan:
     """A scaling solve's plan ``scale * diag(u) K diag(v)`` and its potentials,
     kept as factors until first read.
 
-    A solve needs the cost and the marginals, not the ``n x m`` plan (writing
-    it is a pass over memory as large as the kernel), nor ``n + m`` logarithms
-    for potentials that most callers never read. :attr:`OTResult.plan` and
-    :attr:`OTResult.f` / :attr:`OTResult.g` compute them once, in the dtype of
-    ``K``. ``out`` holds ``u`` (``n = K.shape[0]`` entries), ``v`` (``m``),
-    then the kernel's shifts ``alpha`` (``n``) and ``beta`` (``m``). Reading
-    from two threads at once at worst computes a value twice.
+    A solve needs the cost and the marginals, not the ``n x m`` plan, nor
+    ``n + m`` logarithms for potentials that most callers never read.
+    :attr:`OTResult.plan` and :attr:`OTResult.f` / :attr:`OTResult.g` compute
+    them once, in the dtype of ``K``. The solve works in :attr:`buffer`, one
+    float64 array: ``u`` (``n`` entries), ``v`` (``m``), the kernel's shifts
+    ``alpha`` (``n``) and ``beta`` (``m``), then ``K_ij = exp((alpha_i + beta_j
+    - M_ij) / eps)`` (``n x m`` in the dtype of ``M``); :attr:`scale` is set
+    after the solve (the mass divided out of the weights). The plan is written
+    over ``K`` (no second ``n x m`` array), under a lock, so two threads
+    reading it at once get the same plan; potentials read from two threads at
+    once are at worst computed twice.
     """
 
-    __slots__ = ("_K", "_array", "_eps", "_out", "_potentials", "_scale")
+    __slots__ = ("_dtype", "_plan", "_potentials", "_shape", "buffer", "eps", "scale")
 
-    def __init__(self, K: np.ndarray, out: np.ndarray, scale: float, eps: float):
-        self._K, self._out, self._scale, self._eps = K, out, scale, eps
-        self._array = self._potentials = None
+    def __init__(self, M: np.ndarray, eps: float):
+        n, m = self._shape = M.shape
+        self._dtype = M.dtype
+        self.buffer = np.empty(2 * (n + m) + (M.nbytes + 7) // 8)
+        self.eps = eps
+        self.scale = 1.0
+        self._plan = None
+        self._potentials = None
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``u, v, alpha, beta``: views of the head of :attr:`buffer`."""
+        (n, m), buf = self._shape, self.buffer
+        return buf[:n], buf[n : n + m], buf[n + m : 2 * n + m], buf[2 * n + m : 2 * (n + m)]
+
+    def kernel(self) -> np.ndarray:
+        """``K``: a view of the tail of :attr:`buffer` (the plan once read)."""
+        n, m = self._shape
+        return self.buffer[2 * (n + m) :].view(self._dtype)[: n * m].reshape(n, m)
 
     def array(self) -> np.ndarray:
-        K = self._K
-        if self._array is None and K is not None:  # (None: another thread wrote it)
-            n, m = K.shape
-            out = np.empty(K.shape, dtype=K.dtype)
-            plan_product(K, self._out[:n], self._out[n : n + m], self._scale, out)
-            self._array, self._K = out, None
-        return self._array
+        if self._plan is None:
+            with _PLAN_LOCK:
+                if self._plan is None:
+                    K, (u, v, _, _) = self.kernel(), self.factors()
+                    plan_product(K, u, v, self.scale, K)
+                    self._plan = K
+        return self._plan
 
     def dual(self) -> tuple[np.ndarray, np.ndarray]:
         """``(f, g)``, units of the cost."""
         if self._potentials is None:
-            (n, m), out = self._dims(), self._out
+            (n, m), dtype = self._shape, self._dtype
             fg = np.empty(n + m)
-            potentials(out[:n], out[n : n + m], out[n + m : 2 * n + m], out[2 * n + m :],
-                       self._eps, self._scale, fg[:n], fg[n:])  # fmt: skip
-            dtype = self._dtype()
+            potentials(*self.factors(), self.eps, self.scale, fg[:n], fg[n:])
             self._potentials = (fg[:n], fg[n:]) if dtype == np.float64 else \
                 (fg[:n].astype(dtype), fg[n:].astype(dtype))  # fmt: skip
         return self._potentials
-
-    def _dims(self) -> tuple[int, int]:
-        return (self._K if self._array is None else self._array).shape
-
-    def _dtype(self) -> np.dtype:
-        return (self._K if self._array is None else self._array).dtype
 
     def __array__(self, dtype=None, copy=None):
         return self.array() if dtype is None else self.array().astype(dtype)
 
     def __repr__(self) -> str:
-        return f"FactoredPlan(shape={self._dims()}, dtype={self._dtype()})"
+        return f"FactoredPlan(shape={self._shape}, dtype={self._dtype})"
+
+
+_PLAN_LOCK = threading.Lock()  # writing a plan over its kernel happens once
 
 
 class _Fields(NamedTuple):

@@ -15,17 +15,15 @@ import logging
 
 import numpy as np
 
-from otswarm.ot import _checks, _driver, _support
-from otswarm.ot._solver import AUTO, KERNEL, LOG
+from otswarm.ot import _checks, _driver, _plain, _support
+from otswarm.ot._solver import AUTO, KERNEL, KERNEL_SPREAD, LOG
 from otswarm.ot.errors import OTInputError
-from otswarm.ot.result import OTResult
+from otswarm.ot.result import FactoredPlan, OTResult
 
 log = logging.getLogger(__name__)
 
 METHODS = ("auto", "kernel", "log")
 MODES = {"kernel": KERNEL, "log": LOG, "auto": AUTO}
-# largest reduced cost spread / reg for which "auto" stays in the kernel domain
-KERNEL_SPREAD = {np.dtype(np.float64): 30.0, np.dtype(np.float32): 15.0}
 
 
 def sinkhorn(
@@ -68,17 +66,23 @@ def sinkhorn(
     """
     result = None
     mode = MODES.get(method) if type(method) is str else None
-    spread = KERNEL_SPREAD.get(M.dtype) if type(M) is np.ndarray else None
-    if (  # plain input: the checks of arrays and option values run in the compiled call
-        init is None
-        and mode is not None
-        and spread is not None
-        and type(reg) is float
+    if (  # maybe plain input (see _plain): one compiled call, checks included
+        mode is not None
+        and init is None
         and type(max_iter) is int
         and type(check_every) is int
-        and (tol is None or type(tol) is float)
+        and type(M) is np.ndarray
+        and M.ndim == 2
     ):
-        result = _driver.plain_solve(a, b, M, reg, mode, spread, max_iter, tol, check_every)
+        solve = _plain.SOLVERS.get(M.dtype) or _plain.solver(M.dtype)
+        if solve is not None:
+            factors = FactoredPlan(M, reg)
+            try:
+                solved = solve(a, b, M, factors.buffer, reg, mode, max_iter, tol, check_every)
+            except TypeError:  # the dispatch found no matching signature
+                solved = _plain.REFUSED
+            if solved[0]:
+                result = _driver.result(factors, solved)
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
     if result.method == "log" and method == "kernel":
