@@ -1,0 +1,122 @@
+"""When the kernel-domain sweeps over-relax (``_kernel.next_omega``): the early
+start on a fast, steady contraction, the late start otherwise, the fallback,
+and what it buys against plain Sinkhorn with the same start and stopping test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import ot
+import pytest
+
+from otswarm.ot import sinkhorn
+from otswarm.ot._kernel import EARLY_RATE, EARLY_START, RATE_WINDOW, RELAX_START, next_omega
+
+pytestmark = pytest.mark.usefixtures("ot_warm")
+
+
+def _omegas(errors):
+    """The relaxation after each sweep whose marginal error is ``errors[k]``."""
+    history = np.full(RATE_WINDOW + 1, np.inf)
+    omega, relax, best = 1.0, True, np.inf
+    out = []
+    for it, err in enumerate(errors):
+        omega, relax, best = next_omega(it, err, omega, relax, best, history)
+        out.append(omega)
+    return out
+
+
+def _optimal(rate):
+    return 2.0 / (1.0 + math.sqrt(1.0 - rate))
+
+
+def test_a_fast_steady_contraction_starts_the_relaxation_early():
+    omegas = _omegas([1e-2 * 0.15**k for k in range(12)])
+    assert omegas[: EARLY_START - 1] == [1.0] * (EARLY_START - 1)
+    assert omegas[EARLY_START - 1] == pytest.approx(_optimal(0.15), rel=1e-12)
+    assert omegas[EARLY_START - 1 :] == [omegas[EARLY_START - 1]] * (13 - EARLY_START)
+
+
+def test_a_slow_contraction_waits_for_the_rate_over_the_window():
+    rate = 0.7  # above EARLY_RATE
+    assert rate > EARLY_RATE
+    omegas = _omegas([1e-2 * rate**k for k in range(12)])
+    assert omegas[: RELAX_START - 1] == [1.0] * (RELAX_START - 1)
+    assert omegas[RELAX_START - 1] == pytest.approx(_optimal(rate), rel=1e-9)
+
+
+def test_a_fast_but_unsteady_contraction_waits_too():
+    errors = [1e-2]
+    for k in range(11):
+        errors.append(errors[-1] * (0.1 if k % 2 else 0.3))  # rates 0.3, 0.1, 0.3, ...
+    omegas = _omegas(errors)
+    assert omegas[: RELAX_START - 1] == [1.0] * (RELAX_START - 1)
+    window = (errors[RELAX_START - 1] / errors[RELAX_START - 1 - RATE_WINDOW]) ** (1 / RATE_WINDOW)
+    assert omegas[RELAX_START - 1] == pytest.approx(_optimal(window), rel=1e-9)
+
+
+def test_zero_and_growing_errors_neither_raise_nor_relax():
+    # an error of exactly 0 between checks (check_every > 1), then growth
+    assert _omegas([1e-3, 0.0, 0.0, 1e-4, 1e-5, 1e-4, 1e-3, 1e-2]) == [1.0] * 8
+    assert _omegas([np.inf, np.inf, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3e-2]) == [1.0] * 8
+
+
+def test_growth_after_an_early_start_falls_back_to_plain_sweeps_for_good():
+    errors = [1e-2 * 0.2**k for k in range(5)]
+    errors += [errors[-1] * 3.0, errors[-1] * 0.5, errors[-1] * 0.1, errors[-1] * 0.01]
+    omegas = _omegas(errors)
+    assert omegas[EARLY_START - 1] > 1.0
+    assert omegas[5:] == [1.0] * 4
+
+
+def _plain_sweeps(a, b, M, reg, tol):
+    """Sweeps of plain Sinkhorn-Knopp from the same start (``u = 1``, ``v = b /
+    K^T 1``) with the same stopping test (the marginal violation of ``(u, v)``
+    after the row update)."""
+    K = np.exp((M.min(axis=0) - M) / reg)
+    v = b / K.sum(axis=0)
+    for it in range(1, 100000):
+        u = a / (K @ v)
+        t = K.T @ u
+        if np.linalg.norm(t * v - b) < tol:
+            return it
+        v = b / t
+    raise AssertionError("plain Sinkhorn did not converge")
+
+
+def _problem(seed, reg_range):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(20, 300)), int(rng.integers(20, 300))
+    dim = int(rng.integers(1, 5))
+    x, y = rng.random((n, dim)), rng.random((m, dim))
+    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    scale = 10.0 ** rng.uniform(-2, 3)
+    M *= scale / M.max()
+    kind = seed % 3
+    a = np.ones(n) if kind == 0 else rng.random(n) ** (1 if kind == 1 else 6) + 1e-5
+    b = np.ones(m) if kind == 0 else rng.random(m) ** (1 if kind == 1 else 6) + 1e-5
+    reg = scale * rng.uniform(*reg_range)
+    tol = float(10.0 ** rng.uniform(-10, -7))
+    return a / a.sum(), b / b.sum(), M, reg, tol
+
+
+# fast: 160 / 185 plain sweeps (170 with the relaxation from sweep 6 only); slow: 428 / 744
+@pytest.mark.parametrize(
+    "reg_range, share", [((0.1, 0.6), 0.9), ((0.03, 0.1), 0.7)], ids=["fast", "slow"]
+)
+def test_relaxed_sweeps_never_outnumber_plain_ones_and_the_plan_stays_right(reg_range, share):
+    ours, plain = [], []
+    for seed in range(24):
+        a, b, M, reg, tol = _problem(seed, reg_range)
+        got = sinkhorn(a, b, M, reg, method="kernel", tol=tol)
+        assert got.converged and got.method == "kernel"
+        plan = got.plan
+        violation = math.hypot(np.linalg.norm(plan.sum(1) - a), np.linalg.norm(plan.sum(0) - b))
+        assert violation <= tol * (1 + 1e-6) + 1e-15
+        want = ot.sinkhorn(a, b, M, reg, numItermax=100000, stopThr=1e-13)
+        assert got.cost == pytest.approx(float(np.sum(want * M)), rel=1e-5 + 10 * tol)
+        ours.append(got.n_iter)
+        plain.append(_plain_sweeps(a, b, M, reg, tol))
+    assert all(o <= p for o, p in zip(ours, plain, strict=True)), (ours, plain)
+    assert sum(ours) < share * sum(plain), (ours, plain)
