@@ -13,7 +13,7 @@ from ot_cases import cloud_problem
 
 from otswarm.ot import sinkhorn
 from otswarm.ot._fastexp import FLOOR, FLOOR_32, exp_clamped, exp_clamped32
-from otswarm.ot._kernel import build, column_range
+from otswarm.ot._kernel import build, column_range, spread
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 DTYPES = (np.float64, np.float32)
@@ -24,7 +24,7 @@ def _built(M, eps):
     lo, hi = np.empty(M.shape[1]), np.empty(M.shape[1])
     assert column_range(M, lo, hi)
     K, t = np.empty_like(M), np.empty(M.shape[1])
-    build(M, lo, eps, K, t, float(np.finfo(M.dtype).tiny))
+    build(M, lo, spread(lo, hi), eps, K, t, float(np.finfo(M.dtype).tiny))
     x = (lo - M.astype(np.float64)) / eps
     return K, t, x
 
@@ -59,6 +59,28 @@ def test_entries_below_the_smallest_normal_are_exactly_zero_and_no_entry_is_subn
     ulp = np.finfo(dtype).eps
     assert np.all(np.abs(K[normal] - want) <= (np.abs(x[normal]) + 2.0) * ulp * want)
     np.testing.assert_allclose(t, K.astype(np.float64).sum(axis=0), rtol=61 * ulp)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("margin", [-3.0, -1.01, -0.99, 0.0, 0.5])
+def test_the_build_takes_the_unflushed_exp_only_where_every_exponent_is_normal(dtype, margin):
+    """Lowest exponent ``FLOOR + 1 + margin``: the unflushed ``exp`` above the
+    threshold (margin > 0 .. -1), the flushed one past it; either way every
+    entry is exact to its ulps, normal or 0, never negative or garbage."""
+    floor = FLOOR if dtype == np.float64 else float(FLOOR_32)
+    lowest = floor + 1.0 + margin
+    rng = np.random.default_rng(int(margin * 100) + 400)
+    M = rng.random((9, 33)) * -lowest
+    M[0] = 0.0  # every column's minimum is 0 ...
+    M[1] = -lowest  # ... and its maximum the lowest exponent (eps = 1)
+    K, t, x = _built(M.astype(dtype), 1.0)
+    assert np.all((K == 0.0) | (np.finfo(dtype).tiny <= K)) and np.all(np.isfinite(K))
+    ulp = np.finfo(dtype).eps
+    normal = x > floor + 0.01
+    want = np.exp(x[normal])
+    assert np.all(np.abs(K[normal] - want) <= (np.abs(x[normal]) + 2.0) * ulp * want)
+    assert np.all(K[x < floor - 0.01] == 0.0)
+    np.testing.assert_allclose(t, K.astype(np.float64).sum(axis=0), rtol=9 * ulp)
 
 
 def test_the_clamped_exp_gives_exact_zeros_far_below_the_floor_whatever_tiny():

@@ -13,12 +13,15 @@ loop runs 16 lanes instead of 8. ``2^k`` is the float whose bits are
 (:func:`float_from_bits`), so both are branch-free and inline into any loop
 that LLVM vectorises.
 
-:func:`exp_clamped` (:func:`exp_clamped32`) clamps the argument at ``FLOOR -
-1`` (``FLOOR``: the log of the smallest normal number), where ``2^k`` is the
+:func:`exp_normal` (:func:`exp_normal32`) is that ``exp`` alone, for
+arguments the caller knows to be at least ``FLOOR + 1`` (``FLOOR``: the log of
+the smallest normal number), as a kernel build whose exponents all are.
+:func:`exp_clamped` clamps the argument at ``FLOOR - 1``, where ``2^k`` is the
 float with all bits 0, so every result is a valid float and that of every
 ``x <= FLOOR - 0.35`` is exactly 0; :func:`fast_exp` (:func:`fast_exp32`)
 then flushes every result below ``tiny`` to 0 (one compare), so that no loop
-runs on subnormals. Float32 work takes :func:`exp_like` of a float32 array.
+runs on subnormals. Float32 work takes :func:`exp_like` /
+:func:`normal_exp_like` of a float32 array.
 """
 
 from __future__ import annotations
@@ -74,13 +77,12 @@ def _float_from_bits(bits):
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
-def exp_clamped(x):
-    """``exp(max(x, FLOOR - 1))`` of a float64 ``x <= 709``: 0 for ``x <=
-    FLOOR - 0.35``, possibly subnormal up to ``FLOOR``, within 1 ulp of libm
-    above."""
-    y = max(x, FLOOR - 1.0)
-    k = np.floor(y * LOG2E + 0.5)
-    r = y - k * LN2_HI - k * LN2_LO
+def exp_normal(x):
+    """``exp(x)`` of a float64 ``FLOOR - 1 <= x <= 709`` (no clamp, no flush:
+    within 1 ulp of libm above ``FLOOR``, where the result is a normal
+    number; 0 or subnormal below)."""
+    k = np.floor(x * LOG2E + 0.5)
+    r = x - k * LN2_HI - k * LN2_LO
     p = P11 * r + P10
     p = p * r + P9
     p = p * r + P8
@@ -96,12 +98,11 @@ def exp_clamped(x):
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
-def exp_clamped32(x):
-    """:func:`exp_clamped` of a float32 ``x <= 88``, in float32 arithmetic
-    (``FLOOR_32``)."""
-    y = max(x, FLOOR_32 - F32(1.0))
-    k = np.floor(y * LOG2E_32 + F32(0.5))
-    r = y - k * LN2_HI_32 - k * LN2_LO_32
+def exp_normal32(x):
+    """:func:`exp_normal` of a float32 ``FLOOR_32 - 1 <= x <= 88``, in float32
+    arithmetic."""
+    k = np.floor(x * LOG2E_32 + F32(0.5))
+    r = x - k * LN2_HI_32 - k * LN2_LO_32
     p = Q6 * r + Q5
     p = p * r + Q4
     p = p * r + Q3
@@ -109,6 +110,19 @@ def exp_clamped32(x):
     p = p * r + Q1
     p = p * r + Q0
     return p * float_from_bits(np.int32((np.int32(k) + 127) << 23))
+
+
+@njit(cache=True, fastmath={"contract"}, inline="always")
+def exp_clamped(x):
+    """``exp(max(x, FLOOR - 1))`` of a float64 ``x <= 709``: 0 for ``x <=
+    FLOOR - 0.35``, possibly subnormal up to ``FLOOR``."""
+    return exp_normal(max(x, FLOOR - 1.0))
+
+
+@njit(cache=True, fastmath={"contract"}, inline="always")
+def exp_clamped32(x):
+    """:func:`exp_clamped` of a float32 ``x <= 88`` (``FLOOR_32``)."""
+    return exp_normal32(max(x, FLOOR_32 - F32(1.0)))
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
@@ -139,6 +153,34 @@ def _exp_like(x, ref, tiny):
     if ref.dtype == types.float32:
         return lambda x, ref, tiny: fast_exp32(F32(x), F32(tiny))
     return lambda x, ref, tiny: fast_exp(x, tiny)
+
+
+def normal_exp_like(x, ref):
+    """:func:`exp_normal` in the dtype of the array ``ref``
+    (:func:`exp_normal32` for float32); ``x`` at least the dtype's
+    :func:`floor_like` + 1 gives a normal number."""
+    if ref.dtype == np.float32:
+        return exp_normal32(F32(x))
+    return exp_normal(x)
+
+
+@overload(normal_exp_like, inline="always")
+def _normal_exp_like(x, ref):
+    if ref.dtype == types.float32:
+        return lambda x, ref: exp_normal32(F32(x))
+    return lambda x, ref: exp_normal(x)
+
+
+def floor_like(ref):
+    """``FLOOR`` of the dtype of the array ``ref`` (``FLOOR_32`` for float32),
+    as a float."""
+    return float(FLOOR_32) if ref.dtype == np.float32 else FLOOR
+
+
+@overload(floor_like, inline="always")
+def _floor_like(ref):
+    floor = float(FLOOR_32) if ref.dtype == types.float32 else FLOOR
+    return lambda ref: floor
 
 
 def cast_like(x, ref):

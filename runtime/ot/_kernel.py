@@ -56,7 +56,7 @@ import math
 import numpy as np
 from numba import njit
 
-from otswarm.ot._fastexp import cast_like, exp_like
+from otswarm.ot._fastexp import cast_like, exp_like, floor_like, normal_exp_like
 from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER
 
 RELAX_START = 6  # plain sweeps before the rate is estimated
@@ -115,23 +115,28 @@ def spread(lo, hi):
 
 
 @njit(cache=True, fastmath={"contract"})  # no reassoc: LLVM would turn x * (1 / eps) into x / eps
-def build(M, beta, eps, K, t, tiny):
+def build(M, beta, spread, eps, K, t, tiny):
     """``K_ij = exp((beta_j - M_ij) / eps)`` (``beta = lo`` of
-    :func:`column_range`: every column holds a 1) and ``t = K^T 1``, in one
-    pass over ``M``; the exponents (``(beta_j - M_ij) * (1 / eps)``, at most
-    0), the ``exp`` and the column sums in the dtype of ``K`` (the dtype of
-    ``M``: float32 work runs 16 lanes; ``t`` only starts the sweeps, so a
-    float32 sum is enough), ``t`` returned in float64."""
+    :func:`column_range`: every column holds a 1; ``spread`` of
+    :func:`spread`) and ``t = K^T 1``, in one pass over ``M``; the exponents
+    (``(beta_j - M_ij) * (1 / eps)``, in ``[-spread / eps, 0]``), the ``exp``
+    and the column sums in the dtype of ``K`` (the dtype of ``M``: float32 work
+    runs 16 lanes; ``t`` only starts the sweeps, so a float32 sum is enough),
+    ``t`` returned in float64. The ``exp`` clamps and flushes (entries below
+    ``tiny`` are 0) only when some exponent can fall below the dtype's
+    ``FLOOR + 1``; LLVM compiles the loop once for each case."""
     n, m = M.shape
     shift = np.empty(m, dtype=K.dtype)
     sums = np.zeros(m, dtype=K.dtype)
     for j in range(m):
         shift[j] = cast_like(beta[j], K)
     inv = cast_like(1.0 / eps, K)
+    flush = not spread / eps <= -floor_like(K) - 1.0
     for i in range(n):
         Mi, Ki = M[i], K[i]
         for j in range(m):
-            e = exp_like((shift[j] - Mi[j]) * inv, K, tiny)
+            x = (shift[j] - Mi[j]) * inv
+            e = exp_like(x, K, tiny) if flush else normal_exp_like(x, K)
             Ki[j] = e
             sums[j] += e
     for j in range(m):

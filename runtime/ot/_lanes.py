@@ -81,10 +81,11 @@ def _load(lane, p, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, alphas, be
     n, m = a.shape[0], b.shape[0]
     M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
     column_range(M, betas[lane], col)
-    if spread(betas[lane], col) > kernel_spread * eps:
+    reduced = spread(betas[lane], col)
+    if reduced > kernel_spread * eps:
         return False
     alphas[lane, :] = 0.0
-    build(M, betas[lane], eps, one, col, tiny)
+    build(M, betas[lane], reduced, eps, one, col, tiny)
     for i in range(n):
         a[i, lane] = A[p, i]
         u[i, lane] = 1.0

@@ -155,10 +155,11 @@ def solve_problem(
     t = np.empty(m)
     stabilize = mode != KERNEL
     if mode != LOG and not warm:
-        if mode == KERNEL or kernels.spread(lo, hi) <= kernel_spread * eps:
+        spread = kernels.spread(lo, hi)
+        if mode == KERNEL or spread <= kernel_spread * eps:
             alpha[:] = 0.0
             beta[:] = lo
-            kernels.build(M, beta, eps, K, t, tiny)
+            kernels.build(M, beta, spread, eps, K, t, tiny)
             if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
                 n_iter, err, status, l1 = kernels.sweeps(K, a, b, u, v, t, max_iter, tol,
                                                          check_every, tiny)  # fmt: skip
