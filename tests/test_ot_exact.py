@@ -59,16 +59,27 @@ def test_wasserstein_1d_histograms_on_a_shared_support_is_l1_of_cdfs():
     assert wasserstein_1d(support, support, a, a) == pytest.approx(0.0, abs=1e-15)
 
 
-def test_sliced_matches_pot_with_the_same_directions():
+@pytest.mark.parametrize("p", [1, 2, 3, 1.5])
+@pytest.mark.parametrize("weights", ["random", "uniform"])
+@pytest.mark.parametrize("m", [25, 40])
+def test_sliced_matches_pot_with_the_same_directions(p, weights, m):
+    """Each path: weighted (orders), uniform with n != m (sorts, one merge),
+    uniform with n = m (one grid); ``p`` 1 and 2 skip ``pow``."""
     rng = np.random.default_rng(6)
-    X, Y = rng.normal(size=(40, 3)), rng.normal(0.5, 1.0, size=(25, 3))
-    a, b = rng.random(40), rng.random(25)
-    a, b = a / a.sum(), b / b.sum()
-    got = sliced_wasserstein(X, Y, a, b, n_projections=30, seed=7, p=2)
+    X, Y = rng.normal(size=(40, 3)), rng.normal(0.5, 1.0, size=(m, 3))
+    a, b = (rng.random(40), rng.random(m)) if weights == "random" else (None, None)
+    a, b = (None, None) if a is None else (a / a.sum(), b / b.sum())
+    got = sliced_wasserstein(X, Y, a, b, n_projections=30, seed=7, p=p)
     theta = directions(3, 30, seed=7)
-    want = ot.sliced_wasserstein_distance(X, Y, a, b, projections=theta.T, p=2)
+    want = ot.sliced_wasserstein_distance(X, Y, a, b, projections=theta.T, p=p)
     assert got == pytest.approx(float(want), rel=1e-10)
     assert sliced_wasserstein(X, X, n_projections=10, seed=1) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_directions_are_unit_vectors_reproducible_from_the_seed():
+    theta = directions(5, 200, seed=3)
+    np.testing.assert_allclose(np.linalg.norm(theta, axis=1), 1.0, rtol=1e-15)
+    np.testing.assert_array_equal(theta, directions(5, 200, seed=3))
 
 
 @pytest.mark.parametrize("reg", [0.01, 0.1])

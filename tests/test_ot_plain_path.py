@@ -43,8 +43,8 @@ def test_plain_input_is_solved_without_the_checked_path(checked_calls, dtype, me
 
 def _variants(a, b, M):
     """Other forms of the plain problem ``(a, b, M, 0.05)``: ``(args, options,
-    whether the plain signature takes them)``; a Python or NumPy number where
-    a float is expected converts, anything else goes to the checked path."""
+    whether the plain path takes them)``; a number for ``tol`` converts,
+    anything else goes to the checked path."""
     strided_a = np.repeat(a, 2)[::2]
     read_only = M.copy()
     read_only.flags.writeable = False
@@ -54,7 +54,8 @@ def _variants(a, b, M):
         "read-only M": ((a, b, read_only, 0.05), {}, False),
         "Fortran M": ((a, b, np.asfortranarray(M), 0.05), {}, False),
         "numpy max_iter": ((a, b, M, 0.05), {"max_iter": np.int64(1000)}, False),
-        "float32 reg": ((a, b, M, np.float32(0.05)), {}, True),
+        "float32 reg": ((a, b, M, np.float32(0.05)), {}, False),
+        "int reg": ((a, b, M * 20.0, 1), {}, False),
         "int tol": ((a, b, M, 0.05), {"tol": 1}, True),
     }
 
@@ -64,12 +65,19 @@ def test_other_forms_of_plain_input_get_the_same_answer(checked_calls, name):
     a, b, M = cloud_problem(11, 8, seed=41)
     args, options, plain_signature = _variants(a, b, M)[name]
     reg, tol = float(args[3]), options.get("tol")
-    want = sinkhorn(a, b, M, reg, tol=None if tol is None else float(tol))
+    want = sinkhorn(
+        a,
+        b,
+        np.array(args[2], dtype=np.float64, order="C"),
+        reg,
+        tol=None if tol is None else float(tol),
+    )
     assert checked_calls == []
     got = sinkhorn(*args, **options)
     assert len(checked_calls) == (0 if plain_signature else 1)
-    assert got.n_iter == want.n_iter
+    assert got.n_iter == want.n_iter and type(got.reg) is float and got.reg == reg
     assert got.cost == pytest.approx(want.cost, rel=1e-13)
+    np.testing.assert_allclose(got.f, want.f, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(got.plan, want.plan, rtol=1e-12, atol=0)
 
 

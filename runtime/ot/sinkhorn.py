@@ -16,6 +16,7 @@ import logging
 import numpy as np
 
 from otswarm.ot import _checks, _driver, _plain, _support
+from otswarm.ot._plain import REFUSED, SOLVERS
 from otswarm.ot._solver import AUTO, KERNEL, KERNEL_SPREAD, LOG
 from otswarm.ot.errors import OTInputError
 from otswarm.ot.result import FactoredPlan, OTResult
@@ -69,23 +70,24 @@ def sinkhorn(
     if (  # maybe plain input (see _plain): one compiled call, checks included
         mode is not None
         and init is None
+        and type(reg) is float
         and type(max_iter) is int
         and type(check_every) is int
         and type(M) is np.ndarray
         and M.ndim == 2
     ):
-        solve = _plain.SOLVERS.get(M.dtype) or _plain.solver(M.dtype)
+        solve = SOLVERS.get(M.dtype) or _plain.solver(M.dtype)
         if solve is not None:
             factors = FactoredPlan(M, reg)
             try:
                 solved = solve(a, b, M, factors.buffer, reg, mode, max_iter, tol, check_every)
             except TypeError:  # the dispatch found no matching signature
-                solved = _plain.REFUSED
+                solved = REFUSED
             if solved[0]:
                 result = _driver.result(factors, solved)
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
-    if result.method == "log" and method == "kernel":
+    if method == "kernel" and result.method == "log":
         log.info("kernel-domain Sinkhorn under/overflowed at reg=%g; used the log domain", reg)
     return result
 

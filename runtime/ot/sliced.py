@@ -5,9 +5,9 @@
 random directions (Rabin, Peyré, Delon, Bernot 2011; POT's
 ``sliced_wasserstein_distance``). Each slice is an exact 1-D problem
 (:mod:`otswarm.ot.one_d`) on orders from NumPy's (SIMD) sorts, all slices in
-one call; with uniform weights and as many points on both sides the quantile
-functions share one grid and ``W_p^p`` is ``mean_i |x_(i) - y_(i)|^p`` of the
-sorted projections.
+one call; with uniform weights the projections are sorted (no orders), and
+with as many points on both sides the quantile functions share one grid and
+``W_p^p`` is ``mean_i |x_(i) - y_(i)|^p`` of the sorted projections.
 """
 
 from __future__ import annotations
@@ -17,23 +17,25 @@ from numba import njit
 
 from otswarm.ot import _checks
 from otswarm.ot.errors import OTInputError
-from otswarm.ot.one_d import _order, quantile_distance_p
+from otswarm.ot.one_d import _order, power, quantile_distance_p
 
 
 def directions(dim: int, n_projections: int, seed=None) -> np.ndarray:
     """``(n_projections, dim)`` unit vectors, uniform on the sphere, reproducible
     from ``seed`` (``numpy.random.default_rng``)."""
     theta = np.random.default_rng(seed).standard_normal((n_projections, dim))
-    return theta / np.linalg.norm(theta, axis=1, keepdims=True)
+    return theta / np.sqrt((theta * theta).sum(axis=1, keepdims=True))
 
 
 @njit(cache=True)
 def _mean_slice_cost(Xp, Yp, IX, IY, a, b, p):
     """Mean over rows of ``W_p^p`` between the projected samples (``IX, IY``:
-    the row-wise orders)."""
+    the row-wise orders, or one row, the identity, for rows already sorted)."""
     total = 0.0
     for k in range(Xp.shape[0]):
-        total += quantile_distance_p(Xp[k], Yp[k], IX[k], IY[k], a, b, p)
+        ix = IX[k] if IX.shape[0] > 1 else IX[0]
+        iy = IY[k] if IY.shape[0] > 1 else IY[0]
+        total += quantile_distance_p(Xp[k], Yp[k], ix, iy, a, b, p)
     return total / Xp.shape[0]
 
 
@@ -43,8 +45,7 @@ def _mean_sorted_gap(Xs, Ys, p):
     total = 0.0
     for k in range(Xs.shape[0]):
         for i in range(Xs.shape[1]):
-            gap = abs(Xs[k, i] - Ys[k, i])
-            total += gap if p == 1.0 else gap**p
+            total += power(abs(Xs[k, i] - Ys[k, i]), p)
     return total / Xs.size
 
 
@@ -74,8 +75,13 @@ def sliced_wasserstein(
     theta = directions(X.shape[1], n_projections, seed)
     Xp = theta @ X.T
     Yp = theta @ Y.T
-    if X.shape[0] == Y.shape[0] and a.min() == a.max() and b.min() == b.max():  # one grid
-        cost = _mean_sorted_gap(np.sort(Xp, axis=1), np.sort(Yp, axis=1), p)
+    if a.min() == a.max() and b.min() == b.max():  # uniform weights: sorts, no orders
+        Xs, Ys = np.sort(Xp, axis=1), np.sort(Yp, axis=1)
+        if X.shape[0] == Y.shape[0]:  # one grid
+            cost = _mean_sorted_gap(Xs, Ys, p)
+        else:
+            identity_x, identity_y = np.arange(X.shape[0])[None], np.arange(Y.shape[0])[None]
+            cost = _mean_slice_cost(Xs, Ys, identity_x, identity_y, a / a.sum(), b / b.sum(), p)
     else:
         IX, IY = np.argsort(Xp, axis=1), np.argsort(Yp, axis=1)
         cost = _mean_slice_cost(Xp, Yp, IX, IY, a / a.sum(), b / b.sum(), p)
