@@ -11,7 +11,16 @@ import ot
 import pytest
 
 from otswarm.ot import sinkhorn
-from otswarm.ot._kernel import EARLY_RATE, EARLY_START, RATE_WINDOW, RELAX_START, next_omega
+from otswarm.ot._kernel import (
+    EARLY_RATE,
+    EARLY_START,
+    GROWTH,
+    MAX_RATE,
+    RATE_WINDOW,
+    REFRESH,
+    RELAX_START,
+    next_omega,
+)
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 
@@ -35,7 +44,12 @@ def test_a_fast_steady_contraction_starts_the_relaxation_early():
     omegas = _omegas([1e-2 * 0.15**k for k in range(12)])
     assert omegas[: EARLY_START - 1] == [1.0] * (EARLY_START - 1)
     assert omegas[EARLY_START - 1] == pytest.approx(_optimal(0.15), rel=1e-12)
-    assert omegas[EARLY_START - 1 :] == [omegas[EARLY_START - 1]] * (13 - EARLY_START)
+    # it stays until the first refresh (which these errors, still at the plain
+    # rate, would raise: test_a_relaxed_rate_slower_than_w_minus_1_raises_w...)
+    refresh = RELAX_START + RATE_WINDOW + (-(RELAX_START + RATE_WINDOW)) % REFRESH
+    assert omegas[EARLY_START - 1 : refresh] == [omegas[EARLY_START - 1]] * (
+        refresh - EARLY_START + 1
+    )
 
 
 def test_a_slow_contraction_waits_for_the_rate_over_the_window():
@@ -64,10 +78,54 @@ def test_zero_and_growing_errors_neither_raise_nor_relax():
 
 def test_growth_after_an_early_start_falls_back_to_plain_sweeps_for_good():
     errors = [1e-2 * 0.2**k for k in range(5)]
-    errors += [errors[-1] * 3.0, errors[-1] * 0.5, errors[-1] * 0.1, errors[-1] * 0.01]
+    errors += [errors[-1] * 1.5 * GROWTH, errors[-1] * 0.5, errors[-1] * 0.1, errors[-1] * 0.01]
     omegas = _omegas(errors)
     assert omegas[EARLY_START - 1] > 1.0
     assert omegas[5:] == [1.0] * 4
+
+
+def test_a_transient_growth_after_the_start_keeps_the_relaxation():
+    # what a relaxed solve does for a few sweeps after w is set: 2-3x the best
+    errors = [1e-2 * 0.97**k for k in range(RELAX_START)]
+    errors += [errors[-1] * f for f in (1.4, 2.2, 3.0, 1.8, 0.9, 0.5, 0.2)]
+    omegas = _omegas(errors)
+    assert omegas[RELAX_START - 1] > 1.5
+    assert omegas[RELAX_START:] == [omegas[RELAX_START - 1]] * 7
+
+
+def _relaxed_tail(rate, lam, sweeps):
+    """Errors of sweeps at the plain ``rate`` until the relaxation starts, then
+    at the relaxed rate ``lam``."""
+    errors = [1e-2 * rate**k for k in range(RELAX_START)]
+    for _ in range(sweeps):
+        errors.append(errors[-1] * lam)
+    return errors
+
+
+def test_a_relaxed_rate_slower_than_w_minus_1_raises_w_by_youngs_relation():
+    omegas = _omegas(_relaxed_tail(0.6, 0.9, 20))
+    first = omegas[RELAX_START - 1]
+    assert first == pytest.approx(_optimal(0.6), rel=1e-9)
+    refresh = RELAX_START + RATE_WINDOW + (-(RELAX_START + RATE_WINDOW)) % REFRESH
+    assert omegas[RELAX_START - 1 : refresh] == [first] * (refresh - RELAX_START + 1)
+    plain = (0.9 + first - 1.0) ** 2 / (0.9 * first**2)  # Young: (lam + w - 1)^2 = lam w^2 r
+    assert omegas[refresh] == pytest.approx(_optimal(plain), rel=1e-9) and omegas[refresh] > first
+    # the next refresh raises it again (the errors still fall at 0.9), up to the cap
+    later = omegas[refresh + REFRESH]
+    assert later >= omegas[refresh] and later <= _optimal(MAX_RATE) + 1e-12
+
+
+def test_the_refresh_never_lowers_w_nor_reads_an_oscillating_error():
+    first = _optimal(0.9)
+    # at the optimum the relaxed rate is w - 1: no change
+    assert set(_omegas(_relaxed_tail(0.9, first - 1.0, 20))[RELAX_START - 1 :]) == {first}
+    # faster than w - 1 (w too large for this problem): the refresh does not lower it
+    assert set(_omegas(_relaxed_tail(0.9, 0.5 * (first - 1.0), 20))[RELAX_START - 1 :]) == {first}
+    # slow on average but not monotone (the oscillating regime): no change
+    errors = _relaxed_tail(0.9, 1.0, 0)
+    for k in range(20):
+        errors.append(errors[-1] * (1.2 if k % 2 else 0.75))
+    assert set(_omegas(errors)[RELAX_START - 1 :]) == {first}
 
 
 def _plain_sweeps(a, b, M, reg, tol):
