@@ -90,6 +90,31 @@ def test_float32_in_float32_out(method):
     assert got.cost == pytest.approx(want, rel=RTOL32)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_auto_keeps_float32_in_the_kernel_domain_up_to_the_float64_spread(seed):
+    """``auto`` takes the kernel domain up to a reduced cost spread of ``30 reg``
+    in float32 as in float64 (entries down to ``exp(-30)`` are normal
+    float32 numbers); the float32 answer is then the float64 one: cost within
+    1e-4 relative, the marginal violation of the float32 plan (measured in
+    float64, L2 as the stopping test) within 10 times the float32 default
+    tolerance (1e-6; the plan's own float32 rounding adds to it). Varied
+    sizes, weights, cost scales, spreads 15-30 reg."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(2, 300)), int(rng.integers(2, 300))
+    a, b, M = cloud_problem(n, m, seed=100 + seed, dim=int(rng.integers(1, 5)))
+    if seed % 3 == 2:  # sparse weights
+        a, b = a**6 + 1e-5, b**6 + 1e-5
+        a, b = a / a.sum(), b / b.sum()
+    M = M * 10 ** rng.uniform(-3, 3)
+    reg = float((M - M.min(axis=0)).max() / rng.uniform(15, 30))
+    want = sinkhorn(a, b, M, reg)
+    got = sinkhorn(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32), reg)
+    assert got.method == want.method == "kernel" and got.converged
+    assert float(got.cost) == pytest.approx(want.cost, rel=1e-4)
+    P = got.plan.astype(np.float64)
+    assert np.hypot(np.linalg.norm(P.sum(axis=1) - a), np.linalg.norm(P.sum(axis=0) - b)) < 1e-5
+
+
 def test_warm_start_converges_at_once_to_the_same_answer():
     a, b, M = cloud_problem(25, 25, seed=8)
     cold = sinkhorn(a, b, M, 0.01, max_iter=20000)

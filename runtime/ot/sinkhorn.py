@@ -6,7 +6,7 @@ Sinkhorn-Knopp on ``K = exp(-M / reg)``; ``method="log"`` is the log-domain
 solver (stabilised scaling with absorbed potentials and epsilon scaling, see
 ``_scaling``), safe for any ``reg > 0``; ``method="auto"`` takes the kernel
 domain when the spread of the reduced costs ``M_ij - min_j M_ij`` is at most
-``30 reg`` (15 in float32).
+``30 reg``.
 """
 
 from __future__ import annotations
