@@ -20,11 +20,13 @@ DTYPES = (np.float64, np.float32)
 
 
 def _built(M, eps):
-    """``K``, ``t`` of :func:`build` and the exact float64 exponents."""
+    """``K``, ``t`` of :func:`build` and the exact float64 exponents (its work
+    arrays start full of garbage: it must not read them before writing)."""
     lo, hi = np.empty(M.shape[1]), np.empty(M.shape[1])
     assert column_range(M, lo, hi)
     K, t = np.empty_like(M), np.empty(M.shape[1])
-    build(M, lo, spread(lo, hi), eps, K, t, float(np.finfo(M.dtype).tiny))
+    shift, sums = np.full((2, M.shape[1]), 7.0, dtype=M.dtype)
+    build(M, lo, spread(lo, hi), eps, K, t, float(np.finfo(M.dtype).tiny), shift, sums)
     x = (lo - M.astype(np.float64)) / eps
     return K, t, x
 

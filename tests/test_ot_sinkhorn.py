@@ -8,6 +8,7 @@ import pytest
 from ot_cases import cloud_problem
 
 from otswarm.ot import OTResult, sinkhorn
+from otswarm.ot._solver import KERNEL_SPREAD
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 
@@ -90,29 +91,39 @@ def test_float32_in_float32_out(method):
     assert got.cost == pytest.approx(want, rel=RTOL32)
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_auto_keeps_float32_in_the_kernel_domain_up_to_the_float64_spread(seed):
-    """``auto`` takes the kernel domain up to a reduced cost spread of ``30 reg``
-    in float32 as in float64 (entries down to ``exp(-30)`` are normal
-    float32 numbers); the float32 answer is then the float64 one: cost within
-    1e-4 relative, the marginal violation of the float32 plan (measured in
-    float64, L2 as the stopping test) within 10 times the float32 default
-    tolerance (1e-6; the plan's own float32 rounding adds to it). Varied
-    sizes, weights, cost scales, spreads 15-30 reg."""
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(10))
+def test_auto_stays_in_the_kernel_domain_up_to_its_spread_with_the_log_domain_answer(dtype, seed):
+    """``auto`` takes the kernel domain up to a reduced cost spread of
+    ``KERNEL_SPREAD`` times ``reg`` (400 in float64, 60 in float32), where it
+    gives the log domain's answer: cost within 1e-6 relative (float32 1e-4) of
+    a tight float64 log-domain solve, the marginal violation of the plan
+    (measured in float64, L2 as the stopping test) within 10 times the dtype's
+    default tolerance (the plan's own rounding adds to it). Varied sizes,
+    weights, cost scales, spreads from 30 reg to the limit."""
     rng = np.random.default_rng(seed)
-    n, m = int(rng.integers(2, 300)), int(rng.integers(2, 300))
+    n, m = int(rng.integers(2, 200)), int(rng.integers(2, 200))
     a, b, M = cloud_problem(n, m, seed=100 + seed, dim=int(rng.integers(1, 5)))
     if seed % 3 == 2:  # sparse weights
         a, b = a**6 + 1e-5, b**6 + 1e-5
         a, b = a / a.sum(), b / b.sum()
     M = M * 10 ** rng.uniform(-3, 3)
-    reg = float((M - M.min(axis=0)).max() / rng.uniform(15, 30))
-    want = sinkhorn(a, b, M, reg)
-    got = sinkhorn(a.astype(np.float32), b.astype(np.float32), M.astype(np.float32), reg)
-    assert got.method == want.method == "kernel" and got.converged
-    assert float(got.cost) == pytest.approx(want.cost, rel=1e-4)
+    limit = KERNEL_SPREAD[np.dtype(dtype)]
+    reg = float((M - M.min(axis=0)).max() / rng.uniform(30, limit))
+    want = sinkhorn(a, b, M, reg, method="log", tol=1e-10, max_iter=20000)
+    got = sinkhorn(a.astype(dtype), b.astype(dtype), M.astype(dtype), reg, max_iter=20000)
+    assert got.method == "kernel" and got.converged and want.converged
+    assert float(got.cost) == pytest.approx(want.cost, rel=1e-6 if dtype == np.float64 else 1e-4)
     P = got.plan.astype(np.float64)
-    assert np.hypot(np.linalg.norm(P.sum(axis=1) - a), np.linalg.norm(P.sum(axis=0) - b)) < 1e-5
+    violation = np.hypot(np.linalg.norm(P.sum(axis=1) - a), np.linalg.norm(P.sum(axis=0) - b))
+    assert violation < (1e-8 if dtype == np.float64 else 1e-5)
+
+
+def test_auto_goes_to_the_log_domain_past_its_spread():
+    a, b, M = cloud_problem(20, 30, seed=3)
+    spread = (M - M.min(axis=0)).max()
+    assert sinkhorn(a, b, M, spread / (1.01 * KERNEL_SPREAD[M.dtype])).method == "log"
+    assert sinkhorn(a, b, M, spread / (0.99 * KERNEL_SPREAD[M.dtype])).method == "kernel"
 
 
 def test_warm_start_converges_at_once_to_the_same_answer():

@@ -114,7 +114,7 @@ def spread(lo, hi):
 
 
 @njit(cache=True, fastmath={"contract"})  # no reassoc: LLVM would turn x * (1 / eps) into x / eps
-def build(M, beta, spread, eps, K, t, tiny):
+def build(M, beta, spread, eps, K, t, tiny, shift, sums):
     """``K_ij = exp((beta_j - M_ij) / eps)`` (``beta = lo`` of
     :func:`column_range`: every column holds a 1; ``spread`` of
     :func:`spread`) and ``t = K^T 1``, in one pass over ``M``; the exponents
@@ -123,12 +123,12 @@ def build(M, beta, spread, eps, K, t, tiny):
     runs 16 lanes; ``t`` only starts the sweeps, so a float32 sum is enough),
     ``t`` returned in float64. The ``exp`` clamps and flushes (entries below
     ``tiny`` are 0) only when some exponent can fall below the dtype's
-    ``FLOOR + 1``; LLVM compiles the loop once for each case."""
+    ``FLOOR + 1``; LLVM compiles the loop once for each case. ``shift`` and
+    ``sums`` are work arrays of ``m`` entries in the dtype of ``K``."""
     n, m = M.shape
-    shift = np.empty(m, dtype=K.dtype)
-    sums = np.zeros(m, dtype=K.dtype)
     for j in range(m):
         shift[j] = cast_like(beta[j], K)
+        sums[j] = 0.0
     inv = cast_like(1.0 / eps, K)
     flush = not spread / eps <= -floor_like(K) - 1.0
     for i in range(n):
@@ -262,16 +262,16 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny):
 
 
 @njit(cache=True, fastmath=FAST)
-def sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny):
+def sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, history):
     """Over-relaxed Sinkhorn sweeps from ``u = 1`` and ``v = b / t`` (``t =
     K^T 1`` on entry). ``a, b`` of unit mass. Returns ``(n_iter, err,
     status, l1)``; on CONVERGED and MAX_ITER ``(u, v)`` is the plan whose
     marginal violation was measured, ``err`` in the L2 norm of the stopping
     test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1``; FAILED: a row or column sum
-    under/overflowed (the caller goes to the log domain)."""
+    under/overflowed (the caller goes to the log domain). ``w`` (float64),
+    ``vk`` (the dtype of ``K``), both of ``m`` entries, and ``history``
+    (``RATE_WINDOW + 1`` entries) are work arrays."""
     n, m = K.shape
-    w = np.empty(m)
-    vk = np.empty(m, dtype=K.dtype)
     for i in range(n):
         u[i] = 1.0
     for j in range(m):
@@ -279,7 +279,7 @@ def sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny):
             return 0, np.inf, FAILED, np.inf
         v[j] = b[j] / t[j]
     omega, relax, best = 1.0, True, np.inf
-    history = np.full(RATE_WINDOW + 1, np.inf)
+    history[:] = np.inf
     err = np.inf
     for it in range(max_iter):
         ok, row_err, l1 = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, tiny)

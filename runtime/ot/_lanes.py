@@ -85,7 +85,8 @@ def _load(lane, p, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, alphas, be
     if reduced > kernel_spread * eps:
         return False
     alphas[lane, :] = 0.0
-    build(M, betas[lane], reduced, eps, one, col, tiny)
+    work = np.empty((2, m), dtype=one.dtype)
+    build(M, betas[lane], reduced, eps, one, col, tiny, work[0], work[1])
     for i in range(n):
         a[i, lane] = A[p, i]
         u[i, lane] = 1.0

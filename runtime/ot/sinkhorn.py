@@ -6,7 +6,7 @@ Sinkhorn-Knopp on ``K = exp(-M / reg)``; ``method="log"`` is the log-domain
 solver (stabilised scaling with absorbed potentials and epsilon scaling, see
 ``_scaling``), safe for any ``reg > 0``; ``method="auto"`` takes the kernel
 domain when the spread of the reduced costs ``M_ij - min_j M_ij`` is at most
-``30 reg``.
+``400 reg`` (``60 reg`` in float32; ``_solver.KERNEL_SPREAD``).
 """
 
 from __future__ import annotations
