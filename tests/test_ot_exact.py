@@ -95,3 +95,26 @@ def test_barycenter_matches_pot(reg):
     assert got.converged
     # same iteration and stopping rule; POT's log(A + 1e-16) vs exact zeros
     np.testing.assert_allclose(got.barycenter, want, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_barycenter_kernel_domain_up_to_its_spread_and_log_past_it_match_pot(seed):
+    from otswarm.ot.barycenter import KERNEL_SPREAD
+
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(10, 60)), int(rng.integers(2, 7))
+    x = np.sort(rng.random(n))
+    M = (x[:, None] - x[None, :]) ** 2 if seed % 2 else np.abs(x[:, None] - x[None, :])
+    M *= 10.0 ** rng.uniform(-2, 2) / M.max()
+    A = np.stack([np.exp(-((x - c) ** 2) / rng.uniform(0.003, 0.05)) for c in rng.random(k)])
+    A[0, : n // 4] = 0.0
+    A /= A.sum(axis=1, keepdims=True)
+    w = rng.random(k)
+    w /= w.sum()
+    # past the old limit of 30 reg, up to the kernel domain's, then past it
+    for ratio, method in ((rng.uniform(30, KERNEL_SPREAD), "kernel"), (KERNEL_SPREAD * 1.3, "log")):
+        reg = float(np.ptp(M) / ratio)
+        got = barycenter(A, M, reg, w, tol=1e-10, full=True)
+        want = ot.bregman.barycenter(A.T, M, reg, w, method="sinkhorn_log", stopThr=1e-10)
+        assert got.converged and got.method == method
+        np.testing.assert_allclose(got.barycenter, want, atol=1e-8)

@@ -57,7 +57,7 @@ import numpy as np
 from numba import njit
 
 from otswarm.ot._fastexp import cast_like, exp_like, floor_like, normal_exp_like
-from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER
+from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER, relaxed
 
 RELAX_START = 6  # plain sweeps before the rate is estimated
 RATE_WINDOW = 3  # sweeps over which the contraction rate is measured
@@ -65,7 +65,6 @@ MAX_RATE = 0.99  # cap of the rate estimate (w <= 1.82)
 EARLY_START = 3  # first sweep after which a fast, steady contraction starts the relaxation
 EARLY_RATE = 0.5  # fast: at most this rate per sweep
 STEADY = 0.1  # steady: the last two rates within this fraction of the last
-KEEP = 0.5  # a relaxed scaling never drops below this fraction of the plain update
 GROWTH = 10.0  # w falls back to 1 when the error exceeds this multiple of the best one
 REFRESH = 5  # while relaxed, every REFRESH sweeps the observed rate may raise w
 SLOWER = 1.05  # ... when it is this much slower than the w - 1 an optimal w would give
@@ -141,14 +140,6 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
             sums[j] += e
     for j in range(m):
         t[j] = sums[j]
-
-
-@njit(cache=True, fastmath=FAST, inline="always")
-def relaxed(omega, plain, old):
-    """``(1 - omega) old + omega plain``, or ``plain`` where that would fall
-    below ``KEEP * plain`` (the scalings stay positive)."""
-    x = omega * plain + (1.0 - omega) * old
-    return x if x >= KEEP * plain else plain
 
 
 @njit(cache=True, inline="always")

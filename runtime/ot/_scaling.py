@@ -23,6 +23,11 @@ Generalised (unbalanced, Chizat et al. 2018) updates use the exponents
 * a row (column) whose sum underflows gets an exact log-sum-exp update of its
   potential and a recomputed kernel row (column).
 
+The scalings are over-relaxed as in the kernel domain (:func:`relaxed`, with
+the schedule of ``_kernel.next_omega``): ``u <- (1 - w) u + w scale(a, K v)``,
+likewise ``v``. An absorption leaves the plan as it is (``u = v = 1`` on the
+absorbed kernel), so the relaxation goes on across it.
+
 Kernel entries below the dtype's smallest normal number are flushed to zero so
 that no loop ever runs on subnormals.
 """
@@ -42,6 +47,7 @@ HUGE = 1e300
 TAU = 1e6  # absorption threshold on the scalings u, v
 FIRST_STAGE_RATIO = 16.0  # largest reduced cost / eps of the first epsilon-scaling stage
 STAGE_TOL = 1e-4  # intermediate stages stop at this marginal violation (unit mass)
+KEEP = 0.5  # a relaxed scaling never drops below this fraction of the plain update
 
 CONVERGED, MAX_ITER, FAILED = 0, 1, 2
 
@@ -121,6 +127,14 @@ def _scale(weight, total, phi, dual, eps):
     return (weight / total) ** phi * math.exp(-(1.0 - phi) * dual / eps)
 
 
+@njit(cache=True, fastmath=FAST, inline="always")
+def relaxed(omega, plain, old):
+    """``(1 - omega) old + omega plain``, or ``plain`` where that would fall
+    below ``KEEP * plain`` (the scalings stay positive)."""
+    x = omega * plain + (1.0 - omega) * old
+    return x if x >= KEEP * plain else plain
+
+
 @njit(cache=True, inline="always")
 def _usable(total, tiny):
     """A row or column sum that neither underflowed nor overflowed."""
@@ -158,41 +172,55 @@ def _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny):
 
 
 @njit(cache=True, fastmath=FAST)
-def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
-    """``u = scale(a, K v)`` and ``t = K^T u`` in one sweep over the rows.
-    Returns ``(ok, out_of_range)``; ``ok`` is False on an underflowed or
-    overflowed row sum when not stabilising."""
+def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, omega, stabilize, tiny):
+    """``u = relaxed(omega, scale(a, K v), u)`` and ``t = K^T u`` in one sweep
+    over the rows. Returns ``(ok, out_of_range, err2)``: ``err2`` is the rows'
+    part of the squared stopping error, the row marginal violation ``u_i (K
+    v)_i - a_i`` of the new plan when balanced (``phi = 1``; rounding only when
+    ``omega = 1``), else the change ``(K v)_i (plain_i - u_i)`` that the plain
+    update makes. A refreshed row (its sum under/overflowed) takes the plain
+    update (its old scaling belongs to the old potential) and makes a
+    generalised ``err2`` inf. ``ok`` is False on an unusable row sum when not
+    stabilising."""
     n, m = K.shape
     for j in range(m):
         t[j] = 0.0
     wide = False
+    err = 0.0
     for i in range(n):
         s = 0.0
         for j in range(m):
             s += K[i, j] * v[j]
+        fresh = False
         if not _usable(s, tiny):
             if not stabilize:
-                return False, wide
+                return False, wide, err
             s = _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny)
             if not _usable(s, tiny):
-                return False, wide
-        ui = _scale(a[i], s, phi, alpha[i], eps)
+                return False, wide, err
+            fresh = True
+        plain = _scale(a[i], s, phi, alpha[i], eps)
+        ui = plain if fresh else relaxed(omega, plain, u[i])
+        e = ui * s - a[i] if phi == 1.0 else (np.inf if fresh else s * (plain - u[i]))
+        err += e * e
         u[i] = ui
         wide |= (ui > TAU) | (ui * TAU < 1.0)
         for j in range(m):
             t[j] += ui * K[i, j]
-    return True, wide
+    return True, wide, err
 
 
 @njit(cache=True, fastmath=FAST)
-def col_pass(K, M, b, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
-    """``v = scale(b, t)`` with ``t = K^T u`` from :func:`row_pass`. Returns
-    ``(ok, err, out_of_range)`` where ``err = |t * (v_old - v_new)|_2`` is the
-    change of the column marginal, i.e. ``|P^T 1 - b|_2`` in the balanced case
-    (``inf`` after a column had to be refreshed)."""
+def col_pass(K, M, b, alpha, beta, u, v, t, w, eps, phi, stabilize, tiny):
+    """The plain column update ``w = scale(b, t)`` with ``t = K^T u`` from
+    :func:`row_pass`, and the columns' part of the squared stopping error:
+    ``t_j v_j - b_j``, the column marginal violation of the plan ``(u, v)``,
+    when balanced, else the change ``t_j (w_j - v_j)``. ``v`` is left to
+    :func:`take_columns`, except a refreshed column (its sum under/overflowed:
+    exact log-sum-exp update of its potential), which takes ``v_j = w_j`` and
+    makes the error inf. Returns ``(ok, err2)``."""
     m = t.shape[0]
     err = 0.0
-    wide = False
     usable = True
     if phi == 1.0:  # branch-free balanced loop, vectorised
         for j in range(m):
@@ -200,29 +228,39 @@ def col_pass(K, M, b, alpha, beta, u, v, t, eps, phi, stabilize, tiny):
             usable &= _usable(tj, tiny)
             d = tj * v[j] - b[j]
             err += d * d
-            vj = b[j] / tj
-            v[j] = vj
-            wide |= (vj > TAU) | (vj * TAU < 1.0)
+            w[j] = b[j] / tj
     else:
         for j in range(m):
             tj = t[j]
             usable &= _usable(tj, tiny)
-            vj = _scale(b[j], tj, phi, beta[j], eps)
-            d = tj * (v[j] - vj)
+            wj = _scale(b[j], tj, phi, beta[j], eps)
+            d = tj * (wj - v[j])
             err += d * d
-            v[j] = vj
-            wide |= (vj > TAU) | (vj * TAU < 1.0)
+            w[j] = wj
     if usable:
-        return True, math.sqrt(err), wide
+        return True, err
     if not stabilize:
-        return False, np.inf, wide
+        return False, np.inf
     for j in range(m):
         if not _usable(t[j], tiny):
             tj = _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny)
             if not _usable(tj, tiny):
-                return False, np.inf, wide
-            v[j] = _scale(b[j], tj, phi, beta[j], eps)
-    return True, np.inf, True
+                return False, np.inf
+            w[j] = _scale(b[j], tj, phi, beta[j], eps)
+            v[j] = w[j]
+    return True, np.inf
+
+
+@njit(cache=True, fastmath=FAST)
+def take_columns(v, w, omega):
+    """``v = relaxed(omega, w, v)``; returns whether some ``v_j`` left
+    ``[1 / TAU, TAU]``."""
+    wide = False
+    for j in range(v.shape[0]):
+        vj = relaxed(omega, w[j], v[j])
+        v[j] = vj
+        wide |= (vj > TAU) | (vj * TAU < 1.0)
+    return wide
 
 
 @njit(cache=True, fastmath=FAST)

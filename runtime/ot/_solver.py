@@ -9,6 +9,8 @@ to that call); :func:`solve` runs the epsilon-scaling stages.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -26,6 +28,7 @@ from otswarm.ot._scaling import (
     cold_potentials,
     row_pass,
     stage_count,
+    take_columns,
 )
 
 
@@ -58,14 +61,21 @@ def solve(
     """Run the scaling iterations; ``alpha, beta`` hold the start potentials
     and ``K, u, v, t`` are work arrays of shapes ``(n, m), (n,), (m,), (m,)``.
     Stage ``s`` of ``n_stages`` uses ``eps * 2^(n_stages - 1 - s)``;
-    intermediate stages stop at ``max(tol, STAGE_TOL)``. The marginal error is
-    checked on every ``check_every``-th iteration of a stage.
+    intermediate stages stop at ``max(tol, STAGE_TOL)``. The error (as in
+    ``_kernel.sweeps``: the marginal violation of the plan ``(u, v)`` after
+    the row update, balanced; the change of both marginals that one plain
+    update makes, generalised) is checked on every ``check_every``-th
+    iteration of a stage; each stage over-relaxes with its own schedule
+    (``_kernel.next_omega``). A converged generalised plan takes the plain
+    column update, as in ``_kernel.sweeps_unbalanced``.
 
     Returns ``(n_iter, err, status)`` with status CONVERGED, MAX_ITER or FAILED.
     """
     it = 0
     err = np.inf
     stage_budget = max(1, max_iter // (2 * n_stages))
+    w = np.empty(t.shape[0])
+    history = np.empty(kernels.RATE_WINDOW + 1)
     for stage in range(n_stages):
         last = stage == n_stages - 1
         eps_s = eps * 2.0 ** (n_stages - 1 - stage)
@@ -78,20 +88,30 @@ def solve(
             absorb(K, u, v, alpha, beta, 2.0 * eps_s, True, tiny)  # u, v belong to 2 eps
         budget = max_iter - it if last else min(stage_budget, max_iter - it - 1)
         threshold = tol if last else max(tol, STAGE_TOL)
+        omega, relax, best = 1.0, True, np.inf
+        history[:] = np.inf
         for k in range(budget):
-            ok, wide_u = row_pass(K, M, a, alpha, beta, u, v, t, eps_s, phi_a, stabilize, tiny)
+            ok, wide_u, row_err = row_pass(
+                K, M, a, alpha, beta, u, v, t, eps_s, phi_a, omega, stabilize, tiny
+            )
             if not ok:
                 return it, err, FAILED
-            ok, err_now, wide_v = col_pass(
-                K, M, b, alpha, beta, u, v, t, eps_s, phi_b, stabilize, tiny
-            )
+            ok, col_err = col_pass(K, M, b, alpha, beta, u, v, t, w, eps_s, phi_b, stabilize, tiny)
             it += 1
             if not ok:
                 return it, err, FAILED
+            err_now = math.sqrt(row_err + col_err)
             if k % check_every == 0:
                 err = err_now
                 if err < threshold:
+                    if phi_b != 1.0:
+                        v[:] = w
                     break
+            if last and k + 1 == budget:
+                break  # the plan returned is the one measured
+            wide_v = take_columns(v, w, omega)
+            if err_now < np.inf:
+                omega, relax, best = kernels.next_omega(k, err_now, omega, relax, best, history)
             if stabilize and (wide_u or wide_v):
                 absorb(K, u, v, alpha, beta, eps_s, False, tiny)
         if last:

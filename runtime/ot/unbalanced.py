@@ -12,7 +12,8 @@ constraint. Solved by the generalised scaling iteration with exponents
 ``rho / (rho + reg)``: over-relaxed in the kernel domain (``_kernel``) when
 the reduced costs of the (reference-shifted) cost spread over at most
 ``KERNEL_SPREAD`` times ``reg``, as ``sinkhorn``'s ``"auto"``; otherwise, or
-after a kernel-domain breakdown, in the stabilised log domain (``_scaling``).
+after a kernel-domain breakdown, in the stabilised log domain (``_scaling``),
+over-relaxed there too.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ def sinkhorn_unbalanced(
         reg_type: ``"kl"`` (reference ``a b^T``) or ``"entropy"`` (reference 1).
         max_iter, check_every: as in :func:`sinkhorn`.
         tol: stop when an iteration changes the marginals of the plan by at
-            most ``tol`` in L2 (the column marginal only in the log domain;
-            default ``1e-9``, float32 ``1e-6``).
+            most ``tol`` in L2 (default ``1e-9``, float32 ``1e-6``).
         init: warm start ``(f, g)`` from a previous result.
 
     Returns:
