@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,6 +48,9 @@ def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
     fixed = doc["fixed_cost"]  # the per-call fixed cost was measured, over every call
     assert fixed["n"] == 16 and fixed["calls"] == 30000
     assert 0 < fixed["p5_us"] <= fixed["median_us"]
+    # the sweeps are taken out: one sweep costs something, the rest is the fixed cost
+    assert fixed["further_sweeps"] == 20 and fixed["per_sweep_us"] > 0
+    assert fixed["fixed_us"] == pytest.approx(fixed["p5_us"] - fixed["per_sweep_us"])
     for r in rows:
         assert r["ratio"] > 0 and r["otswarm_converged"]
         # same problem, same tolerance: the two solvers agree on the cost
