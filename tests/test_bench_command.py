@@ -56,3 +56,26 @@ def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
         # same problem, same tolerance: the two solvers agree on the cost
         assert abs(r["otswarm_cost"] - r["pot_cost"]) <= 1e-6 * abs(r["pot_cost"])
     assert "ratio" in result.stdout
+
+
+def test_bench_ot_unseen_judges_each_drawn_problem_by_its_target(tmp_path):
+    out = tmp_path / "unseen.json"
+    args = ["--only", "emd", "barycenter", "--per-kernel", "1", "--seed", "7"]
+    result = _otswarm("ot_unseen", "--json", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    rows = doc["results"]
+    assert doc["settings"]["seed"] == 7
+    assert [r["kernel"] for r in rows] == ["emd"] * 4 + ["barycenter"] * 3
+    assert [r["n"] for r in rows] == [16, 40, 100, 256, 16, 64, 256]
+    for r in rows:
+        assert r["target"] == {"emd": 1.0, "barycenter": 4.0}[r["kernel"]]
+        assert r["met"] == (r["ratio"] >= r["target"])
+        assert r["otswarm_converged"] and r["pot_converged"]
+    # the exact solver gives POT's cost; the barycenters agree on their mean
+    assert all(r["rel_cost_diff"] <= 1e-9 for r in rows if r["kernel"] == "emd")
+    assert all(r["rel_cost_diff"] <= 1e-4 for r in rows if r["kernel"] == "barycenter")
+    for kernel, s in doc["summary"].items():
+        mine = [r for r in rows if r["kernel"] == kernel]
+        assert s["cases"] == len(mine) and s["met"] == sum(r["met"] for r in mine)
+        assert s["lowest_ratio"] == min(r["ratio"] for r in mine)
