@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,8 +48,34 @@ def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
     fixed = doc["fixed_cost"]  # the per-call fixed cost was measured, over every call
     assert fixed["n"] == 16 and fixed["calls"] == 30000
     assert 0 < fixed["p5_us"] <= fixed["median_us"]
+    # the sweeps are taken out: one sweep costs something, the rest is the fixed cost
+    assert fixed["further_sweeps"] == 20 and fixed["per_sweep_us"] > 0
+    assert fixed["fixed_us"] == pytest.approx(fixed["p5_us"] - fixed["per_sweep_us"])
     for r in rows:
         assert r["ratio"] > 0 and r["otswarm_converged"]
         # same problem, same tolerance: the two solvers agree on the cost
         assert abs(r["otswarm_cost"] - r["pot_cost"]) <= 1e-6 * abs(r["pot_cost"])
     assert "ratio" in result.stdout
+
+
+def test_bench_ot_unseen_judges_each_drawn_problem_by_its_target(tmp_path):
+    out = tmp_path / "unseen.json"
+    args = ["--only", "emd", "barycenter", "--per-kernel", "1", "--seed", "7"]
+    result = _otswarm("ot_unseen", "--json", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    rows = doc["results"]
+    assert doc["settings"]["seed"] == 7
+    assert [r["kernel"] for r in rows] == ["emd"] * 4 + ["barycenter"] * 3
+    assert [r["n"] for r in rows] == [16, 40, 100, 256, 16, 64, 256]
+    for r in rows:
+        assert r["target"] == {"emd": 1.0, "barycenter": 4.0}[r["kernel"]]
+        assert r["met"] == (r["ratio"] >= r["target"])
+        assert r["otswarm_converged"] and r["pot_converged"]
+    # the exact solver gives POT's cost; the barycenters agree on their mean
+    assert all(r["rel_cost_diff"] <= 1e-9 for r in rows if r["kernel"] == "emd")
+    assert all(r["rel_cost_diff"] <= 1e-4 for r in rows if r["kernel"] == "barycenter")
+    for kernel, s in doc["summary"].items():
+        mine = [r for r in rows if r["kernel"] == kernel]
+        assert s["cases"] == len(mine) and s["met"] == sum(r["met"] for r in mine)
+        assert s["lowest_ratio"] == min(r["ratio"] for r in mine)

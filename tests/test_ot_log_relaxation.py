@@ -14,7 +14,7 @@ import pytest
 from ot_cases import assert_balanced_plan_is_measured_and_right, assert_unbalanced_plan_is_right
 
 from otswarm.ot import _driver, sinkhorn
-from otswarm.ot._scaling import FIRST_STAGE_RATIO
+from otswarm.ot._scaling import FIRST_STAGE_RATIO, stage_count
 from otswarm.ot._solver import LOG
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
@@ -97,7 +97,7 @@ def test_relaxed_log_domain_balanced_sweeps_are_fewer_and_the_plan_is_the_one_me
         n, m = M.shape
         a, b = rng.random(n) + 0.05, rng.random(m) + 0.05
         a, b = a / a.sum(), b / b.sum()
-        # one stage (no epsilon scaling): the spread is at most FIRST_STAGE_RATIO eps
+        # one stage (no epsilon scaling): the spread is at most FIRST_STAGE_RATIO reg
         spread = (M - M.min(axis=1)[:, None]).max()
         reg = spread / FIRST_STAGE_RATIO * rng.uniform(1.0, 1.5)
         tol = float(10.0 ** rng.uniform(-10, -7))
@@ -107,18 +107,21 @@ def test_relaxed_log_domain_balanced_sweeps_are_fewer_and_the_plan_is_the_one_me
         ours.append(got.n_iter)
         plain.append(_plain_sweeps(a, b, M, reg, math.inf, tol))
     assert all(o <= p for o, p in zip(ours, plain, strict=True)), (ours, plain)
-    # these converge in 10-25 sweeps: plain 1.0, relaxed 0.75
-    assert sum(ours) < 0.85 * sum(plain), (ours, plain)
+    # at spreads of 340-510 reg these take 61-113 sweeps, plain Sinkhorn 330-760
+    assert sum(ours) < 0.3 * sum(plain), (ours, plain)
 
 
-@pytest.mark.parametrize("reg", [0.003, 0.01])
-def test_relaxed_epsilon_scaling_meets_tol_on_the_plan_it_returns(reg):
+@pytest.mark.parametrize("stages", [1, 2, 3])
+def test_relaxed_epsilon_scaling_meets_tol_on_the_plan_it_returns(stages):
     for seed in range(6):
         rng = np.random.default_rng(200 + seed)
         M = _points(rng)
         n, m = M.shape
         a, b = rng.random(n) ** 3 + 1e-4, rng.random(m) ** 3 + 1e-4
         a, b = a / a.sum(), b / b.sum()
+        spread = (M - M.min(axis=1)[:, None]).max()  # a reg that makes `stages` stages
+        reg = spread / (FIRST_STAGE_RATIO * 2.0 ** (stages - 1.5))
+        assert stage_count(spread, reg) == stages
         got = sinkhorn(a, b, M, reg, method="log", tol=1e-9, max_iter=50000)
         assert got.converged and got.method == "log"
         plan = got.plan

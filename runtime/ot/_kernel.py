@@ -41,6 +41,13 @@ modes of the relaxed iteration: 2.2x the best on unbalanced problems at
 n = 1024); a fallback at twice the best turned such solves into plain ones,
 as slow as POT's (``tests/test_ot_unbalanced_sweeps.py``).
 
+A float64 kernel of at least ``LOW_MIN`` entries whose reduced costs spread
+over at most ``LOW_SPREAD eps`` is also written as a float32 copy in the same
+build pass (:func:`build_with_copy`), and the first sweeps run on the copy
+(half the bytes, twice the SIMD lanes) until the marginal error is below
+``SWITCH``; the sweeps on ``K`` that follow converge to ``K``'s own plan and
+alone decide convergence (:func:`sweeps`).
+
 The stopping test measures the plan that is returned: after the row update of
 sweep ``k`` the plan ``(u, v)`` has row marginal ``u_i (K v)_i`` and column
 marginal ``v_j (K^T u)_j``; the error is the L2 norm of both violations
@@ -69,6 +76,10 @@ GROWTH = 10.0  # w falls back to 1 when the error exceeds this multiple of the b
 REFRESH = 5  # while relaxed, every REFRESH sweeps the observed rate may raise w
 SLOWER = 1.05  # ... when it is this much slower than the w - 1 an optimal w would give
 BLOCK = 4  # rows per block of the fused sweep (row_sweep unrolls exactly 4)
+LOW_MIN = 1 << 13  # entries of K from which the float64 sweeps start on a float32 copy
+LOW_SPREAD = 60.0  # ... when the reduced costs spread over at most this many eps
+SWITCH = 1e-6  # marginal error (unit mass) at which the sweeps go from the copy to K
+TINY32 = float(np.finfo(np.float32).tiny)
 
 
 @njit(cache=True, inline="always")
@@ -125,12 +136,22 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
     ``tiny`` are 0) only when some exponent can fall below the dtype's
     ``FLOOR + 1``; LLVM compiles the loop once for each case. ``shift`` and
     ``sums`` are work arrays of ``m`` entries in the dtype of ``K``."""
+    build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K[:0])
+
+
+@njit(cache=True, fastmath={"contract"})
+def build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K_low):
+    """:func:`build`, and when ``K_low`` has rows (a float32 array of the shape
+    of ``K``) also ``K_low = float32(K)`` in the same pass (the copy that
+    :func:`sweeps` starts on, :data:`LOW_SPREAD`); ``K_low`` with no rows is
+    no copy."""
     n, m = M.shape
     for j in range(m):
         shift[j] = cast_like(beta[j], K)
         sums[j] = 0.0
     inv = cast_like(1.0 / eps, K)
     flush = not spread / eps <= -floor_like(K) - 1.0
+    copy = K_low.shape[0] == n
     for i in range(n):
         Mi, Ki = M[i], K[i]
         for j in range(m):
@@ -138,6 +159,10 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
             e = exp_like(x, K, tiny) if flush else normal_exp_like(x, K)
             Ki[j] = e
             sums[j] += e
+        if copy:  # from L1: the row was just written
+            Li = K_low[i]
+            for j in range(m):
+                Li[j] = cast_like(Ki[j], K_low)
     for j in range(m):
         t[j] = sums[j]
 
@@ -261,49 +286,93 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny):
     return True, err, err1
 
 
+@njit(cache=True, inline="always")
+def takes_copy(K, spread, eps, tol):
+    """Whether :func:`sweeps` starts on a float32 copy of the float64 ``K``:
+    at least ``LOW_MIN`` entries (below, a sweep costs less than the copy
+    saves), reduced costs within ``LOW_SPREAD eps`` (every float32 entry is
+    then at least ``exp(-LOW_SPREAD)``, a normal number, and the scalings stay
+    in float32's range, as in the float32 kernel domain) and ``tol`` at most
+    ``SWITCH / 10`` (so the copy's sweeps do most of the contraction)."""
+    n, m = K.shape
+    return K.itemsize == 8 and n * m >= LOW_MIN and spread <= LOW_SPREAD * eps and \
+        tol <= 0.1 * SWITCH  # fmt: skip
+
+
 @njit(cache=True, fastmath=FAST)
-def sweeps(K, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, history):
+def sweeps(K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_low, t0, history):
     """Over-relaxed Sinkhorn sweeps from ``u = 1`` and ``v = b / t`` (``t =
     K^T 1`` on entry). ``a, b`` of unit mass. Returns ``(n_iter, err,
     status, l1)``; on CONVERGED and MAX_ITER ``(u, v)`` is the plan whose
-    marginal violation was measured, ``err`` in the L2 norm of the stopping
-    test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1``; FAILED: a row or column sum
-    under/overflowed (the caller goes to the log domain). ``w`` (float64),
-    ``vk`` (the dtype of ``K``), both of ``m`` entries, and ``history``
-    (``RATE_WINDOW + 1`` entries) are work arrays."""
+    marginal violation was measured on ``K``, ``err`` in the L2 norm of the
+    stopping test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1``; FAILED: a row or
+    column sum under/overflowed (the caller goes to the log domain).
+
+    When ``K_low`` has rows (``float32(K)`` of :func:`build_with_copy`), the
+    first sweeps run on it: half the bytes of ``K`` and twice the lanes, so
+    each costs about 0.6 of a float64 sweep at n = 1000. Sinkhorn converges
+    from any positive start, so the float64 sweeps that follow take the
+    copy's scalings as a start and converge to the plan of ``K`` itself; only
+    they decide convergence. The copy's own marginal error stalls at its
+    rounding (about 1e-8 for unit mass, measured), so the sweeps go over to
+    ``K`` once the error is below ``SWITCH`` (100x that), has stopped falling,
+    is expected below ``tol`` after one more sweep at the last rate, or one
+    sweep is left; a row or column sum that under/overflows on the
+    copy restarts the float64 sweeps from ``u = 1``. The relaxation goes on
+    across the switch; ``n_iter`` counts the sweeps of both.
+
+    ``w`` (float64), ``vk`` (the dtype of ``K``), ``vk_low`` (float32), ``t0``
+    (float64), all of ``m`` entries, and ``history`` (``RATE_WINDOW + 1``
+    entries) are work arrays."""
     n, m = K.shape
-    for i in range(n):
-        u[i] = 1.0
+    low = K_low.shape[0] == n and max_iter > 1
     for j in range(m):
         if not (t[j] > tiny and t[j] < HUGE):
             return 0, np.inf, FAILED, np.inf
-        v[j] = b[j] / t[j]
-    omega, relax, best = 1.0, True, np.inf
-    history[:] = np.inf
+        t0[j] = t[j]
+    restart, start = True, 0
     err = np.inf
+    omega, relax, best = 1.0, True, np.inf
     for it in range(max_iter):
-        ok, row_err, l1 = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, tiny)
-        if not ok:
-            return it, err, FAILED, np.inf
+        if restart:
+            start = it  # the schedule and the checks count from here
+            for i in range(n):
+                u[i] = 1.0
+            for j in range(m):
+                v[j] = b[j] / t0[j]
+            omega, relax, best = 1.0, True, np.inf
+            history[:] = np.inf
+            restart = False
+        floor = TINY32 if low else tiny
+        if low:
+            ok, row_err, l1 = row_sweep(K_low, v, vk_low, a, u, t, omega, 1.0, False, floor)
+        else:
+            ok, row_err, l1 = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor)
         col_err = 0.0
-        usable = True
-        for j in range(m):
+        for j in range(m if ok else 0):
             tj = t[j]
-            usable &= (tj > tiny) & (tj < HUGE)
+            ok &= (tj > floor) & (tj < HUGE)
             d = tj * v[j] - b[j]
             col_err += d * d
             l1 += abs(d)
             w[j] = b[j] / tj
-        if not usable:
-            return it + 1, err, FAILED, np.inf
+        if not ok:
+            if not low:
+                return it + 1, err, FAILED, np.inf
+            low, restart, err = False, True, np.inf
+            continue
+        last = err
         err = math.sqrt(row_err + col_err)
-        if it % check_every == 0 and err < tol:
+        if low:
+            low = not (err < SWITCH or err >= last or err * (err / last) < tol
+                       or it + 2 >= max_iter)  # fmt: skip
+        elif (it - start) % check_every == 0 and err < tol:
             return it + 1, err, CONVERGED, l1
         if it + 1 == max_iter:
             break
         for j in range(m):
             v[j] = relaxed(omega, w[j], v[j])
-        omega, relax, best = next_omega(it, err, omega, relax, best, history)
+        omega, relax, best = next_omega(it - start, err, omega, relax, best, history)
     return max_iter, err, MAX_ITER, l1
 
 

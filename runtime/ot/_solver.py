@@ -164,33 +164,42 @@ def solve_problem(
     ``mode`` is KERNEL (Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel when
     the reduced cost spread is at most ``kernel_spread * eps`` on a cold
     start). A cold kernel-domain solve runs :mod:`._kernel` (one build pass,
-    over-relaxed sweeps, balanced or generalised); a kernel-domain breakdown
-    is redone stabilised from a cold start. ``alpha, beta`` hold the warm-start
-    potentials when ``warm``. The plan is left factored, ``P = mass * u_i K_ij
-    v_j`` with ``K_ij = exp((alpha_i + beta_j - M_ij) / eps)``, in the outputs
-    ``K, u, v, alpha, beta`` (:func:`.result.potentials` gives its potentials
-    from them). Epsilon scaling runs when
-    stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
+    over-relaxed sweeps, balanced or generalised; balanced ones start on a
+    float32 copy of a float64 kernel where :func:`._kernel.takes_copy` says
+    so); a kernel-domain breakdown is redone stabilised from a cold start.
+    ``alpha, beta`` hold the warm-start potentials when ``warm``. The plan is
+    left factored, ``P = mass * u_i K_ij v_j`` with ``K_ij = exp((alpha_i +
+    beta_j - M_ij) / eps)``, in the outputs ``K, u, v, alpha, beta``
+    (:func:`.result.potentials` gives its potentials from them). Epsilon
+    scaling runs when stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
     taken of (``M`` itself, or the unshifted cost of an unbalanced problem);
     ``lo, hi`` hold the column ranges of ``M`` (:func:`_kernel.column_range`)
     unless ``mode`` is LOG. Returns ``(cost, marginal_error, n_iter, err,
     status, stabilised)``.
     """
-    m = M.shape[1]
-    work = np.empty(5 * m + kernels.RATE_WINDOW + 1)  # one allocation for the kernel domain
-    t = work[:m]
+    n, m = M.shape
     stabilize = mode != KERNEL
+    spread = kernels.spread(lo, hi) if mode != LOG and not warm else np.inf
+    low = rho_a == np.inf and rho_b == np.inf and kernels.takes_copy(K, spread, eps, tol)
+    # one allocation for the kernel domain: t, w, t0 (float64), shift, sums, vk (the
+    # dtype of K), the rate history, then vk_low and K_low (float32) for the copy
+    head = 6 * m + kernels.RATE_WINDOW + 1
+    work = np.empty(head + ((n + 1) * m + 1) // 2 if low else head)
+    t, w, t0 = work[:m], work[4 * m : 5 * m], work[5 * m : 6 * m]
+    tail = work[head:].view(np.float32)
+    vk_low, K_low = tail[: m if low else 0], tail[m : (n + 1) * m if low else m]
+    K_low = K_low.reshape((n if low else 0, m))
     if mode != LOG and not warm:
-        spread = kernels.spread(lo, hi)
         if mode == KERNEL or spread <= kernel_spread * eps:
             alpha[:] = 0.0
             beta[:] = lo
             in_K = work[m : 4 * m].view(K.dtype)  # shift, sums, vk: 3m entries in the dtype of K
-            kernels.build(M, beta, spread, eps, K, t, tiny, in_K[:m], in_K[m : 2 * m])
+            kernels.build_with_copy(M, beta, spread, eps, K, t, tiny, in_K[:m], in_K[m : 2 * m],
+                                    K_low)  # fmt: skip
             if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
                 n_iter, err, status, l1 = kernels.sweeps(
-                    K, a, b, u, v, t, max_iter, tol, check_every, tiny, work[4 * m : 5 * m],
-                    in_K[2 * m : 3 * m], work[5 * m :],
+                    K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
+                    in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
                 )  # fmt: skip
                 if status != FAILED:
                     cost = mass * kernels.plan_cost(K, C, u, v)
