@@ -147,3 +147,17 @@ def test_two_threads_reading_the_plans_get_the_same_arrays():
     for th in threads:
         th.join()
     assert all(s[0] is seen[0][0] and s[1] is seen[0][1] for s in seen)
+
+
+def test_a_batch_of_one_and_a_batch_with_no_kernel_domain_problem():
+    A, B, Ms = _stack(3, 6, 5, seed=110)
+    single = sinkhorn_batch(A[:1], B[:1], Ms[:1], 0.1)
+    one = sinkhorn(A[0], B[0], Ms[0], 0.1)
+    assert single.plan.shape == (1, 6, 5) and single.n_iter[0] == one.n_iter
+    np.testing.assert_allclose(single.plan[0], one.plan, rtol=1e-12, atol=1e-300)
+    A[:, 0] = 0.0  # every problem has a zero weight: none runs in the lanes
+    A /= A.sum(1, keepdims=True)
+    got = sinkhorn_batch(A, B, Ms, 0.1)
+    assert np.all(got.converged) and np.all(got.plan[:, 0] == 0.0)
+    for p in range(3):
+        np.testing.assert_allclose(got.plan[p], sinkhorn(A[p], B[p], Ms[p], 0.1).plan, rtol=1e-12)

@@ -5,7 +5,8 @@ weights ``A[p], B[p]`` and cost ``M`` (shared) or ``M[p]``. Kernel-domain
 problems are solved side by side, one SIMD lane each (``_lanes``); the others
 (small ``reg``, or a kernel-domain breakdown) one after the other by the
 stabilised solver, still inside one compiled loop. Either way a tick that
-solves a thousand 16x16 problems pays the Python overhead once.
+solves a thousand 16x16 problems pays the Python overhead once, and writes no
+plan and no potentials unless they are read (:mod:`._batch_plan`).
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ def sinkhorn_batch(
     Returns:
         One :class:`OTResult` whose fields carry a leading axis of length ``P``
         (``plan`` is ``(P, n, m)``, ``cost``/``converged``/... are ``(P,)``).
-        ``method`` is ``"kernel"``, ``"log"`` or ``"mixed"`` (``auto`` chose per
-        problem). Problems with zero weights are solved one by one by
-        :func:`sinkhorn`.
+        ``plan``, ``f`` and ``g`` are computed on first read
+        (:class:`._batch_plan.BatchPlan`, from a copy of ``M`` the result
+        keeps). ``method`` is ``"kernel"``, ``"log"`` or ``"mixed"`` (``auto``
+        chose per problem). Problems with zero weights are solved one by one
+        by :func:`sinkhorn`.
     """
     dtype = _checks.work_dtype(M, A, B)
     given = M
