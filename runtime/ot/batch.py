@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from otswarm.ot import _checks, _scaling
+from otswarm.ot._batch_plan import BatchPlan
 from otswarm.ot._lanes import solve_lanes
 from otswarm.ot._scaling import FAILED
 from otswarm.ot._solver import LOG, solve_problem
@@ -23,24 +24,24 @@ from otswarm.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
 
 
 @njit(cache=True)
-def _solve_stabilized(Ms, A, B, masses, todo, eps, max_iter, tol, check_every, tiny,
+def _solve_stabilized(Ms, A, B, masses, problems, eps, max_iter, tol, check_every, tiny,
                       plans, F, G, costs, errors, n_iter, status):  # fmt: skip
-    """Solve the problems marked in ``todo`` (``A, B`` already divided by
-    ``masses``) with the stabilised :func:`solve_problem`."""
+    """Solve the listed ``problems`` (``A, B`` already divided by ``masses``)
+    with the stabilised :func:`solve_problem`; the ``k``-th one's plan and
+    potentials go to ``plans[k], F[k], G[k]``."""
     n, m = A.shape[1], B.shape[1]
     alpha, beta = np.empty(n), np.empty(m)
     K, u, v = np.empty((n, m), dtype=Ms.dtype), np.empty(n), np.empty(m)
     unused = np.empty(m)  # the column ranges of the kernel domain (LOG mode)
-    for p in range(A.shape[0]):
-        if not todo[p]:
-            continue
+    for k in range(problems.shape[0]):
+        p = problems[k]
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
         costs[p], errors[p], n_iter[p], _, status[p], _ = solve_problem(
             M, M, A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0, True,
             np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, unused, unused,
         )  # fmt: skip
-        potentials(u, v, alpha, beta, eps, masses[p], F[p], G[p])
-        plan_product(K, u, v, masses[p], plans[p])
+        potentials(u, v, alpha, beta, eps, masses[p], F[k], G[k])
+        plan_product(K, u, v, masses[p], plans[k])
 
 
 def sinkhorn_batch(
@@ -70,8 +71,11 @@ def sinkhorn_batch(
         :func:`sinkhorn`.
     """
     dtype = _checks.work_dtype(M, A, B)
+    given = M
     M = np.asarray(M)
     M = _checks.cost_matrix(M, dtype, ndim=M.ndim if M.ndim in (2, 3) else 2)
+    if M is given or not M.flags.owndata:  # the plans are rebuilt from M when read
+        M = M.copy()
     Ms = M[None] if M.ndim == 2 else M
     n, m = Ms.shape[1:]
     A = _checks.histograms(A, None, n, dtype, "A")
@@ -84,31 +88,36 @@ def sinkhorn_batch(
     tol, max_iter, check_every = _checks.iteration_options(tol, max_iter, check_every, dtype)
     masses = _checks.same_masses(A, B)
     P = A.shape[0]
-    plans = np.empty((P, n, m), dtype=dtype)
-    F, G = np.empty((P, n)), np.empty((P, m))
+    U, V, beta, spreads = np.empty((P, n)), np.empty((P, m)), np.empty((P, m)), np.empty(P)
     costs, errors = np.empty(P), np.empty(P)
-    n_iter, status = np.empty(P, dtype=np.int64), np.empty(P, dtype=np.int64)
+    n_iter, status = np.empty(P, dtype=np.int64), np.full(P, FAILED, dtype=np.int64)
     has_zeros = (A == 0).any(axis=1) | (B == 0).any(axis=1)
-    A_n = (A / masses[:, None]).astype(np.float64)
-    B_n = (B / masses[:, None]).astype(np.float64)
+    A_n = np.divide(A, masses[:, None], dtype=np.float64)
+    B_n = np.divide(B, masses[:, None], dtype=np.float64)
     tiny = float(np.finfo(dtype).tiny)
-    status[:] = FAILED
     if method != "log":  # kernel domain, many problems per SIMD lane set
         spread = KERNEL_SPREAD[dtype] if method == "auto" else np.inf
         solve_lanes(Ms, A_n, B_n, masses, np.flatnonzero(~has_zeros), reg, spread, max_iter,
-                    tol, check_every, tiny, plans, F, G, costs, errors, n_iter, status)  # fmt: skip
+                    tol, check_every, tiny, U, V, beta, spreads, costs, errors, n_iter,
+                    status)  # fmt: skip
     # the log domain for the rest (and for kernel-domain breakdowns)
     stabilized = (status == FAILED) & ~has_zeros
-    _solve_stabilized(Ms, A_n, B_n, masses, stabilized, reg, max_iter, tol, check_every, tiny,
-                      plans, F, G, costs, errors, n_iter, status)  # fmt: skip
-    for p in np.flatnonzero(has_zeros):
+    factored = np.flatnonzero(~stabilized & ~has_zeros)  # plans rebuilt when read
+    held = np.concatenate([np.flatnonzero(stabilized), np.flatnonzero(has_zeros)])
+    first_zero = int(stabilized.sum())
+    plans = np.empty((len(held), n, m), dtype=dtype)
+    F, G = np.empty((len(held), n)), np.empty((len(held), m))
+    _solve_stabilized(Ms, A_n, B_n, masses, held[:first_zero], reg, max_iter, tol,
+                      check_every, tiny, plans, F, G, costs, errors, n_iter, status)  # fmt: skip
+    for k in range(first_zero, len(held)):
+        p = held[k]
         one = sinkhorn(A[p], B[p], Ms[0 if len(Ms) == 1 else p], reg, method=method,
                        max_iter=max_iter, tol=tol, check_every=check_every)  # fmt: skip
-        plans[p], F[p], G[p] = one.plan, one.f, one.g
+        plans[k], F[k], G[k] = one.plan, one.f, one.g
         costs[p], errors[p], n_iter[p] = one.cost, one.marginal_error, one.n_iter
         status[p] = _scaling.CONVERGED if one.converged else _scaling.MAX_ITER
         stabilized[p] = one.method == "log"
+    deferred = BatchPlan(Ms, reg, masses, factored, U, V, beta, spreads, held, plans, F, G)
     converged = status == _scaling.CONVERGED
-    F, G = F.astype(dtype, copy=False), G.astype(dtype, copy=False)
     used = "log" if stabilized.all() else "kernel" if not stabilized.any() else "mixed"
-    return OTResult(plans, costs, F, G, n_iter, converged, errors, used, reg)
+    return OTResult(deferred, costs, deferred, deferred, n_iter, converged, errors, used, reg)

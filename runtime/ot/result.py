@@ -32,7 +32,16 @@ def potentials(u, v, alpha, beta, eps, scale, f, g):
         g[j] = beta[j] + eps * math.log(v[j])
 
 
-class FactoredPlan:
+class Deferred:
+    """Base of the plans a solver keeps as factors until first read
+    (:class:`FactoredPlan`, :class:`._batch_plan.BatchPlan`): ``array()``
+    gives the plan, ``dual()`` the potentials ``(f, g)``; :class:`OTResult`
+    calls them when its ``plan``, ``f`` or ``g`` is read."""
+
+    __slots__ = ()
+
+
+class FactoredPlan(Deferred):
     """A scaling solve's plan ``scale * diag(u) K diag(v)`` and its potentials,
     kept as factors until first read.
 
@@ -100,10 +109,10 @@ _PLAN_LOCK = threading.Lock()  # writing a plan over its kernel happens once
 
 
 class _Fields(NamedTuple):
-    plan: np.ndarray | FactoredPlan
+    plan: np.ndarray | Deferred
     cost: float | np.ndarray
-    f: np.ndarray | FactoredPlan
-    g: np.ndarray | FactoredPlan
+    f: np.ndarray | Deferred
+    g: np.ndarray | Deferred
     n_iter: int | np.ndarray
     converged: bool | np.ndarray
     marginal_error: float | np.ndarray
@@ -116,7 +125,7 @@ class OTResult(_Fields):
 
     For a batch solve (:func:`otswarm.ot.sinkhorn_batch`) every field gains a
     leading batch axis: ``plan`` is ``(B, n, m)``, ``cost`` ... ``converged`` are
-    ``(B,)`` arrays.
+    ``(B,)`` arrays; its plans and potentials are computed on first access too.
 
     Attributes:
         plan: transport plan ``P`` of shape ``(n, m)``, ``P[i, j]`` is the mass
@@ -146,14 +155,14 @@ class OTResult(_Fields):
     @property
     def plan(self) -> np.ndarray:
         held = tuple.__getitem__(self, 0)
-        return held.array() if type(held) is FactoredPlan else held
+        return held.array() if isinstance(held, Deferred) else held
 
     @property
     def f(self) -> np.ndarray:
         held = tuple.__getitem__(self, 2)
-        return held.dual()[0] if type(held) is FactoredPlan else held
+        return held.dual()[0] if isinstance(held, Deferred) else held
 
     @property
     def g(self) -> np.ndarray:
         held = tuple.__getitem__(self, 3)
-        return held.dual()[1] if type(held) is FactoredPlan else held
+        return held.dual()[1] if isinstance(held, Deferred) else held
