@@ -2,7 +2,9 @@
 (``_kernel.build_with_copy``, ``_kernel.sweeps``): the copy is exactly
 ``float32(K)``, the returned plan is the one measured on ``K`` itself, the
 answer is POT's and that of the float64 sweeps alone, and a copy that is wrong
-or breaks down costs sweeps, never the answer."""
+or breaks down costs sweeps, never the answer. And the cost that the last
+sweep takes on the way (``_kernel.row_sweep`` with ``C``): that of the plan
+returned, as ``plan_cost`` gives it."""
 
 from __future__ import annotations
 
@@ -43,14 +45,16 @@ def _kernel(M, eps, copy=True):
     return K, t, low, spread(lo, hi)
 
 
-def _sweep(K, low, a, b, t, max_iter, tol):
+def _sweep(K, low, a, b, t, max_iter, tol, C=None, check_every=1):
+    """:func:`sweeps`: ``(n_iter, err, status, l1, u, v, cost)``."""
     n, m = K.shape
     u, v = np.empty(n), np.empty(m)
+    C = K[:0] if C is None else C
     work = [np.empty(m), np.empty(m), np.empty(m, np.float32), np.empty(m)]
-    n_iter, err, status, l1 = sweeps(K, low, a, b, u, v, t.copy(), max_iter, tol, 1, TINY,
-                                     work[0], work[1], work[2], work[3],
-                                     np.empty(RATE_WINDOW + 1))  # fmt: skip
-    return n_iter, err, status, l1, u, v
+    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, u, v, t.copy(), max_iter, tol,
+                                           check_every, TINY, work[0], work[1], work[2], work[3],
+                                           np.empty(RATE_WINDOW + 1))  # fmt: skip
+    return n_iter, err, status, l1, u, v, cost
 
 
 def _measured(K, u, v, a, b):
@@ -157,3 +161,54 @@ def test_sinkhorn_with_the_copy_is_measured_and_agrees_with_pot(seed):
         got = sinkhorn(a, b, M, reg, method=method, tol=tol)
         assert got.converged and got.method == "kernel"
         assert_balanced_plan_is_measured_and_right(got, a, b, M, reg, tol)
+
+
+def test_the_sweeps_stay_on_the_copy_until_its_error_is_small():
+    """A copy of another problem's kernel: its sweeps converge to that
+    problem's plan until the copy's error is below SWITCH (several sweeps),
+    so the sweeps on ``K`` that follow need about as many as from a cold
+    start. A copy left after one sweep would cost one sweep."""
+    a, b, M = cloud_problem(200, 150, seed=3)
+    K, t, _, _ = _kernel(M, 0.05)
+    _, _, M2 = cloud_problem(200, 150, seed=4)
+    _, _, other, _ = _kernel(M2, 0.05)
+    plain = _sweep(K, other[:0], a, b, t, 5000, 1e-10)
+    got = _sweep(K, other, a, b, t, 5000, 1e-10)
+    assert got[2] == 0 and got[1] <= 1e-10
+    assert got[0] >= plain[0] + 5, (got[0], plain[0])
+
+
+def _cost_of(K, M, u, v):
+    return float(np.sum(u[:, None] * K * v[None, :] * M))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_last_sweep_takes_the_cost_of_the_plan_it_returns(seed):
+    """Where the last sweep took it, the cost is ``<P, M>`` of the plan
+    returned (``u`` after the sweep, ``v`` before), as ``plan_cost`` and NumPy
+    give it; it takes it on a converged solve (the error falls at a steady
+    rate) and on the last of ``max_iter`` sweeps."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(5, 300)), int(rng.integers(5, 300))
+    a, b, M = cloud_problem(n, m, seed=seed + 70)
+    M = M * 10.0 ** rng.uniform(-2, 2)
+    eps = float(M.max() * 10.0 ** rng.uniform(-1.5, -0.5))
+    K, t, low, _ = _kernel(M, eps, copy=n * m >= LOW_MIN)
+    for max_iter, tol in ((5000, 1e-9), (5000, 1e-11), (3, 1e-300), (1, 1e-300)):
+        got = _sweep(K, low, a, b, t, max_iter, tol, C=M)
+        assert got[2] in (0, 1) and not math.isnan(got[6])
+        assert got[6] == pytest.approx(plan_cost(K, M, got[4], got[5]), rel=1e-13)
+        assert got[6] == pytest.approx(_cost_of(K, M, got[4], got[5]), rel=1e-12)
+    # no C (float32 work, or the unbalanced sweeps): no cost taken
+    assert math.isnan(_sweep(K, low, a, b, t, 5000, 1e-9)[6])
+
+
+def test_a_sweep_that_took_the_cost_and_did_not_stop_leaves_no_stale_cost():
+    """check_every = 3: sweeps that are not checked take no cost, and the
+    cost returned is that of the last sweep, never of an earlier one."""
+    a, b, M = cloud_problem(120, 90, seed=9)
+    K, t, low, _ = _kernel(M, 0.08)
+    for max_iter in range(1, 12):
+        got = _sweep(K, low, a, b, t, max_iter, 1e-9, C=M, check_every=3)
+        assert not math.isnan(got[6])
+        assert got[6] == pytest.approx(plan_cost(K, M, got[4], got[5]), rel=1e-13)

@@ -53,7 +53,12 @@ sweep ``k`` the plan ``(u, v)`` has row marginal ``u_i (K v)_i`` and column
 marginal ``v_j (K^T u)_j``; the error is the L2 norm of both violations
 together (with ``w = 1`` the row part is zero, as in plain Sinkhorn). The same
 sweep gives their L1 norm (``OTResult.marginal_error``), so what is left after
-the last sweep is the cost ``<P, C>`` (:func:`plan_cost`, one more pass).
+the last sweep is the cost ``<P, C> = sum_i u_i sum_j K_ij v_j C_ij``. A sweep
+that is expected to be the last (its error below ``tol`` at the rate of the two
+before) takes it on the way: each row's ``sum_j K_ij v_j C_ij`` beside its sum
+``(K v)_i``, from the same products, times the new ``u_i``, which is the
+returned plan's; that reads ``C`` once where :func:`plan_cost` (the pass left
+when the guess was wrong) reads ``K`` and ``C``.
 """
 
 from __future__ import annotations
@@ -220,7 +225,7 @@ def _row_update(omega, s, a_i, u_i, phi, residual):
 
 
 @njit(cache=True, fastmath=FAST)
-def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny):
+def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     """``u <- relaxed (a / K v)^phi`` and ``t = K^T u`` in one pass over ``K``.
 
     Rows go in blocks of ``BLOCK``: the block's dot products share each load of
@@ -238,7 +243,12 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny):
     ``t`` stay float64. Returns
     ``(ok, sum of e^2, sum of |e|)`` (``e`` of :func:`_row_update`); ``ok`` is
     False on a row sum that under/overflowed (the scalings are then partly
-    updated)."""
+    updated).
+
+    When ``C`` has rows (the cost, float64, as ``K``), the same pass also
+    gives the cost of the plan ``(u new, v)``, ``sum_i u_i sum_j K_ij v_j
+    C_ij`` (each row's ``sum_j K_ij v_j C_ij`` beside its sum ``s_i``, from the
+    same products), as a fourth result; else that is 0."""
     n, m = K.shape
     for j in range(m):
         t[j] = 0.0
@@ -246,44 +256,60 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny):
     zero = cast_like(0.0, K)
     err = 0.0
     err1 = 0.0
+    cost = 0.0
+    with_cost = C.shape[0] == n
     for i in range(0, n, BLOCK):
         i1, i2, i3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)
         K0, K1, K2, K3 = K[i], K[i1], K[i2], K[i3]
         s0 = s1 = s2 = s3 = zero
-        for j in range(m):
-            vj = vk[j]
-            s0 += K0[j] * vj
-            s1 += K1[j] * vj
-            s2 += K2[j] * vj
-            s3 += K3[j] * vj
+        c0 = c1 = c2 = c3 = 0.0
+        if with_cost:  # q = K_ij v_j serves both sums
+            C0, C1, C2, C3 = C[i], C[i1], C[i2], C[i3]
+            for j in range(m):
+                vj = vk[j]
+                q0, q1, q2, q3 = K0[j] * vj, K1[j] * vj, K2[j] * vj, K3[j] * vj
+                s0, s1, s2, s3 = s0 + q0, s1 + q1, s2 + q2, s3 + q3
+                c0, c1 = c0 + q0 * C0[j], c1 + q1 * C1[j]
+                c2, c3 = c2 + q2 * C2[j], c3 + q3 * C3[j]
+        else:
+            for j in range(m):
+                vj = vk[j]
+                s0 += K0[j] * vj
+                s1 += K1[j] * vj
+                s2 += K2[j] * vj
+                s3 += K3[j] * vj
         s0, s1, s2, s3 = float(s0), float(s1), float(s2), float(s3)
         if not ((s0 > tiny) & (s0 < HUGE) & (s1 > tiny) & (s1 < HUGE) & (s2 > tiny)
                 & (s2 < HUGE) & (s3 > tiny) & (s3 < HUGE)):  # fmt: skip
-            return False, err, err1
+            return False, err, err1, cost
         u0, e0 = _row_update(omega, s0, a[i], u[i], phi, residual)
         u[i] = u0
         err += e0 * e0
         err1 += abs(e0)
+        cost += u0 * c0
         u1 = u2 = u3 = 0.0
         if i1 > i:
             u1, e1 = _row_update(omega, s1, a[i1], u[i1], phi, residual)
             u[i1] = u1
             err += e1 * e1
             err1 += abs(e1)
+            cost += u1 * c1
         if i2 > i1:
             u2, e2 = _row_update(omega, s2, a[i2], u[i2], phi, residual)
             u[i2] = u2
             err += e2 * e2
             err1 += abs(e2)
+            cost += u2 * c2
         if i3 > i2:
             u3, e3 = _row_update(omega, s3, a[i3], u[i3], phi, residual)
             u[i3] = u3
             err += e3 * e3
             err1 += abs(e3)
+            cost += u3 * c3
         w0, w1, w2, w3 = cast_like(u0, K), cast_like(u1, K), cast_like(u2, K), cast_like(u3, K)
         for j in range(m):
             t[j] += (w0 * K0[j] + w1 * K1[j]) + (w2 * K2[j] + w3 * K3[j])
-    return True, err, err1
+    return True, err, err1, cost
 
 
 @njit(cache=True, inline="always")
@@ -299,14 +325,31 @@ def takes_copy(K, spread, eps, tol):
         tol <= 0.1 * SWITCH  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def expected_below(err, last, tol):
+    """Whether the error after the next sweep, at the rate ``err / last`` of
+    the last two, is expected below ``tol`` (never without two finite, falling
+    errors)."""
+    return 0.0 < err < last < np.inf and err * err < tol * last
+
+
 @njit(cache=True, fastmath=FAST)
-def sweeps(K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_low, t0, history):
+def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_low, t0,
+           history):  # fmt: skip
     """Over-relaxed Sinkhorn sweeps from ``u = 1`` and ``v = b / t`` (``t =
     K^T 1`` on entry). ``a, b`` of unit mass. Returns ``(n_iter, err,
-    status, l1)``; on CONVERGED and MAX_ITER ``(u, v)`` is the plan whose
+    status, l1, cost)``; on CONVERGED and MAX_ITER ``(u, v)`` is the plan whose
     marginal violation was measured on ``K``, ``err`` in the L2 norm of the
     stopping test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1``; FAILED: a row or
     column sum under/overflowed (the caller goes to the log domain).
+
+    ``cost`` is ``<P, C>`` of that plan when the last sweep took it (NaN
+    otherwise: :func:`plan_cost` gives it). A sweep on a float64 ``K`` takes
+    the cost (:func:`row_sweep` with ``C``: it reads ``C`` beside ``K``, where
+    :func:`plan_cost` would read both again) when it may be the last one: the
+    error is expected below ``tol`` at the rate of the last two sweeps and
+    it is checked, or it is the last of ``max_iter``. A sweep that takes the
+    cost and does not stop costs a read of ``C`` in vain.
 
     When ``K_low`` has rows (``float32(K)`` of :func:`build_with_copy`), the
     first sweeps run on it: half the bytes of ``K`` and twice the lanes, so
@@ -328,11 +371,12 @@ def sweeps(K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_
     low = K_low.shape[0] == n and max_iter > 1
     for j in range(m):
         if not (t[j] > tiny and t[j] < HUGE):
-            return 0, np.inf, FAILED, np.inf
+            return 0, np.inf, FAILED, np.inf, np.nan
         t0[j] = t[j]
     restart, start = True, 0
-    err = np.inf
+    err = last = np.inf
     omega, relax, best = 1.0, True, np.inf
+    none = C[:0]
     for it in range(max_iter):
         if restart:
             start = it  # the schedule and the checks count from here
@@ -345,9 +389,15 @@ def sweeps(K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_
             restart = False
         floor = TINY32 if low else tiny
         if low:
-            ok, row_err, l1 = row_sweep(K_low, v, vk_low, a, u, t, omega, 1.0, False, floor)
+            ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, 1.0, False, floor,
+                                              none)  # fmt: skip
         else:
-            ok, row_err, l1 = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor)
+            checked = (it - start) % check_every == 0
+            final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
+            takes = final and K.itemsize == 8 and C.shape[0] == n
+            ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor,
+                                              C if takes else none)  # fmt: skip
+            cost = cost if takes else np.nan
         col_err = 0.0
         for j in range(m if ok else 0):
             tj = t[j]
@@ -358,22 +408,22 @@ def sweeps(K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_
             w[j] = b[j] / tj
         if not ok:
             if not low:
-                return it + 1, err, FAILED, np.inf
-            low, restart, err = False, True, np.inf
+                return it + 1, err, FAILED, np.inf, np.nan
+            low, restart, err, last = False, True, np.inf, np.inf
             continue
         last = err
         err = math.sqrt(row_err + col_err)
         if low:
-            low = not (err < SWITCH or err >= last or err * (err / last) < tol
+            low = not (err < SWITCH or err >= last or expected_below(err, last, tol)
                        or it + 2 >= max_iter)  # fmt: skip
         elif (it - start) % check_every == 0 and err < tol:
-            return it + 1, err, CONVERGED, l1
+            return it + 1, err, CONVERGED, l1, cost
         if it + 1 == max_iter:
             break
         for j in range(m):
             v[j] = relaxed(omega, w[j], v[j])
         omega, relax, best = next_omega(it - start, err, omega, relax, best, history)
-    return max_iter, err, MAX_ITER, l1
+    return max_iter, err, MAX_ITER, l1, cost
 
 
 @njit(cache=True, fastmath=FAST)
@@ -401,7 +451,7 @@ def sweeps_unbalanced(K, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol,
     history = np.full(RATE_WINDOW + 1, np.inf)
     err = np.inf
     for it in range(max_iter):
-        ok, row_err, _ = row_sweep(K, v, vk, a, u, t, omega, phi_a, True, tiny)
+        ok, row_err, _, _ = row_sweep(K, v, vk, a, u, t, omega, phi_a, True, tiny, K[:0])
         if not ok:
             return it, err, FAILED
         col_err = 0.0

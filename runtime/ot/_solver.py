@@ -197,13 +197,14 @@ def solve_problem(
             kernels.build_with_copy(M, beta, spread, eps, K, t, tiny, in_K[:m], in_K[m : 2 * m],
                                     K_low)  # fmt: skip
             if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
-                n_iter, err, status, l1 = kernels.sweeps(
-                    K, K_low, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
+                n_iter, err, status, l1, cost = kernels.sweeps(
+                    K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
                     in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
                 )  # fmt: skip
                 if status != FAILED:
-                    cost = mass * kernels.plan_cost(K, C, u, v)
-                    return cost, mass * l1, n_iter, err, status, False
+                    if cost != cost:  # NaN: the last sweep did not take the cost
+                        cost = kernels.plan_cost(K, C, u, v)
+                    return mass * cost, mass * l1, n_iter, err, status, False
             else:
                 phi_b = _exponent(rho_b, eps)
                 col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
