@@ -224,7 +224,7 @@ def _row_update(omega, s, a_i, u_i, phi, residual):
     return new, s * (plain - u_i) if residual else new * s - a_i
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
 def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     """``u <- relaxed (a / K v)^phi`` and ``t = K^T u`` in one pass over ``K``.
 
@@ -333,7 +333,7 @@ def expected_below(err, last, tol):
     return 0.0 < err < last < np.inf and err * err < tol * last
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
 def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_low, t0,
            history):  # fmt: skip
     """Over-relaxed Sinkhorn sweeps from ``u = 1`` and ``v = b / t`` (``t =
@@ -388,11 +388,11 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
             history[:] = np.inf
             restart = False
         floor = TINY32 if low else tiny
+        checked = check_every == 1 or (it - start) % check_every == 0  # no division by default
         if low:
             ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, 1.0, False, floor,
                                               none)  # fmt: skip
         else:
-            checked = (it - start) % check_every == 0
             final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
             takes = final and K.itemsize == 8 and C.shape[0] == n
             ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor,
@@ -416,7 +416,7 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
         if low:
             low = not (err < SWITCH or err >= last or expected_below(err, last, tol)
                        or it + 2 >= max_iter)  # fmt: skip
-        elif (it - start) % check_every == 0 and err < tol:
+        elif checked and err < tol:
             return it + 1, err, CONVERGED, l1, cost
         if it + 1 == max_iter:
             break
@@ -426,7 +426,7 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
     return max_iter, err, MAX_ITER, l1, cost
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
 def sweeps_unbalanced(K, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, check_every,
                       tiny):  # fmt: skip
     """Over-relaxed generalised sweeps (Chizat et al. 2018) for KL-relaxed
