@@ -276,11 +276,10 @@ def summary(rows):
 
 
 def main(argv=None) -> int:
-    plan = cases(1)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="draws every problem")
     parser.add_argument("--per-kernel", type=int, default=3, help="draws per size band")
-    parser.add_argument("--only", nargs="+", choices=sorted(plan), help="these kernels only")
+    parser.add_argument("--only", nargs="+", choices=sorted(cases(1)), help="these kernels only")
     args = parser.parse_args(argv)
     plan = cases(args.per_kernel)
     chosen = args.only or list(plan)
