@@ -129,6 +129,25 @@ def spread(lo, hi):
     return top
 
 
+@njit(cache=True, inline="always")
+def flushes(K, spread, eps):
+    """Whether building ``K`` for reduced costs up to ``spread`` flushes
+    entries to 0: some exponent ``-spread / eps`` can fall below the dtype's
+    ``FLOOR + 1``, where ``exp`` leaves the normal numbers."""
+    return not spread / eps <= -floor_like(K) - 1.0
+
+
+@njit(cache=True)
+def flush_harmless(K, spread, eps, u, v, tiny, tol):
+    """Whether the plan ``(u, v)`` of ``K`` (unit mass) is that of the exact
+    kernel to within ``tol / 10``: the build flushed no entry
+    (:func:`flushes`), or the flushed ones, each below ``tiny``, would move
+    the marginals by at most ``tiny * sum(u) * sum(v) <= tol / 10``. Scalings
+    that wide can lift a flushed entry to real mass, and the sweeps would
+    then have converged to the plan of another problem."""
+    return not flushes(K, spread, eps) or tiny * np.sum(u) * np.sum(v) <= 0.1 * tol
+
+
 @njit(cache=True, fastmath={"contract"})  # no reassoc: LLVM would turn x * (1 / eps) into x / eps
 def build(M, beta, spread, eps, K, t, tiny, shift, sums):
     """``K_ij = exp((beta_j - M_ij) / eps)`` (``beta = lo`` of
@@ -155,7 +174,7 @@ def build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K_low):
         shift[j] = cast_like(beta[j], K)
         sums[j] = 0.0
     inv = cast_like(1.0 / eps, K)
-    flush = not spread / eps <= -floor_like(K) - 1.0
+    flush = flushes(K, spread, eps)
     copy = K_low.shape[0] == n
     for i in range(n):
         Mi, Ki = M[i], K[i]

@@ -19,7 +19,8 @@ cost spread of its kernel ``K_ij = exp((beta_j - M_ij) / eps)``
 read, :mod:`._batch_plan`), its cost ``<P, M>`` (from the lane's kernel as
 built, kept whole for this: a strided pass over the lane costs more) and its
 marginal error (measured by the last sweep). Lanes
-whose sums under/overflow are reported as FAILED and solved again,
+whose sums under/overflow, or whose flushed kernel entries could carry mass
+(``_kernel.flush_harmless``), are reported as FAILED and solved again,
 stabilised, by the caller.
 """
 
@@ -35,6 +36,7 @@ from otswarm.ot._kernel import (
     RATE_WINDOW,
     build,
     column_range,
+    flush_harmless,
     next_omega,
     plan_cost,
     relaxed,
@@ -242,6 +244,9 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
                 if not failed[k]:
                     U[p] = u[:, k]
                     V[p] = v[:, k]
+                    if not flush_harmless(one[k], spreads[p], eps, U[p], V[p], tiny, tol):
+                        status[p] = FAILED  # redone stabilised by the caller
+                if status[p] != FAILED:
                     M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
                     costs[p] = masses[p] * plan_cost(one[k], M, U[p], V[p])
                     errors[p] = masses[p] * l1[k]

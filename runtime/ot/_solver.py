@@ -85,7 +85,7 @@ def solve(
             build_kernel(M, alpha, beta, eps_s, K, tiny)
             _start_columns(K, b, beta, u, v, t, eps_s, phi_b, tiny)
         else:
-            absorb(K, u, v, alpha, beta, 2.0 * eps_s, True, tiny)  # u, v belong to 2 eps
+            absorb(K, M, u, v, alpha, beta, 2.0 * eps_s, eps_s, tiny)  # u, v belong to 2 eps
         budget = max_iter - it if last else min(stage_budget, max_iter - it - 1)
         threshold = tol if last else max(tol, STAGE_TOL)
         omega, relax, best = 1.0, True, np.inf
@@ -113,7 +113,7 @@ def solve(
             if err_now < np.inf:
                 omega, relax, best = kernels.next_omega(k, err_now, omega, relax, best, history)
             if stabilize and (wide_u or wide_v):
-                absorb(K, u, v, alpha, beta, eps_s, False, tiny)
+                absorb(K, M, u, v, alpha, beta, eps_s, eps_s, tiny)
         if last:
             return it, err, CONVERGED if err < threshold else MAX_ITER
     return it, err, MAX_ITER
@@ -201,6 +201,8 @@ def solve_problem(
                     K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
                     in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
                 )  # fmt: skip
+                if status != FAILED and not kernels.flush_harmless(K, spread, eps, u, v, tiny, tol):
+                    status = FAILED  # the plan may be another problem's: redo in the log domain
                 if status != FAILED:
                     if cost != cost:  # NaN: the last sweep did not take the cost
                         cost = kernels.plan_cost(K, C, u, v)

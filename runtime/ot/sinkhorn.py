@@ -2,7 +2,9 @@
 
 Solves ``min_P <P, M> + reg * sum_ij P_ij (log P_ij - 1)`` subject to
 ``P 1 = a``, ``P^T 1 = b``, ``P >= 0`` (Cuturi 2013). ``method="kernel"`` is
-Sinkhorn-Knopp on ``K = exp(-M / reg)``; ``method="log"`` is the log-domain
+Sinkhorn-Knopp on ``K = exp(-M / reg)``, redone in the log domain when a sum
+under/overflows or when the entries the build flushed to 0 could carry mass
+(``_kernel.flush_harmless``); ``method="log"`` is the log-domain
 solver (stabilised scaling with absorbed potentials and epsilon scaling, see
 ``_scaling``), safe for any ``reg > 0``; ``method="auto"`` takes the kernel
 domain when the spread of the reduced costs ``M_ij - min_j M_ij`` is at most
@@ -88,7 +90,8 @@ def sinkhorn(
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
     if method == "kernel" and result.method == "log":
-        log.info("kernel-domain Sinkhorn under/overflowed at reg=%g; used the log domain", reg)
+        log.info("kernel-domain Sinkhorn under/overflowed (or its flushed entries could carry "
+                 "mass) at reg=%g; used the log domain", reg)  # fmt: skip
     return result
 
 
