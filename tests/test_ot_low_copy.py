@@ -41,7 +41,7 @@ def _kernel(M, eps, copy=True):
     K, t = np.empty_like(M), np.empty(m)
     low = np.full((n if copy else 0, m), np.nan, dtype=np.float32)
     shift, sums = np.empty(m), np.empty(m)
-    build_with_copy(M, lo, spread(lo, hi), eps, K, t, TINY, shift, sums, low)
+    build_with_copy(M, lo[:0], lo, spread(lo, hi), eps, K, t, TINY, shift, sums, low)
     return K, t, low, spread(lo, hi)
 
 
@@ -51,9 +51,9 @@ def _sweep(K, low, a, b, t, max_iter, tol, C=None, check_every=1):
     u, v = np.empty(n), np.empty(m)
     C = K[:0] if C is None else C
     work = [np.empty(m), np.empty(m), np.empty(m, np.float32), np.empty(m)]
-    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, u, v, t.copy(), max_iter, tol,
-                                           check_every, TINY, work[0], work[1], work[2], work[3],
-                                           np.empty(RATE_WINDOW + 1))  # fmt: skip
+    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, 1.0, 1.0, t[:0], u, v, t.copy(),
+                                           max_iter, tol, check_every, TINY, work[0], work[1],
+                                           work[2], work[3], np.empty(RATE_WINDOW + 1))  # fmt: skip
     return n_iter, err, status, l1, u, v, cost
 
 

@@ -67,7 +67,7 @@ def solve(
     update makes, generalised) is checked on every ``check_every``-th
     iteration of a stage; each stage over-relaxes with its own schedule
     (``_kernel.next_omega``). A converged generalised plan takes the plain
-    column update, as in ``_kernel.sweeps_unbalanced``.
+    column update.
 
     Returns ``(n_iter, err, status)`` with status CONVERGED, MAX_ITER or FAILED.
     """
@@ -155,8 +155,20 @@ KERNEL_SPREAD = {np.dtype(np.float64): 400.0, np.dtype(np.float32): 60.0}
 
 
 @njit(cache=True)
+def reduced_cost(M, row, col):
+    """A new array ``S_ij = M_ij - row_i - col_j`` (one pass, no NumPy temporaries)."""
+    n, m = M.shape
+    S = np.empty_like(M)
+    for i in range(n):
+        ri = row[i]
+        for j in range(m):
+            S[i, j] = M[i, j] - ri - col[j]
+    return S
+
+
+@njit(cache=True)
 def solve_problem(
-    M, C, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
+    M, row, col, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
     max_iter, tol, check_every, tiny, K, u, v, lo, hi,
 ):  # fmt: skip
     """One complete solve on the support (``a, b`` divided by ``mass``).
@@ -164,23 +176,35 @@ def solve_problem(
     ``mode`` is KERNEL (Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel when
     the reduced cost spread is at most ``kernel_spread * eps`` on a cold
     start). A cold kernel-domain solve runs :mod:`._kernel` (one build pass,
-    over-relaxed sweeps, balanced or generalised; balanced ones start on a
-    float32 copy of a float64 kernel where :func:`._kernel.takes_copy` says
-    so); a kernel-domain breakdown is redone stabilised from a cold start.
+    over-relaxed sweeps, balanced or generalised, started on a float32 copy
+    of a float64 kernel where :func:`._kernel.takes_copy` says so, the cost
+    taken by the last sweep or :func:`._kernel.plan_cost`); a kernel-domain
+    breakdown is redone stabilised from a cold start.
     ``alpha, beta`` hold the warm-start potentials when ``warm``. The plan is
     left factored, ``P = mass * u_i K_ij v_j`` with ``K_ij = exp((alpha_i +
     beta_j - M_ij) / eps)``, in the outputs ``K, u, v, alpha, beta``
     (:func:`.result.potentials` gives its potentials from them). Epsilon
-    scaling runs when stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
-    taken of (``M`` itself, or the unshifted cost of an unbalanced problem);
-    ``lo, hi`` hold the column ranges of ``M`` (:func:`_kernel.column_range`)
-    unless ``mode`` is LOG. Returns ``(cost, marginal_error, n_iter, err,
-    status, stabilised)``.
+    scaling runs when stabilised, ``anneal`` and cold.
+
+    When ``row, col`` have ``n`` and ``m`` entries, the problem is that of the
+    reduced cost ``S_ij = M_ij - row_i - col_j`` (the reference measure of an
+    unbalanced problem: ``row = eps log a``, ``col = eps log b``) and the
+    returned cost is still ``<P, M>``; with no entries they are 0. The kernel
+    domain never writes ``S``: ``lo, hi`` are then the column ranges of ``M_ij
+    - row_i`` (:func:`_kernel.reduced_column_range`), ``S``'s own shifted by
+    ``col_j`` (so the spread is ``S``'s), and the kernel ``exp((lo_j - (M_ij -
+    row_i)) / eps) = exp((beta_j - S_ij) / eps)`` with ``beta = lo - col``,
+    the column shift of ``S``, is built from ``M`` (:func:`_kernel.build_with_copy`);
+    ``alpha, beta`` are left as the shifts of ``S`` (``alpha = 0``). Only the
+    log domain writes ``S``. ``lo, hi`` (:func:`_kernel.column_range` of
+    ``M`` when no offsets) are unused when ``mode`` is LOG. Returns ``(cost,
+    marginal_error, n_iter, err, status, stabilised)``.
     """
     n, m = M.shape
+    shifted = row.shape[0] == n
     stabilize = mode != KERNEL
     spread = kernels.spread(lo, hi) if mode != LOG and not warm else np.inf
-    low = rho_a == np.inf and rho_b == np.inf and kernels.takes_copy(K, spread, eps, tol)
+    low = kernels.takes_copy(K, spread, eps, tol)
     # one allocation for the kernel domain: t, w, t0 (float64), shift, sums, vk (the
     # dtype of K), the rate history, then vk_low and K_low (float32) for the copy
     head = 6 * m + kernels.RATE_WINDOW + 1
@@ -194,30 +218,24 @@ def solve_problem(
             alpha[:] = 0.0
             beta[:] = lo
             in_K = work[m : 4 * m].view(K.dtype)  # shift, sums, vk: 3m entries in the dtype of K
-            kernels.build_with_copy(M, beta, spread, eps, K, t, tiny, in_K[:m], in_K[m : 2 * m],
-                                    K_low)  # fmt: skip
-            if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
-                n_iter, err, status, l1, cost = kernels.sweeps(
-                    K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
-                    in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
-                )  # fmt: skip
-                if status != FAILED and not kernels.flush_harmless(K, spread, eps, u, v, tiny, tol):
-                    status = FAILED  # the plan may be another problem's: redo in the log domain
-                if status != FAILED:
-                    if cost != cost:  # NaN: the last sweep did not take the cost
-                        cost = kernels.plan_cost(K, C, u, v)
-                    return mass * cost, mass * l1, n_iter, err, status, False
-            else:
-                phi_b = _exponent(rho_b, eps)
-                col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
-                n_iter, err, status = kernels.sweeps_unbalanced(
-                    K, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t, max_iter, tol,
-                    check_every, tiny,
-                )  # fmt: skip
-            if status != FAILED:
-                cost, marginal_error = assemble(K, C, a, b, u, v, mass)
-                return cost, marginal_error, n_iter, err, status, False
+            kernels.build_with_copy(M, row, beta, spread, eps, K, t, tiny, in_K[:m],
+                                    in_K[m : 2 * m], K_low)  # fmt: skip
+            if shifted:
+                beta -= col
+            phi_b = _exponent(rho_b, eps)
+            col_factor = np.exp(-(1.0 - phi_b) * beta / eps) if phi_b != 1.0 else beta[:0]
+            n_iter, err, status, l1, cost = kernels.sweeps(
+                K, K_low, M, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t, max_iter,
+                tol, check_every, tiny, w, in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
+            )  # fmt: skip
+            if status != FAILED and not kernels.flush_harmless(K, spread, eps, u, v, tiny, tol):
+                status = FAILED  # the plan may be another problem's: redo in the log domain
+            if status != FAILED:  # the sweeps measured the marginals
+                if cost != cost:  # NaN: the last sweep did not take the cost
+                    cost = kernels.plan_cost(K, M, u, v)
+                return mass * cost, mass * l1, n_iter, err, status, False
         mode, stabilize = LOG, True
+    C, M = M, reduced_cost(M, row, col) if shifted else M
     for attempt in range(2):
         stages = 1
         if not warm or attempt == 1:
