@@ -68,7 +68,13 @@ import math
 import numpy as np
 from numba import njit
 
-from otswarm.ot._fastexp import cast_like, exp_like, floor_like, normal_exp_like
+from otswarm.ot._fastexp import (
+    cast_like,
+    floor_like,
+    kernel_exp_like,
+    kernel_unit_like,
+    normal_kernel_exp_like,
+)
 from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER, relaxed
 
 RELAX_START = 6  # plain sweeps before the rate is estimated
@@ -134,10 +140,12 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
     """``K_ij = exp((beta_j - M_ij) / eps)`` (``beta = lo`` of
     :func:`column_range`: every column holds a 1; ``spread`` of
     :func:`spread`) and ``t = K^T 1``, in one pass over ``M``; the exponents
-    (``(beta_j - M_ij) * (1 / eps)``, in ``[-spread / eps, 0]``), the ``exp``
-    and the column sums in the dtype of ``K`` (the dtype of ``M``: float32 work
-    runs 16 lanes; ``t`` only starts the sweeps, so a float32 sum is enough),
-    ``t`` returned in float64. The ``exp`` clamps and flushes (entries below
+    (``(beta_j - M_ij) * (unit / eps)``, in ``[-spread / eps, 0]`` times the
+    ``unit`` of :func:`._fastexp.kernel_unit_like`: float64 in base ``e``,
+    float32 in base 2, where its ``exp`` is cheaper), the ``exp`` and the
+    column sums in the dtype of ``K`` (the dtype of ``M``: float32 work runs 16
+    lanes; ``t`` only starts the sweeps, so a float32 sum is enough), ``t``
+    returned in float64. The ``exp`` clamps and flushes (entries below
     ``tiny`` are 0) only when some exponent can fall below the dtype's
     ``FLOOR + 1``; LLVM compiles the loop once for each case. ``shift`` and
     ``sums`` are work arrays of ``m`` entries in the dtype of ``K``."""
@@ -154,14 +162,14 @@ def build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K_low):
     for j in range(m):
         shift[j] = cast_like(beta[j], K)
         sums[j] = 0.0
-    inv = cast_like(1.0 / eps, K)
+    inv = cast_like(kernel_unit_like(K) / eps, K)
     flush = not spread / eps <= -floor_like(K) - 1.0
     copy = K_low.shape[0] == n
     for i in range(n):
         Mi, Ki = M[i], K[i]
         for j in range(m):
-            x = (shift[j] - Mi[j]) * inv
-            e = exp_like(x, K, tiny) if flush else normal_exp_like(x, K)
+            d = shift[j] - Mi[j]
+            e = kernel_exp_like(d, inv, K, tiny) if flush else normal_kernel_exp_like(d, inv, K)
             Ki[j] = e
             sums[j] += e
         if copy:  # from L1: the row was just written
@@ -245,10 +253,11 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     False on a row sum that under/overflowed (the scalings are then partly
     updated).
 
-    When ``C`` has rows (the cost, float64, as ``K``), the same pass also
-    gives the cost of the plan ``(u new, v)``, ``sum_i u_i sum_j K_ij v_j
-    C_ij`` (each row's ``sum_j K_ij v_j C_ij`` beside its sum ``s_i``, from the
-    same products), as a fourth result; else that is 0."""
+    When ``C`` has rows (the cost, as ``K``), the same pass also gives the
+    cost of the plan ``(u new, v)``, ``sum_i u_i sum_j K_ij v_j C_ij`` (each
+    row's ``sum_j K_ij v_j C_ij`` beside its sum ``s_i``, from the same
+    products, in the dtype of ``K`` as ``s_i``; the rows summed in float64), as
+    a fourth result; else that is 0."""
     n, m = K.shape
     for j in range(m):
         t[j] = 0.0
@@ -261,8 +270,7 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     for i in range(0, n, BLOCK):
         i1, i2, i3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)
         K0, K1, K2, K3 = K[i], K[i1], K[i2], K[i3]
-        s0 = s1 = s2 = s3 = zero
-        c0 = c1 = c2 = c3 = 0.0
+        s0 = s1 = s2 = s3 = c0 = c1 = c2 = c3 = zero
         if with_cost:  # q = K_ij v_j serves both sums
             C0, C1, C2, C3 = C[i], C[i1], C[i2], C[i3]
             for j in range(m):
@@ -344,8 +352,8 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
     column sum under/overflowed (the caller goes to the log domain).
 
     ``cost`` is ``<P, C>`` of that plan when the last sweep took it (NaN
-    otherwise: :func:`plan_cost` gives it). A sweep on a float64 ``K`` takes
-    the cost (:func:`row_sweep` with ``C``: it reads ``C`` beside ``K``, where
+    otherwise: :func:`plan_cost` gives it). A sweep on ``K`` (not on the
+    copy) takes the cost (:func:`row_sweep` with ``C``: it reads ``C`` beside ``K``, where
     :func:`plan_cost` would read both again) when it may be the last one: the
     error is expected below ``tol`` at the rate of the last two sweeps and
     it is checked, or it is the last of ``max_iter``. A sweep that takes the
@@ -394,7 +402,7 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
                                               none)  # fmt: skip
         else:
             final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
-            takes = final and K.itemsize == 8 and C.shape[0] == n
+            takes = final and C.shape[0] == n
             ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor,
                                               C if takes else none)  # fmt: skip
             cost = cost if takes else np.nan
