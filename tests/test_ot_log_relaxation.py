@@ -65,7 +65,7 @@ def _points(rng):
 def test_relaxed_log_domain_unbalanced_sweeps_are_fewer_and_the_plan_stays_right():
     # auto keeps these in the kernel domain (spread <= 400 reg): the log domain
     # is what sinkhorn_unbalanced runs past that or after a breakdown, driven
-    # here directly with sinkhorn_unbalanced's reference-shifted cost
+    # here directly with sinkhorn_unbalanced's reference shift
     tol = 1e-9
     ours, plain = [], []
     for seed in range(12):
@@ -77,8 +77,9 @@ def test_relaxed_log_domain_unbalanced_sweeps_are_fewer_and_the_plan_stays_right
         reg, rho = float(rng.uniform(0.02, 0.05)), float(10.0 ** rng.uniform(-0.5, 1.0))
         shifted = M - reg * np.log(a)[:, None] - reg * np.log(b)[None, :]
         got = _driver.scaling_solve(
-            a, b, shifted, reg, mode=LOG, init=None, max_iter=20000, tol=tol, check_every=1,
-            rho=(rho, rho), anneal=False, name="unbalanced", C=M,
+            a, b, M, reg, mode=LOG, init=None, max_iter=20000, tol=tol, check_every=1,
+            rho=(rho, rho), anneal=False, name="unbalanced",
+            shift=(reg * np.log(a), reg * np.log(b)),
         )  # fmt: skip
         assert got.converged
         assert_unbalanced_plan_is_right(got, a, b, M, reg, rho)

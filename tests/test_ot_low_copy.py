@@ -41,7 +41,7 @@ def _kernel(M, eps, copy=True):
     K, t = np.empty_like(M), np.empty(m)
     low = np.full((n if copy else 0, m), np.nan, dtype=np.float32)
     shift, sums = np.empty(m), np.empty(m)
-    build_with_copy(M, lo, spread(lo, hi), eps, K, t, TINY, shift, sums, low)
+    build_with_copy(M, lo[:0], lo, spread(lo, hi), eps, K, t, TINY, shift, sums, low)
     return K, t, low, spread(lo, hi)
 
 

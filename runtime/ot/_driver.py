@@ -13,6 +13,7 @@ from otswarm.ot.result import FactoredPlan, OTResult
 log = logging.getLogger(__name__)
 INFO = logging.INFO
 CONVERGED = _scaling.CONVERGED
+NO_SHIFT = np.empty(0)  # row and column offsets of no entries: the cost is M itself
 
 
 def tiny(dtype: np.dtype) -> float:
@@ -41,24 +42,27 @@ def scaling_solve(
     anneal: bool = True,
     mass: float = 1.0,
     name: str | None = None,
-    C: np.ndarray | None = None,
+    shift: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> OTResult:
     """Solve on the support (all weights > 0, float64, divided by ``mass``) with
     :func:`_solver.solve_problem`; ``mode`` is KERNEL, LOG or AUTO, ``rho`` the
     marginal relaxations (inf: balanced side), ``anneal`` allows epsilon
-    scaling on a cold start. ``name`` overrides the reported method; ``C`` is
-    the cost of ``result.cost = <P, C>`` (default ``M``). The plan is left
-    factored (:class:`FactoredPlan`)."""
+    scaling on a cold start. ``name`` overrides the reported method;
+    ``shift = (row, col)`` (float64) makes it the problem of the reduced cost
+    ``M_ij - row_i - col_j``, never written in the kernel domain
+    (:func:`_solver.solve_problem`), with ``result.cost`` still ``<P, M>``.
+    The plan is left factored (:class:`FactoredPlan`)."""
     m = M.shape[1]
+    row, col = (NO_SHIFT, NO_SHIFT) if shift is None else shift
     factors = FactoredPlan(M, eps)
     K, (u, v, alpha, beta) = factors.kernel(), factors.factors()
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
     lo, hi = np.empty(m), np.empty(m)
     if mode != _solver.LOG:
-        _kernel.column_range(M, lo, hi)
+        _kernel.reduced_column_range(M, row, lo, hi)
     solved = _solver.solve_problem(
-        M, M if C is None else C, a, b, eps, mass, alpha, beta, init is not None, mode,
+        M, row, col, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
         K, u, v, lo, hi,
     )  # fmt: skip

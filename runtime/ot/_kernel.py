@@ -1,7 +1,10 @@
 """Balanced Sinkhorn in the kernel domain: one build pass, over-relaxed sweeps.
 
 The kernel is ``K_ij = exp((beta_j - M_ij) / eps)`` with the column shift
-``beta_j = min_i M_ij`` (every column holds a 1, so no column underflows).
+``beta_j = min_i M_ij`` (every column holds a 1, so no column underflows);
+with a row offset ``alpha`` it is the kernel of the reduced cost ``M_ij -
+alpha_i`` (:func:`reduced_column_range`, :func:`build_with_copy`), taken
+on the way, never written.
 One pass over ``M`` checks it is finite and gives the column ranges, whose
 largest spread ``max_j (max_i M_ij - beta_j)`` decides whether the kernel
 domain is safe (every entry is then at least ``exp(-spread / eps)``); a second
@@ -112,15 +115,34 @@ def column_range(M, lo, hi):
     are loaded and stored once per block); returns whether every entry is
     finite (the boundary check of a cost matrix; a NaN never passes a
     comparison, so it leaves ``lo, hi`` alone and is caught here)."""
+    return reduced_column_range(M, lo[:0], lo, hi)
+
+
+@njit(cache=True)
+def reduced_column_range(M, alpha, lo, hi):
+    """:func:`column_range` of the reduced cost ``M_ij - alpha_i`` (each
+    difference in the dtype of ``M``, as :func:`build_with_copy` takes it, so
+    ``lo_j`` is exactly the least of them), in the same single pass over
+    ``M`` and with no reduced array written; ``alpha`` with no entries is
+    ``alpha = 0`` (:func:`column_range` itself; LLVM compiles the loop once
+    for each case)."""
     n, m = M.shape
     for j in range(m):
         lo[j] = np.inf
         hi[j] = -np.inf
+    shifted = alpha.shape[0] == n
     finite = True
     for i in range(0, n, BLOCK):
-        M0, M1, M2, M3 = M[i], M[min(i + 1, n - 1)], M[min(i + 2, n - 1)], M[min(i + 3, n - 1)]
+        i1, i2, i3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)
+        M0, M1, M2, M3 = M[i], M[i1], M[i2], M[i3]
+        a0 = a1 = a2 = a3 = cast_like(0.0, M)
+        if shifted:
+            a0, a1 = cast_like(alpha[i], M), cast_like(alpha[i1], M)
+            a2, a3 = cast_like(alpha[i2], M), cast_like(alpha[i3], M)
         for j in range(m):
             x0, x1, x2, x3 = M0[j], M1[j], M2[j], M3[j]
+            if shifted:
+                x0, x1, x2, x3 = x0 - a0, x1 - a1, x2 - a2, x3 - a3
             finite &= (math.isfinite(x0) & math.isfinite(x1)) & (math.isfinite(x2)
                                                                 & math.isfinite(x3))  # fmt: skip
             lo[j] = _lower(_lower(_lower(x0, x1), _lower(x2, x3)), lo[j])
@@ -151,7 +173,7 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
     ``tiny`` are 0) only when some exponent can fall below the dtype's
     ``FLOOR + 1``; LLVM compiles the loop once for each case. ``shift`` and
     ``sums`` are work arrays of ``m`` entries in the dtype of ``K``."""
-    build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K[:0])
+    build_with_copy(M, beta[:0], beta, spread, eps, K, t, tiny, shift, sums, K[:0])
 
 
 def is_double(K):
@@ -169,12 +191,18 @@ def _is_double(K):
 
 
 @njit(cache=True, fastmath={"contract"})
-def build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K_low):
+def build_with_copy(M, alpha, beta, spread, eps, K, t, tiny, shift, sums, K_low):
     """:func:`build`, and when ``K_low`` has rows (a float32 array of the shape
     of ``K``, float64 ``K`` only) also ``K_low = float32(K)`` in the same
     pass (the copy that :func:`sweeps` starts on, :data:`LOW_SPREAD`);
-    ``K_low`` with no rows is no copy."""
+    ``K_low`` with no rows is no copy. When ``alpha`` has ``n`` entries, ``K``
+    is the kernel of the reduced cost ``M_ij - alpha_i`` (``beta, spread`` of
+    :func:`reduced_column_range`), ``K_ij = exp((beta_j - (M_ij - alpha_i)) /
+    eps) = exp((alpha_i + beta_j - M_ij) / eps)``, the difference taken as
+    :func:`reduced_column_range` takes it (every exponent is at most 0, every
+    column holds a 1) and no reduced array written."""
     n, m = M.shape
+    shifted = alpha.shape[0] == n
     for j in range(m):
         shift[j] = cast_like(beta[j], K)
         sums[j] = 0.0
@@ -183,8 +211,9 @@ def build_with_copy(M, beta, spread, eps, K, t, tiny, shift, sums, K_low):
     copy = is_double(K) and K_low.shape[0] == n
     for i in range(n):
         Mi, Ki = M[i], K[i]
+        ai = cast_like(alpha[i] if shifted else 0.0, M)
         for j in range(m):
-            d = shift[j] - Mi[j]
+            d = shift[j] - (Mi[j] - ai if shifted else Mi[j])
             e = kernel_exp_like(d, inv, K, tiny) if flush else normal_kernel_exp_like(d, inv, K)
             Ki[j] = e
             sums[j] += e

@@ -86,9 +86,9 @@ def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
         bn[j] = b[j] / ma
     K = buf[2 * (n + m) :].view(M.dtype)[: n * m].reshape((n, m))
     cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
-        M, M, an, bn, eps, ma, buf[n + m : 2 * n + m], buf[2 * n + m : 2 * (n + m)], False,
-        mode, kernel_spread, True, np.inf, np.inf, max_iter, tol, check_every, tiny, K,
-        buf[:n], buf[n : n + m], lo, hi,
+        M, lo[:0], lo[:0], an, bn, eps, ma, buf[n + m : 2 * n + m],
+        buf[2 * n + m : 2 * (n + m)], False, mode, kernel_spread, True, np.inf, np.inf,
+        max_iter, tol, check_every, tiny, K, buf[:n], buf[n : n + m], lo, hi,
     )  # fmt: skip
     return True, ma, cost, marginal_error, n_iter, err, status, stabilized, tol
 

@@ -155,8 +155,20 @@ KERNEL_SPREAD = {np.dtype(np.float64): 400.0, np.dtype(np.float32): 60.0}
 
 
 @njit(cache=True)
+def reduced_cost(M, row, col):
+    """A new array ``S_ij = M_ij - row_i - col_j`` (one pass, no NumPy temporaries)."""
+    n, m = M.shape
+    S = np.empty_like(M)
+    for i in range(n):
+        ri = row[i]
+        for j in range(m):
+            S[i, j] = M[i, j] - ri - col[j]
+    return S
+
+
+@njit(cache=True)
 def solve_problem(
-    M, C, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
+    M, row, col, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
     max_iter, tol, check_every, tiny, K, u, v, lo, hi,
 ):  # fmt: skip
     """One complete solve on the support (``a, b`` divided by ``mass``).
@@ -171,13 +183,24 @@ def solve_problem(
     left factored, ``P = mass * u_i K_ij v_j`` with ``K_ij = exp((alpha_i +
     beta_j - M_ij) / eps)``, in the outputs ``K, u, v, alpha, beta``
     (:func:`.result.potentials` gives its potentials from them). Epsilon
-    scaling runs when stabilised, ``anneal`` and cold. ``C`` is the cost that ``<P, C>`` is
-    taken of (``M`` itself, or the unshifted cost of an unbalanced problem);
-    ``lo, hi`` hold the column ranges of ``M`` (:func:`_kernel.column_range`)
-    unless ``mode`` is LOG. Returns ``(cost, marginal_error, n_iter, err,
-    status, stabilised)``.
+    scaling runs when stabilised, ``anneal`` and cold.
+
+    When ``row, col`` have ``n`` and ``m`` entries, the problem is that of the
+    reduced cost ``S_ij = M_ij - row_i - col_j`` (the reference measure of an
+    unbalanced problem: ``row = eps log a``, ``col = eps log b``) and the
+    returned cost is still ``<P, M>``; with no entries they are 0. The kernel
+    domain never writes ``S``: ``lo, hi`` are then the column ranges of ``M_ij
+    - row_i`` (:func:`_kernel.reduced_column_range`), ``S``'s own shifted by
+    ``col_j`` (so the spread is ``S``'s), and the kernel ``exp((lo_j - (M_ij -
+    row_i)) / eps) = exp((beta_j - S_ij) / eps)`` with ``beta = lo - col``,
+    the column shift of ``S``, is built from ``M`` (:func:`_kernel.build_with_copy`);
+    ``alpha, beta`` are left as the shifts of ``S`` (``alpha = 0``). Only the
+    log domain writes ``S``. ``lo, hi`` (:func:`_kernel.column_range` of
+    ``M`` when no offsets) are unused when ``mode`` is LOG. Returns ``(cost,
+    marginal_error, n_iter, err, status, stabilised)``.
     """
     n, m = M.shape
+    shifted = row.shape[0] == n
     stabilize = mode != KERNEL
     spread = kernels.spread(lo, hi) if mode != LOG and not warm else np.inf
     low = rho_a == np.inf and rho_b == np.inf and kernels.takes_copy(K, spread, eps, tol)
@@ -194,16 +217,18 @@ def solve_problem(
             alpha[:] = 0.0
             beta[:] = lo
             in_K = work[m : 4 * m].view(K.dtype)  # shift, sums, vk: 3m entries in the dtype of K
-            kernels.build_with_copy(M, beta, spread, eps, K, t, tiny, in_K[:m], in_K[m : 2 * m],
-                                    K_low)  # fmt: skip
+            kernels.build_with_copy(M, row, beta, spread, eps, K, t, tiny, in_K[:m],
+                                    in_K[m : 2 * m], K_low)  # fmt: skip
+            if shifted:
+                beta -= col
             if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
                 n_iter, err, status, l1, cost = kernels.sweeps(
-                    K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
+                    K, K_low, M, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
                     in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
                 )  # fmt: skip
                 if status != FAILED:
                     if cost != cost:  # NaN: the last sweep did not take the cost
-                        cost = kernels.plan_cost(K, C, u, v)
+                        cost = kernels.plan_cost(K, M, u, v)
                     return mass * cost, mass * l1, n_iter, err, status, False
             else:
                 phi_b = _exponent(rho_b, eps)
@@ -213,9 +238,10 @@ def solve_problem(
                     check_every, tiny,
                 )  # fmt: skip
             if status != FAILED:
-                cost, marginal_error = assemble(K, C, a, b, u, v, mass)
+                cost, marginal_error = assemble(K, M, a, b, u, v, mass)
                 return cost, marginal_error, n_iter, err, status, False
         mode, stabilize = LOG, True
+    C, M = M, reduced_cost(M, row, col) if shifted else M
     for attempt in range(2):
         stages = 1
         if not warm or attempt == 1:

@@ -38,8 +38,8 @@ def _solve_stabilized(Ms, A, B, masses, problems, eps, max_iter, tol, check_ever
         p = problems[k]
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
         costs[p], errors[p], n_iter[p], _, status[p], _ = solve_problem(
-            M, M, A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0, True,
-            np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, unused, unused,
+            M, unused[:0], unused[:0], A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0,
+            True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, unused, unused,
         )  # fmt: skip
         potentials(u, v, alpha, beta, eps, masses[p], F[k], G[k])
         plan_product(K, u, v, masses[p], plans[k])

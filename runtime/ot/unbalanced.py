@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from otswarm.ot import _checks, _driver, _support
 from otswarm.ot._solver import AUTO
@@ -78,26 +77,15 @@ def sinkhorn_unbalanced(
         init = _support.restrict_potentials(support, *_checks.potentials(init, n, m))
     a_s, b_s, M_s = _support.restrict(support, a, b, M)
     a64, b64 = a_s.astype(np.float64), b_s.astype(np.float64)
-    shifted = M_s
-    if reg_type == "kl":  # K = exp(-M / reg) * a b^T = exp(-(M - reg log a - reg log b) / reg)
-        shifted = np.empty_like(M_s)
-        _reference_shift(M_s, reg * np.log(a64), reg * np.log(b64), shifted)
+    # K = exp(-M / reg) a b^T = exp(-(M - reg log a - reg log b) / reg): the reduced cost,
+    # never written in the kernel domain (_solver.solve_problem)
+    shift = (reg * np.log(a64), reg * np.log(b64)) if reg_type == "kl" else None
     result = _driver.scaling_solve(
-        a64, b64, shifted, reg, mode=AUTO, kernel_spread=KERNEL_SPREAD[dtype], anneal=False,
+        a64, b64, M_s, reg, mode=AUTO, kernel_spread=KERNEL_SPREAD[dtype], anneal=False,
         init=init, max_iter=max_iter,
-        tol=tol, check_every=check_every, rho=rho, name="unbalanced", C=M_s,
+        tol=tol, check_every=check_every, rho=rho, name="unbalanced", shift=shift,
     )  # fmt: skip
     return _driver.on_full_grid(result, support, M)
-
-
-@njit(cache=True)
-def _reference_shift(M, row, col, out):
-    """``out_ij = M_ij - row_i - col_j`` in one pass (no NumPy temporaries)."""
-    n, m = M.shape
-    for i in range(n):
-        ri = row[i]
-        for j in range(m):
-            out[i, j] = M[i, j] - ri - col[j]
 
 
 def _pair(reg_m) -> tuple[float, float]:
