@@ -137,6 +137,15 @@ def test_a_copy_whose_sums_break_down_restarts_on_the_kernel(broken):
                                                             rel=1e-9)  # fmt: skip
 
 
+def test_a_float32_kernel_has_no_copy():
+    M = np.ones((4, 3), np.float32)
+    lo = np.zeros(3)
+    with pytest.raises(ValueError, match="float64"):
+        build_with_copy(M, lo[:0], lo, 0.0, 1.0, np.empty_like(M), np.empty(3), 1e-30,
+                        np.empty(3, np.float32), np.empty(3, np.float32),
+                        np.empty((4, 3), np.float32))  # fmt: skip
+
+
 def test_the_copy_is_taken_only_where_float32_is_safe_and_pays():
     K = np.empty((LOW_MIN // 64, 64))
     assert takes_copy(K, 1.0, 1.0, 1e-9)

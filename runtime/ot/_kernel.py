@@ -208,6 +208,8 @@ def build_with_copy(M, alpha, beta, spread, eps, K, t, tiny, shift, sums, K_low)
         sums[j] = 0.0
     inv = cast_like(kernel_unit_like(K) / eps, K)
     flush = not spread / eps <= -floor_like(K) - 1.0
+    if not is_double(K) and K_low.shape[0] > 0:
+        raise ValueError("build_with_copy: only a float64 kernel has a float32 copy")
     copy = is_double(K) and K_low.shape[0] == n
     for i in range(n):
         Mi, Ki = M[i], K[i]
