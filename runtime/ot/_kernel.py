@@ -91,7 +91,6 @@ GROWTH = 10.0  # w falls back to 1 when the error exceeds this multiple of the b
 REFRESH = 5  # while relaxed, every REFRESH sweeps the observed rate may raise w
 SLOWER = 1.05  # ... when it is this much slower than the w - 1 an optimal w would give
 BLOCK = 4  # rows per block of the fused sweep (row_sweep unrolls exactly 4)
-GROUP = 8  # blocks whose float32 axpy terms row_sweep sums in float32 before t (float64)
 LOW_MIN = 1 << 13  # entries of K from which the float64 sweeps start on a float32 copy
 LOW_SPREAD = 60.0  # ... when the reduced costs spread over at most this many eps
 SWITCH = 1e-6  # marginal error (unit mass) at which the sweeps go from the copy to K
@@ -178,9 +177,8 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
 
 def is_double(K):
     """Whether ``K`` is float64; compiled, a constant of the signature, so that
-    float32 work compiles without the float64-only code: the build without the
-    copy's loop (which costs it 1.15x at 256 x 256), and the float64 sweeps
-    without the float32 group sums of :func:`row_sweep`."""
+    the float32 build compiles without the loop of the float64 copy (which
+    costs it 1.15x at 256 x 256)."""
     return K.dtype == np.float64
 
 
@@ -280,7 +278,7 @@ def _row_update(omega, s, a_i, u_i, phi, residual):
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
-def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C, acc):
+def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     """``u <- relaxed (a / K v)^phi`` and ``t = K^T u`` in one pass over ``K``.
 
     Rows go in blocks of ``BLOCK``: the block's dot products share each load of
@@ -292,15 +290,9 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C, acc):
     The products run in the dtype of ``K`` (``vk``: ``v`` in that dtype), so
     float32 work takes 16 lanes: each row sum is ``4 x 16`` float32 partial
     sums (vectorised, unrolled) combined into one, relative error at most
-    about ``(m / 64 + 6)`` float32 ulps. Each block's axpy term ``sum_k u_k
-    K_kj`` of 4 rows is in the dtype of ``K``; float32 ``K`` sums the terms of
-    ``GROUP`` blocks in ``acc`` (a float32 work array of ``m`` entries, not
-    read for float64 ``K``) and ``t`` sums the groups in float64, so the axpy
-    runs float32 only (no conversion, no float64 load and store of ``t`` per
-    block; up to 1.06x a sweep at 400 x 400, measured). Every term is
-    positive, so a group's float32 sum is within about ``(GROUP + 3) 2^-24``
-    of its value (5.5 float32 ulps, below the bound of the row sums) and
-    ``t``'s relative error does not grow with ``n``. Scalings, errors and
+    about ``(m / 64 + 6)`` float32 ulps; each block's axpy term
+    ``sum_k u_k K_kj`` of 4 rows is float32 and ``t`` accumulates the blocks
+    in float64, so its error does not grow with ``n``. Scalings, errors and
     ``t`` stay float64. Returns
     ``(ok, sum of e^2, sum of |e|)`` (``e`` of :func:`_row_update`); ``ok`` is
     False on a row sum that under/overflowed (the scalings are then partly
@@ -313,14 +305,9 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C, acc):
     a fourth result; else that is 0."""
     n, m = K.shape
     zero = cast_like(0.0, K)
-    grouped = not is_double(K)
-    if grouped and acc.shape[0] < m:
-        raise ValueError("row_sweep: float32 K needs acc of m entries")
     for j in range(m):
         t[j] = 0.0
         vk[j] = cast_like(v[j], K)
-        if grouped:
-            acc[j] = zero
     err = 0.0
     err1 = 0.0
     cost = 0.0
@@ -373,16 +360,8 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C, acc):
             err1 += abs(e3)
             cost += u3 * c3
         w0, w1, w2, w3 = cast_like(u0, K), cast_like(u1, K), cast_like(u2, K), cast_like(u3, K)
-        if grouped:
-            for j in range(m):
-                acc[j] += (w0 * K0[j] + w1 * K1[j]) + (w2 * K2[j] + w3 * K3[j])
-            if i % (GROUP * BLOCK) == (GROUP - 1) * BLOCK or i + BLOCK >= n:
-                for j in range(m):
-                    t[j] += acc[j]
-                    acc[j] = zero
-        else:
-            for j in range(m):
-                t[j] += (w0 * K0[j] + w1 * K1[j]) + (w2 * K2[j] + w3 * K3[j])
+        for j in range(m):
+            t[j] += (w0 * K0[j] + w1 * K1[j]) + (w2 * K2[j] + w3 * K3[j])
     return True, err, err1, cost
 
 
@@ -440,11 +419,9 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
 
     ``w`` (float64), ``vk`` (the dtype of ``K``), ``vk_low`` (float32), ``t0``
     (float64), all of ``m`` entries, and ``history`` (``RATE_WINDOW + 1``
-    entries) are work arrays; the float32 group sums of :func:`row_sweep`
-    are allocated here, once, where float32 sweeps run."""
+    entries) are work arrays."""
     n, m = K.shape
     low = K_low.shape[0] == n and max_iter > 1
-    acc = np.empty(m if low or not is_double(K) else 0, np.float32)
     for j in range(m):
         if not (t[j] > tiny and t[j] < HUGE):
             return 0, np.inf, FAILED, np.inf, np.nan
@@ -467,12 +444,12 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
         checked = check_every == 1 or (it - start) % check_every == 0  # no division by default
         if low:
             ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, 1.0, False, floor,
-                                              none, acc)  # fmt: skip
+                                              none)  # fmt: skip
         else:
             final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
             takes = final and C.shape[0] == n
             ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor,
-                                              C if takes else none, acc)  # fmt: skip
+                                              C if takes else none)  # fmt: skip
             cost = cost if takes else np.nan
         col_err = 0.0
         for j in range(m if ok else 0):
@@ -517,7 +494,6 @@ def sweeps_unbalanced(K, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol,
     n, m = K.shape
     w = np.empty(m)
     vk = np.empty(m, dtype=K.dtype)
-    acc = np.empty(m, np.float32)
     for i in range(n):
         u[i] = 1.0
     for j in range(m):
@@ -528,7 +504,7 @@ def sweeps_unbalanced(K, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol,
     history = np.full(RATE_WINDOW + 1, np.inf)
     err = np.inf
     for it in range(max_iter):
-        ok, row_err, _, _ = row_sweep(K, v, vk, a, u, t, omega, phi_a, True, tiny, K[:0], acc)
+        ok, row_err, _, _ = row_sweep(K, v, vk, a, u, t, omega, phi_a, True, tiny, K[:0])
         if not ok:
             return it, err, FAILED
         col_err = 0.0
