@@ -51,9 +51,9 @@ def _sweep(K, low, a, b, t, max_iter, tol, C=None, check_every=1):
     u, v = np.empty(n), np.empty(m)
     C = K[:0] if C is None else C
     work = [np.empty(m), np.empty(m), np.empty(m, np.float32), np.empty(m)]
-    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, u, v, t.copy(), max_iter, tol,
-                                           check_every, TINY, work[0], work[1], work[2], work[3],
-                                           np.empty(RATE_WINDOW + 1))  # fmt: skip
+    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, 1.0, 1.0, t[:0], u, v, t.copy(),
+                                           max_iter, tol, check_every, TINY, work[0], work[1],
+                                           work[2], work[3], np.empty(RATE_WINDOW + 1))  # fmt: skip
     return n_iter, err, status, l1, u, v, cost
 
 
@@ -234,8 +234,8 @@ def test_float32_work_takes_the_cost_in_its_last_sweep_too(seed):
         u, v = np.empty(n), np.empty(m)
         vk, none = np.empty(m, np.float32), np.empty(0, np.float32)
         _, _, status, _, cost = sweeps(
-            K, K[:0], M32, a, b, u, v, t.copy(), max_iter, tol, 1, tiny, np.empty(m), vk, none,
-            np.empty(m), np.empty(RATE_WINDOW + 1),
+            K, K[:0], M32, a, b, 1.0, 1.0, t[:0], u, v, t.copy(), max_iter, tol, 1, tiny,
+            np.empty(m), vk, none, np.empty(m), np.empty(RATE_WINDOW + 1),
         )  # fmt: skip
         assert status == (0 if max_iter > 3 else 1)
         want = _cost_of(K.astype(np.float64), M32.astype(np.float64), u, v)

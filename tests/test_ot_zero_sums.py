@@ -27,8 +27,8 @@ def test_a_column_whose_sum_vanishes_fails_the_sweeps_instead_of_raising():
     u, v = np.empty(n), np.empty(m)
     work = _work(n, m)
     n_iter, _, status, l1, _ = _kernel.sweeps(
-        K, np.empty((0, m), np.float32), K[:0], a, b, u, v, t, 10, 1e-9, 1, TINY, work["w"],
-        work["vk"], work["vk_low"], work["t0"], work["history"],
+        K, np.empty((0, m), np.float32), K[:0], a, b, 1.0, 1.0, t[:0], u, v, t, 10, 1e-9, 1,
+        TINY, work["w"], work["vk"], work["vk_low"], work["t0"], work["history"],
     )  # fmt: skip
     assert status == FAILED and n_iter == 1 and np.isinf(l1)
 
@@ -40,7 +40,9 @@ def test_a_row_whose_sum_vanishes_fails_the_unbalanced_sweeps_instead_of_raising
     t = K.sum(axis=0)
     a, b = np.full(n, 1 / n), np.full(m, 1 / m)
     u, v = np.empty(n), np.empty(m)
-    n_iter, _, status = _kernel.sweeps_unbalanced(
-        K, a, b, 0.9, 0.9, np.ones(m), u, v, t, 10, 1e-9, 1, TINY
-    )
-    assert status == FAILED and n_iter == 0
+    work = _work(n, m)
+    n_iter, _, status, l1, _ = _kernel.sweeps(
+        K, np.empty((0, m), np.float32), K[:0], a, b, 0.9, 0.9, np.ones(m), u, v, t, 10, 1e-9, 1,
+        TINY, work["w"], work["vk"], work["vk_low"], work["t0"], work["history"],
+    )  # fmt: skip
+    assert status == FAILED and n_iter == 1 and np.isinf(l1)

@@ -93,7 +93,8 @@ SLOWER = 1.05  # ... when it is this much slower than the w - 1 an optimal w wou
 BLOCK = 4  # rows per block of the fused sweep (row_sweep unrolls exactly 4)
 LOW_MIN = 1 << 13  # entries of K from which the float64 sweeps start on a float32 copy
 LOW_SPREAD = 60.0  # ... when the reduced costs spread over at most this many eps
-SWITCH = 1e-6  # marginal error (unit mass) at which the sweeps go from the copy to K
+SWITCH = 1e-6  # error (unit mass) at which the sweeps go from the copy to K
+STALL = 1e-4  # ... or once it grows below this (unit mass): the copy's rounding, not relaxation
 TINY32 = float(np.finfo(np.float32).tiny)
 
 
@@ -269,12 +270,14 @@ def next_omega(it, err, omega, relax, best, history):
 @njit(cache=True, fastmath=FAST, inline="always")
 def _row_update(omega, s, a_i, u_i, phi, residual):
     """The relaxed update of one row scaling from its sum ``s = (K v)_i``:
-    ``(u_i new, e)``. The plain update is ``(a_i / s)^phi``; ``e`` is the row's
-    part of the stopping error: the fixed-point residual ``s (plain - u_i)``
-    when ``residual``, else the row marginal violation ``u_i_new s - a_i``."""
+    ``(u_i new, e, d)``. The plain update is ``(a_i / s)^phi``; ``d = u_i_new s
+    - a_i`` is the row marginal violation of the plan ``(u new, v)`` and ``e``
+    the row's part of the stopping error: the fixed-point residual ``s (plain
+    - u_i)`` when ``residual``, else ``d``."""
     plain = a_i / s if phi == 1.0 else (a_i / s) ** phi
     new = relaxed(omega, plain, u_i)
-    return new, s * (plain - u_i) if residual else new * s - a_i
+    d = new * s - a_i
+    return new, s * (plain - u_i) if residual else d, d
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
@@ -294,9 +297,10 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     ``sum_k u_k K_kj`` of 4 rows is float32 and ``t`` accumulates the blocks
     in float64, so its error does not grow with ``n``. Scalings, errors and
     ``t`` stay float64. Returns
-    ``(ok, sum of e^2, sum of |e|)`` (``e`` of :func:`_row_update`); ``ok`` is
-    False on a row sum that under/overflowed (the scalings are then partly
-    updated).
+    ``(ok, sum of e^2, sum of |d|)`` (``e, d`` of :func:`_row_update`: the
+    second is the L1 norm of the row marginal violation of the plan ``(u
+    new, v)``); ``ok`` is False on a row sum that under/overflowed (the
+    scalings are then partly updated).
 
     When ``C`` has rows (the cost, as ``K``), the same pass also gives the
     cost of the plan ``(u new, v)``, ``sum_i u_i sum_j K_ij v_j C_ij`` (each
@@ -304,10 +308,10 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     products, in the dtype of ``K`` as ``s_i``; the rows summed in float64), as
     a fourth result; else that is 0."""
     n, m = K.shape
-    zero = cast_like(0.0, K)
     for j in range(m):
         t[j] = 0.0
         vk[j] = cast_like(v[j], K)
+    zero = cast_like(0.0, K)
     err = 0.0
     err1 = 0.0
     cost = 0.0
@@ -335,29 +339,29 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
         if not ((s0 > tiny) & (s0 < HUGE) & (s1 > tiny) & (s1 < HUGE) & (s2 > tiny)
                 & (s2 < HUGE) & (s3 > tiny) & (s3 < HUGE)):  # fmt: skip
             return False, err, err1, cost
-        u0, e0 = _row_update(omega, s0, a[i], u[i], phi, residual)
+        u0, e0, d0 = _row_update(omega, s0, a[i], u[i], phi, residual)
         u[i] = u0
         err += e0 * e0
-        err1 += abs(e0)
+        err1 += abs(d0)
         cost += u0 * c0
         u1 = u2 = u3 = 0.0
         if i1 > i:
-            u1, e1 = _row_update(omega, s1, a[i1], u[i1], phi, residual)
+            u1, e1, d1 = _row_update(omega, s1, a[i1], u[i1], phi, residual)
             u[i1] = u1
             err += e1 * e1
-            err1 += abs(e1)
+            err1 += abs(d1)
             cost += u1 * c1
         if i2 > i1:
-            u2, e2 = _row_update(omega, s2, a[i2], u[i2], phi, residual)
+            u2, e2, d2 = _row_update(omega, s2, a[i2], u[i2], phi, residual)
             u[i2] = u2
             err += e2 * e2
-            err1 += abs(e2)
+            err1 += abs(d2)
             cost += u2 * c2
         if i3 > i2:
-            u3, e3 = _row_update(omega, s3, a[i3], u[i3], phi, residual)
+            u3, e3, d3 = _row_update(omega, s3, a[i3], u[i3], phi, residual)
             u[i3] = u3
             err += e3 * e3
-            err1 += abs(e3)
+            err1 += abs(d3)
             cost += u3 * c3
         w0, w1, w2, w3 = cast_like(u0, K), cast_like(u1, K), cast_like(u2, K), cast_like(u3, K)
         for j in range(m):
@@ -386,34 +390,57 @@ def expected_below(err, last, tol):
     return 0.0 < err < last < np.inf and err * err < tol * last
 
 
+@njit(cache=True, fastmath=FAST, inline="always")
+def _col_update(b_j, t_j, phi, col_factor, j):
+    """The plain column update from the column sum ``t_j = (K^T u)_j``:
+    ``b_j / t_j``, generalised ``(b_j / t_j)^phi col_factor_j``."""
+    return b_j / t_j if phi == 1.0 else (b_j / t_j) ** phi * col_factor[j]
+
+
 @njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
-def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, vk_low, t0,
-           history):  # fmt: skip
-    """Over-relaxed Sinkhorn sweeps from ``u = 1`` and ``v = b / t`` (``t =
-    K^T 1`` on entry). ``a, b`` of unit mass. Returns ``(n_iter, err,
-    status, l1, cost)``; on CONVERGED and MAX_ITER ``(u, v)`` is the plan whose
-    marginal violation was measured on ``K``, ``err`` in the L2 norm of the
-    stopping test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1``; FAILED: a row or
-    column sum under/overflowed (the caller goes to the log domain).
+def sweeps(K, K_low, C, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, check_every,
+           tiny, w, vk, vk_low, t0, history):  # fmt: skip
+    """Over-relaxed Sinkhorn sweeps from ``u = 1`` and the plain column update
+    of it (``t = K^T 1`` on entry), balanced (``phi_a = phi_b = 1``) or
+    generalised (Chizat et al. 2018) for KL-relaxed marginals: the plain
+    updates are ``u_i = (a_i / (K v)_i)^phi_a`` and ``v_j = (b_j / (K^T
+    u)_j)^phi_b col_factor_j`` (:func:`_col_update`; ``col_factor_j = exp(-(1
+    - phi_b) beta_j / eps)`` for the column shift ``beta`` of the kernel, read
+    only when ``phi_b < 1``). Returns ``(n_iter, err, status, l1, cost)``; on
+    CONVERGED and MAX_ITER ``(u, v)`` is the plan that was measured on ``K``
+    after the row update of the last sweep, ``err`` the L2 norm of the
+    stopping test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1`` of that plan (row
+    marginal ``u_i (K v)_i``, column marginal ``v_j (K^T u)_j``, both from the
+    sweep); FAILED: a row or column sum under/overflowed (the caller goes to
+    the log domain). The stopping test: balanced, the marginal violation of
+    that plan (``a, b`` of unit mass); generalised, the fixed-point residual,
+    the change of both marginals that the plain updates make, ``s_i
+    (u_plain_i - u_i)`` and ``t_j (v_plain_j - v_j)`` (in absolute mass).
 
     ``cost`` is ``<P, C>`` of that plan when the last sweep took it (NaN
     otherwise: :func:`plan_cost` gives it). A sweep on ``K`` (not on the
-    copy) takes the cost (:func:`row_sweep` with ``C``: it reads ``C`` beside ``K``, where
-    :func:`plan_cost` would read both again) when it may be the last one: the
+    copy), float64 or float32, takes the cost (:func:`row_sweep` with ``C``:
+    it reads ``C`` beside ``K``, where :func:`plan_cost` would read both
+    again) when it may be the last one: the
     error is expected below ``tol`` at the rate of the last two sweeps and
     it is checked, or it is the last of ``max_iter``. A sweep that takes the
     cost and does not stop costs a read of ``C`` in vain.
 
     When ``K_low`` has rows (``float32(K)`` of :func:`build_with_copy`), the
     first sweeps run on it: half the bytes of ``K`` and twice the lanes, so
-    each costs about 0.6 of a float64 sweep at n = 1000. Sinkhorn converges
-    from any positive start, so the float64 sweeps that follow take the
-    copy's scalings as a start and converge to the plan of ``K`` itself; only
-    they decide convergence. The copy's own marginal error stalls at its
-    rounding (about 1e-8 for unit mass, measured), so the sweeps go over to
-    ``K`` once the error is below ``SWITCH`` (100x that), has stopped falling,
-    is expected below ``tol`` after one more sweep at the last rate, or one
-    sweep is left; a row or column sum that under/overflows on the
+    each costs about 0.6 of a float64 sweep at n = 1000. Sinkhorn, plain or
+    generalised, converges from any positive start, so the float64 sweeps that
+    follow take the copy's scalings as a start and converge to the plan of
+    ``K`` itself; only they decide convergence. The copy's own error stalls
+    at its rounding (about 1e-8 for unit mass, measured), so the sweeps go
+    over to ``K`` once the error is below ``SWITCH`` (100x that), has stopped
+    falling below ``STALL`` (above it, a growing error is the relaxation's: a
+    relaxed solve's error grows for a few sweeps after ``w`` is raised, over
+    a dozen on generalised ones, and the copy's rounding, at most about 1e-6
+    by the bound of :func:`row_sweep`'s float32 sums, cannot stall it there),
+    is not finite, is expected below ``tol`` after one more sweep at the last
+    rate, or one sweep is left (``SWITCH`` and ``STALL`` scaled by the larger
+    of the masses of ``a`` and ``b``); a row or column sum that under/overflows on the
     copy restarts the float64 sweeps from ``u = 1``. The relaxation goes on
     across the switch; ``n_iter`` counts the sweeps of both.
 
@@ -421,11 +448,13 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
     (float64), all of ``m`` entries, and ``history`` (``RATE_WINDOW + 1``
     entries) are work arrays."""
     n, m = K.shape
+    residual = phi_a != 1.0 or phi_b != 1.0
     low = K_low.shape[0] == n and max_iter > 1
     for j in range(m):
         if not (t[j] > tiny and t[j] < HUGE):
             return 0, np.inf, FAILED, np.inf, np.nan
         t0[j] = t[j]
+    mass = max(np.sum(a), np.sum(b))  # the copy's error floor is relative to it
     restart, start = True, 0
     err = last = np.inf
     omega, relax, best = 1.0, True, np.inf
@@ -436,19 +465,19 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
             for i in range(n):
                 u[i] = 1.0
             for j in range(m):
-                v[j] = b[j] / t0[j]
+                v[j] = _col_update(b[j], t0[j], phi_b, col_factor, j)
             omega, relax, best = 1.0, True, np.inf
             history[:] = np.inf
             restart = False
         floor = TINY32 if low else tiny
         checked = check_every == 1 or (it - start) % check_every == 0  # no division by default
         if low:
-            ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, 1.0, False, floor,
-                                              none)  # fmt: skip
+            ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, phi_a, residual,
+                                              floor, none)  # fmt: skip
         else:
             final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
             takes = final and C.shape[0] == n
-            ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, 1.0, False, floor,
+            ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, phi_a, residual, floor,
                                               C if takes else none)  # fmt: skip
             cost = cost if takes else np.nan
         col_err = 0.0
@@ -456,9 +485,11 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
             tj = t[j]
             ok &= (tj > floor) & (tj < HUGE)
             d = tj * v[j] - b[j]
-            col_err += d * d
+            wj = _col_update(b[j], tj, phi_b, col_factor, j)
+            e = tj * (wj - v[j]) if residual else d
+            col_err += e * e
             l1 += abs(d)
-            w[j] = b[j] / tj
+            w[j] = wj
         if not ok:
             if not low:
                 return it + 1, err, FAILED, np.inf, np.nan
@@ -467,7 +498,8 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
         last = err
         err = math.sqrt(row_err + col_err)
         if low:
-            low = not (err < SWITCH or err >= last or expected_below(err, last, tol)
+            low = not (err < SWITCH * mass or (err >= last and err < STALL * mass)
+                       or not err < np.inf or expected_below(err, last, tol)
                        or it + 2 >= max_iter)  # fmt: skip
         elif checked and err < tol:
             return it + 1, err, CONVERGED, l1, cost
@@ -477,54 +509,6 @@ def sweeps(K, K_low, C, a, b, u, v, t, max_iter, tol, check_every, tiny, w, vk, 
             v[j] = relaxed(omega, w[j], v[j])
         omega, relax, best = next_omega(it - start, err, omega, relax, best, history)
     return max_iter, err, MAX_ITER, l1, cost
-
-
-@njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
-def sweeps_unbalanced(K, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, check_every,
-                      tiny):  # fmt: skip
-    """Over-relaxed generalised sweeps (Chizat et al. 2018) for KL-relaxed
-    marginals: the plain updates are ``u_i = (a_i / (K v)_i)^phi_a`` and
-    ``v_j = (b_j / (K^T u)_j)^phi_b * col_factor_j`` (``col_factor_j =
-    exp(-(1 - phi_b) beta_j / eps)`` for the column shift ``beta`` of the
-    kernel), relaxed as in :func:`sweeps`. ``t = K^T 1`` on entry. The error is
-    the fixed-point residual, the L2 norm of the change of both marginals that
-    the plain updates make, ``s_i (u_plain_i - u_i)`` and ``t_j (v_plain_j -
-    v_j)``; on CONVERGED the columns take the plain update. Returns
-    ``(n_iter, err, status)``."""
-    n, m = K.shape
-    w = np.empty(m)
-    vk = np.empty(m, dtype=K.dtype)
-    for i in range(n):
-        u[i] = 1.0
-    for j in range(m):
-        if not (t[j] > tiny and t[j] < HUGE):
-            return 0, np.inf, FAILED
-        v[j] = (b[j] / t[j]) ** phi_b * col_factor[j]
-    omega, relax, best = 1.0, True, np.inf
-    history = np.full(RATE_WINDOW + 1, np.inf)
-    err = np.inf
-    for it in range(max_iter):
-        ok, row_err, _, _ = row_sweep(K, v, vk, a, u, t, omega, phi_a, True, tiny, K[:0])
-        if not ok:
-            return it, err, FAILED
-        col_err = 0.0
-        usable = True
-        for j in range(m):
-            tj = t[j]
-            usable &= (tj > tiny) & (tj < HUGE)
-            w[j] = (b[j] / tj) ** phi_b * col_factor[j]
-            d = tj * (w[j] - v[j])
-            col_err += d * d
-        if not usable:
-            return it + 1, err, FAILED
-        err = math.sqrt(row_err + col_err)
-        if it % check_every == 0 and err < tol:
-            v[:] = w
-            return it + 1, err, CONVERGED
-        for j in range(m):
-            v[j] = relaxed(omega, w[j], v[j])
-        omega, relax, best = next_omega(it, err, omega, relax, best, history)
-    return max_iter, err, MAX_ITER
 
 
 @njit(cache=True, fastmath=FAST)

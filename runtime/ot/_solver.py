@@ -67,7 +67,7 @@ def solve(
     update makes, generalised) is checked on every ``check_every``-th
     iteration of a stage; each stage over-relaxes with its own schedule
     (``_kernel.next_omega``). A converged generalised plan takes the plain
-    column update, as in ``_kernel.sweeps_unbalanced``.
+    column update.
 
     Returns ``(n_iter, err, status)`` with status CONVERGED, MAX_ITER or FAILED.
     """
@@ -176,9 +176,10 @@ def solve_problem(
     ``mode`` is KERNEL (Sinkhorn-Knopp), LOG (stabilised) or AUTO (kernel when
     the reduced cost spread is at most ``kernel_spread * eps`` on a cold
     start). A cold kernel-domain solve runs :mod:`._kernel` (one build pass,
-    over-relaxed sweeps, balanced or generalised; balanced ones start on a
-    float32 copy of a float64 kernel where :func:`._kernel.takes_copy` says
-    so); a kernel-domain breakdown is redone stabilised from a cold start.
+    over-relaxed sweeps, balanced or generalised, started on a float32 copy
+    of a float64 kernel where :func:`._kernel.takes_copy` says so, the cost
+    taken by the last sweep or :func:`._kernel.plan_cost`); a kernel-domain
+    breakdown is redone stabilised from a cold start.
     ``alpha, beta`` hold the warm-start potentials when ``warm``. The plan is
     left factored, ``P = mass * u_i K_ij v_j`` with ``K_ij = exp((alpha_i +
     beta_j - M_ij) / eps)``, in the outputs ``K, u, v, alpha, beta``
@@ -203,7 +204,7 @@ def solve_problem(
     shifted = row.shape[0] == n
     stabilize = mode != KERNEL
     spread = kernels.spread(lo, hi) if mode != LOG and not warm else np.inf
-    low = rho_a == np.inf and rho_b == np.inf and kernels.takes_copy(K, spread, eps, tol)
+    low = kernels.takes_copy(K, spread, eps, tol)
     # one allocation for the kernel domain: t, w, t0 (float64), shift, sums, vk (the
     # dtype of K), the rate history, then vk_low and K_low (float32) for the copy
     head = 6 * m + kernels.RATE_WINDOW + 1
@@ -221,25 +222,16 @@ def solve_problem(
                                     in_K[m : 2 * m], K_low)  # fmt: skip
             if shifted:
                 beta -= col
-            if rho_a == np.inf and rho_b == np.inf:  # the sweeps measure the marginals
-                n_iter, err, status, l1, cost = kernels.sweeps(
-                    K, K_low, M, a, b, u, v, t, max_iter, tol, check_every, tiny, w,
-                    in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
-                )  # fmt: skip
-                if status != FAILED:
-                    if cost != cost:  # NaN: the last sweep did not take the cost
-                        cost = kernels.plan_cost(K, M, u, v)
-                    return mass * cost, mass * l1, n_iter, err, status, False
-            else:
-                phi_b = _exponent(rho_b, eps)
-                col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
-                n_iter, err, status = kernels.sweeps_unbalanced(
-                    K, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t, max_iter, tol,
-                    check_every, tiny,
-                )  # fmt: skip
-            if status != FAILED:
-                cost, marginal_error = assemble(K, M, a, b, u, v, mass)
-                return cost, marginal_error, n_iter, err, status, False
+            phi_b = _exponent(rho_b, eps)
+            col_factor = np.exp(-(1.0 - phi_b) * beta / eps) if phi_b != 1.0 else beta[:0]
+            n_iter, err, status, l1, cost = kernels.sweeps(
+                K, K_low, M, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t, max_iter,
+                tol, check_every, tiny, w, in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
+            )  # fmt: skip
+            if status != FAILED:  # the sweeps measured the marginals
+                if cost != cost:  # NaN: the last sweep did not take the cost
+                    cost = kernels.plan_cost(K, M, u, v)
+                return mass * cost, mass * l1, n_iter, err, status, False
         mode, stabilize = LOG, True
     C, M = M, reduced_cost(M, row, col) if shifted else M
     for attempt in range(2):
