@@ -21,18 +21,19 @@ a valid float and that of every ``x <= FLOOR - 0.35`` is exactly 0;
 so that no loop runs on subnormals.
 
 float32 (:func:`exp2_normal32`, :func:`fast_exp2_32`), base 2, 16 lanes: the
-float32 build takes its exponents in base 2 (it folds ``log2(e)`` into its
-``1 / eps``: one rounding, as ``1 / eps`` itself, so its exponents are as
-exact as in base ``e``). The reduction is then exact and costs two additions:
-``y = x + MAGIC_32`` (``1.5 * 2^23``, where the float32 spacing is 1) rounds
-``x`` to the nearest integer ``k = y - MAGIC_32``, whose bits are the low
-bits of ``y`` (``2^k`` is one integer addition and shift of them), and ``r =
-x - k`` in ``[-1/2, 1/2]`` is exact; ``2^r`` by the degree-6 polynomial that
-interpolates it at the 7 Chebyshev nodes of that interval (computed in long
-double; truncation ``2.5e-9`` relative, ``1.9e-8`` with the coefficients
-rounded to float32). That is four vector operations fewer per entry than the
-base-``e`` form (no ``floor``, no float-to-int conversion, no Cody-Waite
-split): 1.3x faster float32 builds. A build takes :func:`kernel_exp_like` /
+float32 build takes ``2^(d s)`` with ``d = beta_j - M_ij`` and ``s = log2(e) /
+eps`` rounded once to float32 (as ``1 / eps`` itself is in base ``e``, so its
+exponents are as exact). The reduction costs two fused multiply-adds and an
+addition, and the product ``d s`` is never rounded (:func:`fma32`): ``y = d s
++ MAGIC_32`` (``1.5 * 2^23``, where the float32 spacing is 1) rounds ``d s``
+to the nearest integer ``k = y - MAGIC_32``, whose bits are the low bits of
+``y`` (``2^k`` is one integer addition and shift of them), and ``r = d s - k``
+in ``[-1/2, 1/2]`` is rounded once (2^-25 at most); ``2^r`` by the degree-6
+polynomial that interpolates it at the 7 Chebyshev nodes of that interval
+(computed in long double; truncation ``2.5e-9`` relative, ``1.9e-8`` with the
+coefficients rounded to float32). 13 vector operations per 16 entries where
+the base-``e`` form takes 16 (no ``floor``, no float-to-int conversion, no
+Cody-Waite split). A build takes :func:`kernel_exp_like` /
 :func:`normal_kernel_exp_like` of its kernel, whose exponents are in the
 unit of :func:`kernel_unit_like`.
 """
