@@ -1,4 +1,5 @@
-"""Balanced Sinkhorn in the kernel domain: one build pass, over-relaxed sweeps.
+"""Sinkhorn in the kernel domain, balanced and generalised (unbalanced): one
+build pass, over-relaxed sweeps.
 
 The kernel is ``K_ij = exp((beta_j - M_ij) / eps)`` with the column shift
 ``beta_j = min_i M_ij`` (every column holds a 1, so no column underflows);
