@@ -11,6 +11,7 @@ from ot_cases import cloud_problem
 
 from otswarm.ot import sinkhorn, sinkhorn_batch
 from otswarm.ot._batch_plan import BatchPlan
+from otswarm.ot.batch import _unit_rows
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 
@@ -161,3 +162,17 @@ def test_a_batch_of_one_and_a_batch_with_no_kernel_domain_problem():
     assert np.all(got.converged) and np.all(got.plan[:, 0] == 0.0)
     for p in range(3):
         np.testing.assert_allclose(got.plan[p], sinkhorn(A[p], B[p], Ms[p], 0.1).plan, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_unit_rows_are_numpys_division_and_zero_test_bit_for_bit(dtype):
+    rng = np.random.default_rng(11)
+    A, B = rng.random((40, 7)).astype(dtype), rng.random((40, 5)).astype(dtype)
+    A[3, 0] = A[9, 6] = B[17, 0] = B[31, 4] = 0.0  # first and last weights of either side
+    masses = A.sum(axis=1, dtype=np.float64)
+    A_n, B_n = np.full(A.shape, np.nan), np.full(B.shape, np.nan)
+    zeros = _unit_rows(A, B, masses, A_n, B_n)
+    np.testing.assert_array_equal(zeros, (A == 0).any(axis=1) | (B == 0).any(axis=1))
+    assert sorted(np.flatnonzero(zeros)) == [3, 9, 17, 31]
+    np.testing.assert_array_equal(A_n, np.divide(A, masses[:, None], dtype=np.float64))
+    np.testing.assert_array_equal(B_n, np.divide(B, masses[:, None], dtype=np.float64))

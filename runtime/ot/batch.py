@@ -24,6 +24,30 @@ from otswarm.ot.result import OTResult, plan_product, potentials
 from otswarm.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
 
 
+@njit(cache=True, error_model="numpy")  # the divisions vectorise
+def _unit_rows(A, B, masses, A_n, B_n):
+    """``A_n = A / masses[:, None]`` and ``B_n`` likewise (float64, each entry
+    divided as NumPy divides it) in one pass over each; returns whether each
+    problem has a zero weight (``(A == 0).any(1) | (B == 0).any(1)``, which
+    NumPy reduces row by row, a call per row of 16)."""
+    P, n = A.shape
+    m = B.shape[1]
+    zeros = np.empty(P, np.bool_)
+    for p in range(P):
+        mass = masses[p]
+        empty = False
+        for i in range(n):
+            x = A[p, i]
+            A_n[p, i] = x / mass
+            empty |= x == 0
+        for j in range(m):
+            y = B[p, j]
+            B_n[p, j] = y / mass
+            empty |= y == 0
+        zeros[p] = empty
+    return zeros
+
+
 @njit(cache=True)
 def _solve_stabilized(Ms, A, B, masses, problems, eps, max_iter, tol, check_every, tiny,
                       plans, F, G, costs, errors, n_iter, status):  # fmt: skip
@@ -94,9 +118,8 @@ def sinkhorn_batch(
     U, V, beta, spreads = np.empty((P, n)), np.empty((P, m)), np.empty((P, m)), np.empty(P)
     costs, errors = np.empty(P), np.empty(P)
     n_iter, status = np.empty(P, dtype=np.int64), np.full(P, FAILED, dtype=np.int64)
-    has_zeros = (A == 0).any(axis=1) | (B == 0).any(axis=1)
-    A_n = np.divide(A, masses[:, None], dtype=np.float64)
-    B_n = np.divide(B, masses[:, None], dtype=np.float64)
+    A_n, B_n = np.empty(A.shape), np.empty(B.shape)
+    has_zeros = _unit_rows(A, B, masses, A_n, B_n)
     tiny = float(np.finfo(dtype).tiny)
     if method != "log":  # kernel domain, many problems per SIMD lane set
         spread = KERNEL_SPREAD[dtype] if method == "auto" else np.inf
