@@ -12,7 +12,7 @@ import pytest
 from ot_cases import cloud_problem
 
 from otswarm.ot import sinkhorn
-from otswarm.ot._fastexp import FLOOR, FLOOR_32, exp_clamped, exp_clamped32
+from otswarm.ot._fastexp import FLOOR, FLOOR_32, LOG2E, exp_clamped, fast_exp2_32
 from otswarm.ot._kernel import build, column_range, spread
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
@@ -88,10 +88,12 @@ def test_the_build_takes_the_unflushed_exp_only_where_every_exponent_is_normal(d
 def test_the_clamped_exp_gives_exact_zeros_far_below_the_floor_whatever_tiny():
     for x in (FLOOR - 0.36, FLOOR - 1.0, FLOOR - 5.0, -1e300, -np.inf):
         assert exp_clamped(x) == 0.0
-    for x in (FLOOR_32 - np.float32(0.36), FLOOR_32 - np.float32(7.0), np.float32(-3e38)):
-        assert exp_clamped32(np.float32(x)) == 0.0
+    zero, unit = np.float32(0.0), np.float32(LOG2E)  # float32 works in base 2: 2^(x log2 e)
+    for x in (FLOOR_32 - 0.36, FLOOR_32 - 7.0, -3e38, -np.inf):
+        assert fast_exp2_32(np.float32(x), unit, zero) == 0.0
+    assert fast_exp2_32(np.float32(-1.0), np.float32(127.0), zero) == 0.0  # 2^-127
     assert exp_clamped(FLOOR + 0.5) == pytest.approx(np.exp(FLOOR + 0.5), rel=1e-15)
-    assert exp_clamped(0.0) == 1.0 and exp_clamped32(np.float32(0.0)) == 1.0
+    assert exp_clamped(0.0) == 1.0 and fast_exp2_32(zero, unit, zero) == 1.0
 
 
 def _pot_cost(a, b, M, reg):

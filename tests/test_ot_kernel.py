@@ -134,17 +134,26 @@ def test_fast_exp_is_within_one_ulp_of_libm_and_flushes_below_tiny():
     assert fast_exp(-800.0, 0.0) == 0.0
 
 
-def test_fast_exp32_is_within_1_2_ulp_and_flushes_below_tiny():
-    from otswarm.ot._fastexp import fast_exp32
+def test_fast_exp2_32_is_within_1_2_ulp_and_flushes_below_tiny():
+    """The float32 build's ``exp``, in base 2 (its exponents carry ``log2 e``)."""
+    from otswarm.ot._fastexp import fast_exp2_32
 
-    x = np.linspace(-87.3, 88.3, 200001).astype(np.float32)
-    got = np.array([fast_exp32(v, np.float32(0.0)) for v in x])
+    one, three = np.float32(1.0), np.float32(3.0)
+    x = np.linspace(-126.0, 127.0, 200001).astype(np.float32)
+    got = np.array([fast_exp2_32(v, one, np.float32(0.0)) for v in x])
     assert np.array_equal(got.astype(np.float32), got)  # float32 work, float32 values
-    exact = np.exp(x.astype(np.float64))
+    exact = np.exp2(x.astype(np.float64))
     ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
     assert np.max(np.abs(got - exact) / ulp) <= 1.2
-    tiny = np.float32(np.finfo(np.float32).tiny)
-    assert fast_exp32(np.float32(-87.34), tiny) == 0.0 < fast_exp32(np.float32(-87.3), tiny)
+    assert np.all(got[np.round(x) == x] == exact[np.round(x) == x])  # 2^k exactly
+    # 2^(d s) with the product d s never rounded: d = x / 3 in float32, s = 3
+    d = (x / three).astype(np.float32)
+    got = np.array([fast_exp2_32(v, three, np.float32(0.0)) for v in d])
+    exact = np.exp2(d.astype(np.float64) * 3.0)
+    assert np.max(np.abs(got - exact) / np.spacing(exact.astype(np.float32))) <= 1.2
+    tiny = np.float32(np.finfo(np.float32).tiny)  # 2^-126
+    below, above = np.float32(-126.01), np.float32(-125.99)
+    assert fast_exp2_32(below, one, tiny) == 0.0 < fast_exp2_32(above, one, tiny)
 
 
 def _float32_problem(seed):

@@ -137,6 +137,15 @@ def test_a_copy_whose_sums_break_down_restarts_on_the_kernel(broken):
                                                             rel=1e-9)  # fmt: skip
 
 
+def test_a_float32_kernel_has_no_copy():
+    M = np.ones((4, 3), np.float32)
+    lo = np.zeros(3)
+    with pytest.raises(ValueError, match="float64"):
+        build_with_copy(M, lo[:0], lo, 0.0, 1.0, np.empty_like(M), np.empty(3), 1e-30,
+                        np.empty(3, np.float32), np.empty(3, np.float32),
+                        np.empty((4, 3), np.float32))  # fmt: skip
+
+
 def test_the_copy_is_taken_only_where_float32_is_safe_and_pays():
     K = np.empty((LOW_MIN // 64, 64))
     assert takes_copy(K, 1.0, 1.0, 1e-9)
@@ -199,8 +208,42 @@ def test_the_last_sweep_takes_the_cost_of_the_plan_it_returns(seed):
         assert got[2] in (0, 1) and not math.isnan(got[6])
         assert got[6] == pytest.approx(plan_cost(K, M, got[4], got[5]), rel=1e-13)
         assert got[6] == pytest.approx(_cost_of(K, M, got[4], got[5]), rel=1e-12)
-    # no C (float32 work, or the unbalanced sweeps): no cost taken
+    # no C (as the unbalanced sweeps pass): no cost taken
     assert math.isnan(_sweep(K, low, a, b, t, 5000, 1e-9)[6])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float32_work_takes_the_cost_in_its_last_sweep_too(seed):
+    """float32 ``K`` and ``M``: the last sweep sums each row's ``K_ij v_j
+    M_ij`` in float32 (64 partial sums, about ``m / 64 + 6`` ulps) and the rows
+    in float64: the cost of the plan returned within 1e-6 relative of NumPy's
+    float64 sum over the same float32 entries."""
+    rng = np.random.default_rng(seed + 30)
+    n, m = int(rng.integers(5, 700)), int(rng.integers(5, 700))
+    a, b, M = cloud_problem(n, m, seed=seed + 90)
+    M32 = (M * 10.0 ** rng.uniform(-2, 2)).astype(np.float32)
+    eps = float(M32.max() * 10.0 ** rng.uniform(-1.5, -0.7))
+    lo, hi = np.empty(m), np.empty(m)
+    assert column_range(M32, lo, hi)
+    K, t = np.empty_like(M32), np.empty(m)
+    tiny = float(np.finfo(np.float32).tiny)
+    build(M32, lo, spread(lo, hi), eps, K, t, tiny, np.empty(m, np.float32),
+          np.empty(m, np.float32))  # fmt: skip
+    taken = 0
+    for max_iter, tol in ((5000, 1e-6), (1, 1e-300), (3, 1e-300)):
+        u, v = np.empty(n), np.empty(m)
+        vk, none = np.empty(m, np.float32), np.empty(0, np.float32)
+        _, _, status, _, cost = sweeps(
+            K, K[:0], M32, a, b, 1.0, 1.0, t[:0], u, v, t.copy(), max_iter, tol, 1, tiny,
+            np.empty(m), vk, none, np.empty(m), np.empty(RATE_WINDOW + 1),
+        )  # fmt: skip
+        assert status == (0 if max_iter > 3 else 1)
+        want = _cost_of(K.astype(np.float64), M32.astype(np.float64), u, v)
+        assert plan_cost(K, M32, u, v) == pytest.approx(want, rel=1e-6)
+        if max_iter <= 3 or not math.isnan(cost):  # the last of max_iter always takes it
+            assert cost == pytest.approx(want, rel=1e-6)
+            taken += 1
+    assert taken >= 2
 
 
 def test_a_sweep_that_took_the_cost_and_did_not_stop_leaves_no_stale_cost():

@@ -1,27 +1,41 @@
 """A vectorisable ``exp`` for the kernel builds, in float64 and in float32.
 
 ``math.exp`` compiles to a libm call per element (about 10x slower than a SIMD
-loop). Here ``exp(x) = 2^k exp(r)`` with ``k = round(x / ln 2)`` and
-``r = x - k ln 2`` in ``[-ln2/2, ln2/2]`` (Cody-Waite split of ``ln 2``), and
-``exp(r)`` by a polynomial that interpolates it at the Chebyshev nodes of that
-interval (near-minimax; coefficients computed in 50-digit arithmetic): degree
-11 in float64 (truncation below ``4.3e-18`` relative, as the degree-13 Taylor
-polynomial's ``5e-18``, so the result is within 1 ulp of libm), degree 6 in
-float32 (truncation ``2.6e-9``, within 1.2 ulp of the exact value), where the
-loop runs 16 lanes instead of 8. ``2^k`` is the float whose bits are
-``(k + bias) << mantissa bits``, reinterpreted in a register
-(:func:`float_from_bits`), so both are branch-free and inline into any loop
-that LLVM vectorises.
+loop). Both ``exp`` here are ``2^k 2^f`` for an integer ``k``: ``2^k`` is the
+float whose bits are ``(k + bias) << mantissa bits``, reinterpreted in a
+register (:func:`float_from_bits`), so both are branch-free and inline into
+any loop that LLVM vectorises.
 
-:func:`exp_normal` (:func:`exp_normal32`) is that ``exp`` alone, for
-arguments the caller knows to be at least ``FLOOR + 1`` (``FLOOR``: the log of
-the smallest normal number), as a kernel build whose exponents all are.
-:func:`exp_clamped` clamps the argument at ``FLOOR - 1``, where ``2^k`` is the
-float with all bits 0, so every result is a valid float and that of every
-``x <= FLOOR - 0.35`` is exactly 0; :func:`fast_exp` (:func:`fast_exp32`)
-then flushes every result below ``tiny`` to 0 (one compare), so that no loop
-runs on subnormals. Float32 work takes :func:`exp_like` /
-:func:`normal_exp_like` of a float32 array.
+float64 (:func:`exp_normal`), base ``e``: ``exp(x) = 2^k exp(r)`` with ``k =
+round(x / ln 2)`` and ``r = x - k ln 2`` in ``[-ln2/2, ln2/2]`` (Cody-Waite
+split of ``ln 2``), and ``exp(r)`` by the degree-11 polynomial that
+interpolates it at the 12 Chebyshev nodes of that interval (near-minimax;
+coefficients computed in 50-digit arithmetic; truncation below ``4.3e-18``
+relative, as the degree-13 Taylor polynomial's ``5e-18``, so the result is
+within 1 ulp of libm). It is for arguments the caller knows to be at least
+``FLOOR + 1`` (``FLOOR``: the log of the smallest normal number), as a kernel
+build whose exponents all are. :func:`exp_clamped` clamps the argument at
+``FLOOR - 1``, where ``2^k`` is the float with all bits 0, so every result is
+a valid float and that of every ``x <= FLOOR - 0.35`` is exactly 0;
+:func:`fast_exp` then flushes every result below ``tiny`` to 0 (one compare),
+so that no loop runs on subnormals.
+
+float32 (:func:`exp2_normal32`, :func:`fast_exp2_32`), base 2, 16 lanes: the
+float32 build takes ``2^(d s)`` with ``d = beta_j - M_ij`` and ``s = log2(e) /
+eps`` rounded once to float32 (as ``1 / eps`` itself is in base ``e``, so its
+exponents are as exact). The reduction costs two fused multiply-adds and an
+addition, and the product ``d s`` is never rounded (:func:`fma32`): ``y = d s
++ MAGIC_32`` (``1.5 * 2^23``, where the float32 spacing is 1) rounds ``d s``
+to the nearest integer ``k = y - MAGIC_32``, whose bits are the low bits of
+``y`` (``2^k`` is one integer addition and shift of them), and ``r = d s - k``
+in ``[-1/2, 1/2]`` is rounded once (2^-25 at most); ``2^r`` by the degree-6
+polynomial that interpolates it at the 7 Chebyshev nodes of that interval
+(computed in long double; truncation ``2.5e-9`` relative, ``1.9e-8`` with the
+coefficients rounded to float32). 13 vector operations per 16 entries where
+the base-``e`` form takes 16 (no ``floor``, no float-to-int conversion, no
+Cody-Waite split). A build takes :func:`kernel_exp_like` /
+:func:`normal_kernel_exp_like` of its kernel, whose exponents are in the
+unit of :func:`kernel_unit_like`.
 """
 
 from __future__ import annotations
@@ -35,20 +49,21 @@ LN2_HI = 0.693147180369123816490
 LN2_LO = 1.90821492927058770002e-10
 FLOOR = -708.3964185322641  # log of the smallest normal float64
 F32 = np.float32
-LOG2E_32 = F32(LOG2E)
-LN2_HI_32 = F32(0.693359375)  # 10 significant bits: k * LN2_HI_32 is exact
-LN2_LO_32 = F32(-2.12194440e-4)
 FLOOR_32 = F32(-87.33654475)  # log of the smallest normal float32
-# exp(r) on [-ln2/2, ln2/2]: interpolation at the 12 (7) Chebyshev nodes, low degree first
+# exp(r) on [-ln2/2, ln2/2]: interpolation at the 12 Chebyshev nodes, low degree first
 P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11 = (
     1.0, 1.0, 0.5000000000000019, 0.1666666666666668, 0.0416666666664881,
     0.008333333333319601, 0.0013888888952314775, 0.00019841269890047113,
     2.4801485482328494e-05, 2.755724091857897e-06, 2.763263963904103e-07,
     2.5110037605963777e-08,
 )  # fmt: skip
-Q0, Q1, Q2, Q3, Q4, Q5, Q6 = (
-    F32(c) for c in (1.0, 1.000000037716214, 0.5000000047117757, 0.16666415514653277,
-                     0.04166635289677516, 0.008375126398153335, 0.0013941108433972674)
+MAGIC_32 = F32(1.5 * 2**23)  # x + MAGIC_32 rounds x (|x| < 2^22) to an integer
+MAGIC_BITS = 0x4B400000  # the bits of MAGIC_32: those of x + MAGIC_32 are MAGIC_BITS + round(x)
+# 2^r on [-1/2, 1/2]: interpolation at the 7 Chebyshev nodes, low degree first (the middle
+# node is 0, so R0 = 1 exactly)
+R0, R1, R2, R3, R4, R5, R6 = (
+    F32(c) for c in (1.0, 0.6931472067028326, 0.24022650922288757, 0.05550327226670302,
+                     0.009618056678524632, 0.001340042817761586, 0.00015461444698570991)
 )  # fmt: skip
 
 
@@ -76,6 +91,51 @@ def _float_from_bits(bits):
     return lambda bits: _bitcast(bits)
 
 
+def bits_of_float(x):
+    """The int32 with the bit pattern of the float32 ``x`` (the inverse of
+    :func:`float_from_bits`); compiled, a register bitcast."""
+    return np.float32(x).view(np.int32)
+
+
+@intrinsic
+def _bits(typingctx, x):
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+    return types.int32(x), codegen
+
+
+@overload(bits_of_float, inline="always")
+def _bits_of_float(x):
+    return lambda x: _bits(x)
+
+
+def fma32(a, b, c):
+    """``a b + c`` of float32 ``a, b, c`` rounded once: compiled, one fused
+    multiply-add (``llvm.fma``); with the JIT disabled, in float64 (where the
+    product of two float32 is exact), then rounded to float32."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    if not a == b == c == types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return types.float32(a, b, c), codegen
+
+
+@overload(fma32, inline="always")
+def _fma32(a, b, c):
+    return lambda a, b, c: _fma(a, b, c)
+
+
 @njit(cache=True, fastmath={"contract"}, inline="always")
 def exp_normal(x):
     """``exp(x)`` of a float64 ``FLOOR - 1 <= x <= 709`` (no clamp, no flush:
@@ -97,19 +157,33 @@ def exp_normal(x):
     return p * float_from_bits((np.int64(k) + 1023) << 52)
 
 
+@njit(cache=True, fastmath={"contract"}, inline="always")  # no reassoc: y - MAGIC_32 stays
+def exp2_normal32(d, s):
+    """``2^(d s)`` of float32 ``d, s`` with ``-127 <= d s <= 127``, in float32
+    arithmetic: within about 1 ulp of ``2^(d s)`` (``d s`` exact) above
+    ``-126`` (a normal result), 0 or subnormal below, exactly 0 from ``-127``.
+    ``y = d s + MAGIC_32`` rounds ``d s`` to ``k = y - MAGIC_32`` and ``r = d s -
+    k`` is in ``[-1/2, 1/2]``, both by :func:`fma32` (the product is never
+    rounded: the exponent's only errors are those of ``d`` and ``s``); ``2^k``
+    has the bits ``(k + 127) << 23``, from the bits of ``y``."""
+    y = fma32(d, s, MAGIC_32)
+    r = fma32(d, s, -(y - MAGIC_32))
+    p = R6 * r + R5
+    p = p * r + R4
+    p = p * r + R3
+    p = p * r + R2
+    p = p * r + R1
+    p = p * r + R0
+    return p * float_from_bits(np.int32((bits_of_float(y) - (MAGIC_BITS - 127)) << 23))
+
+
 @njit(cache=True, fastmath={"contract"}, inline="always")
-def exp_normal32(x):
-    """:func:`exp_normal` of a float32 ``FLOOR_32 - 1 <= x <= 88``, in float32
-    arithmetic."""
-    k = np.floor(x * LOG2E_32 + F32(0.5))
-    r = x - k * LN2_HI_32 - k * LN2_LO_32
-    p = Q6 * r + Q5
-    p = p * r + Q4
-    p = p * r + Q3
-    p = p * r + Q2
-    p = p * r + Q1
-    p = p * r + Q0
-    return p * float_from_bits(np.int32((np.int32(k) + 127) << 23))
+def fast_exp2_32(d, s, tiny):
+    """``2^(d s)`` of float32 ``d``, ``s > 0`` with ``d s <= 127``, ``d`` first
+    clamped at ``-127 / s`` (so ``2^k`` is at least the float with all bits
+    0); results below ``tiny`` (at least the smallest normal float32) are 0."""
+    e = exp2_normal32(max(d, F32(-127.0) / s), s)
+    return e if e >= tiny else F32(0.0)
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
@@ -120,55 +194,11 @@ def exp_clamped(x):
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
-def exp_clamped32(x):
-    """:func:`exp_clamped` of a float32 ``x <= 88`` (``FLOOR_32``)."""
-    return exp_normal32(max(x, FLOOR_32 - F32(1.0)))
-
-
-@njit(cache=True, fastmath={"contract"}, inline="always")
 def fast_exp(x, tiny):
     """``exp(x)`` of a float64 ``x <= 709``; results below ``tiny`` are 0
     (with ``tiny`` at least the smallest normal number, every ``x < FLOOR``)."""
     e = exp_clamped(x)
     return e if e >= tiny else 0.0
-
-
-@njit(cache=True, fastmath={"contract"}, inline="always")
-def fast_exp32(x, tiny):
-    """:func:`fast_exp` of a float32 ``x <= 88``, in float32 arithmetic."""
-    e = exp_clamped32(x)
-    return e if e >= tiny else F32(0.0)
-
-
-def exp_like(x, ref, tiny):
-    """``exp(x)`` in the dtype of the array ``ref``: :func:`fast_exp32` for
-    float32, else :func:`fast_exp` (chosen when compiling)."""
-    if ref.dtype == np.float32:
-        return fast_exp32(F32(x), F32(tiny))
-    return fast_exp(x, tiny)
-
-
-@overload(exp_like, inline="always")
-def _exp_like(x, ref, tiny):
-    if ref.dtype == types.float32:
-        return lambda x, ref, tiny: fast_exp32(F32(x), F32(tiny))
-    return lambda x, ref, tiny: fast_exp(x, tiny)
-
-
-def normal_exp_like(x, ref):
-    """:func:`exp_normal` in the dtype of the array ``ref``
-    (:func:`exp_normal32` for float32); ``x`` at least the dtype's
-    :func:`floor_like` + 1 gives a normal number."""
-    if ref.dtype == np.float32:
-        return exp_normal32(F32(x))
-    return exp_normal(x)
-
-
-@overload(normal_exp_like, inline="always")
-def _normal_exp_like(x, ref):
-    if ref.dtype == types.float32:
-        return lambda x, ref: exp_normal32(F32(x))
-    return lambda x, ref: exp_normal(x)
 
 
 def floor_like(ref):
@@ -192,3 +222,49 @@ def cast_like(x, ref):
 def _cast_like(x, ref):
     dtype = ref.dtype
     return lambda x, ref: dtype(x)
+
+
+def kernel_unit_like(ref):
+    """The unit of the exponents of :func:`kernel_exp_like`, for the dtype of
+    the array ``ref``: 1 (base ``e``) for float64, ``log2(e)`` (base 2) for
+    float32; a build takes ``exp((beta_j - M_ij) * (unit / eps))`` with ``unit
+    / eps`` rounded once to the dtype."""
+    return LOG2E if ref.dtype == np.float32 else 1.0
+
+
+@overload(kernel_unit_like, inline="always")
+def _kernel_unit_like(ref):
+    unit = LOG2E if ref.dtype == types.float32 else 1.0
+    return lambda ref: unit
+
+
+def kernel_exp_like(d, s, ref, tiny):
+    """``exp(d s)`` (``s`` in :func:`kernel_unit_like`: ``2^(d s)`` for float32)
+    in the dtype of ``ref``, results below ``tiny`` flushed to 0:
+    :func:`fast_exp2_32` for float32, else :func:`fast_exp` of ``d * s``."""
+    if ref.dtype == np.float32:
+        return fast_exp2_32(F32(d), F32(s), F32(tiny))
+    return fast_exp(d * s, tiny)
+
+
+@overload(kernel_exp_like, inline="always")
+def _kernel_exp_like(d, s, ref, tiny):
+    if ref.dtype == types.float32:
+        return lambda d, s, ref, tiny: fast_exp2_32(F32(d), F32(s), F32(tiny))
+    return lambda d, s, ref, tiny: fast_exp(d * s, tiny)
+
+
+def normal_kernel_exp_like(d, s, ref):
+    """:func:`kernel_exp_like` without clamp or flush, for exponents of at
+    least :func:`floor_like` + 1 in natural units: :func:`exp2_normal32` for
+    float32, else :func:`exp_normal` of ``d * s``."""
+    if ref.dtype == np.float32:
+        return exp2_normal32(F32(d), F32(s))
+    return exp_normal(d * s)
+
+
+@overload(normal_kernel_exp_like, inline="always")
+def _normal_kernel_exp_like(d, s, ref):
+    if ref.dtype == types.float32:
+        return lambda d, s, ref: exp2_normal32(F32(d), F32(s))
+    return lambda d, s, ref: exp_normal(d * s)

@@ -70,9 +70,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
-from otswarm.ot._fastexp import cast_like, exp_like, floor_like, normal_exp_like
+from otswarm.ot._fastexp import (
+    cast_like,
+    floor_like,
+    kernel_exp_like,
+    kernel_unit_like,
+    normal_kernel_exp_like,
+)
 from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER, relaxed
 
 RELAX_START = 6  # plain sweeps before the rate is estimated
@@ -158,23 +165,38 @@ def build(M, beta, spread, eps, K, t, tiny, shift, sums):
     """``K_ij = exp((beta_j - M_ij) / eps)`` (``beta = lo`` of
     :func:`column_range`: every column holds a 1; ``spread`` of
     :func:`spread`) and ``t = K^T 1``, in one pass over ``M``; the exponents
-    (``(beta_j - M_ij) * (1 / eps)``, in ``[-spread / eps, 0]``), the ``exp``
-    and the column sums in the dtype of ``K`` (the dtype of ``M``: float32 work
-    runs 16 lanes; ``t`` only starts the sweeps, so a float32 sum is enough),
-    ``t`` returned in float64. The ``exp`` clamps and flushes (entries below
+    (``(beta_j - M_ij) * (unit / eps)``, in ``[-spread / eps, 0]`` times the
+    ``unit`` of :func:`._fastexp.kernel_unit_like`: float64 in base ``e``,
+    float32 in base 2, where its ``exp`` is cheaper), the ``exp`` and the
+    column sums in the dtype of ``K`` (the dtype of ``M``: float32 work runs 16
+    lanes; ``t`` only starts the sweeps, so a float32 sum is enough), ``t``
+    returned in float64. The ``exp`` clamps and flushes (entries below
     ``tiny`` are 0) only when some exponent can fall below the dtype's
     ``FLOOR + 1``; LLVM compiles the loop once for each case. ``shift`` and
     ``sums`` are work arrays of ``m`` entries in the dtype of ``K``."""
     build_with_copy(M, beta[:0], beta, spread, eps, K, t, tiny, shift, sums, K[:0])
 
 
+def is_double(K):
+    """Whether ``K`` is float64; compiled, a constant of the signature, so that
+    the float32 build compiles without the loop of the float64 copy (which
+    costs it 1.15x at 256 x 256)."""
+    return K.dtype == np.float64
+
+
+@overload(is_double, inline="always")
+def _is_double(K):
+    double = K.dtype == types.float64
+    return lambda K: double
+
+
 @njit(cache=True, fastmath={"contract"})
 def build_with_copy(M, alpha, beta, spread, eps, K, t, tiny, shift, sums, K_low):
     """:func:`build`, and when ``K_low`` has rows (a float32 array of the shape
-    of ``K``) also ``K_low = float32(K)`` in the same pass (the copy that
-    :func:`sweeps` starts on, :data:`LOW_SPREAD`); ``K_low`` with no rows is
-    no copy. When ``alpha`` has ``n`` entries, ``K`` is the kernel of the
-    reduced cost ``M_ij - alpha_i`` (``beta, spread`` of
+    of ``K``, float64 ``K`` only) also ``K_low = float32(K)`` in the same
+    pass (the copy that :func:`sweeps` starts on, :data:`LOW_SPREAD`);
+    ``K_low`` with no rows is no copy. When ``alpha`` has ``n`` entries, ``K``
+    is the kernel of the reduced cost ``M_ij - alpha_i`` (``beta, spread`` of
     :func:`reduced_column_range`), ``K_ij = exp((beta_j - (M_ij - alpha_i)) /
     eps) = exp((alpha_i + beta_j - M_ij) / eps)``, the difference taken as
     :func:`reduced_column_range` takes it (every exponent is at most 0, every
@@ -184,15 +206,17 @@ def build_with_copy(M, alpha, beta, spread, eps, K, t, tiny, shift, sums, K_low)
     for j in range(m):
         shift[j] = cast_like(beta[j], K)
         sums[j] = 0.0
-    inv = cast_like(1.0 / eps, K)
+    inv = cast_like(kernel_unit_like(K) / eps, K)
     flush = not spread / eps <= -floor_like(K) - 1.0
-    copy = K_low.shape[0] == n
+    if not is_double(K) and K_low.shape[0] > 0:
+        raise ValueError("build_with_copy: only a float64 kernel has a float32 copy")
+    copy = is_double(K) and K_low.shape[0] == n
     for i in range(n):
         Mi, Ki = M[i], K[i]
         ai = cast_like(alpha[i] if shifted else 0.0, M)
         for j in range(m):
-            x = (shift[j] - (Mi[j] - ai if shifted else Mi[j])) * inv
-            e = exp_like(x, K, tiny) if flush else normal_exp_like(x, K)
+            d = shift[j] - (Mi[j] - ai if shifted else Mi[j])
+            e = kernel_exp_like(d, inv, K, tiny) if flush else normal_kernel_exp_like(d, inv, K)
             Ki[j] = e
             sums[j] += e
         if copy:  # from L1: the row was just written
@@ -279,10 +303,11 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     new, v)``); ``ok`` is False on a row sum that under/overflowed (the
     scalings are then partly updated).
 
-    When ``C`` has rows (the cost, float64, as ``K``), the same pass also
-    gives the cost of the plan ``(u new, v)``, ``sum_i u_i sum_j K_ij v_j
-    C_ij`` (each row's ``sum_j K_ij v_j C_ij`` beside its sum ``s_i``, from the
-    same products), as a fourth result; else that is 0."""
+    When ``C`` has rows (the cost, as ``K``), the same pass also gives the
+    cost of the plan ``(u new, v)``, ``sum_i u_i sum_j K_ij v_j C_ij`` (each
+    row's ``sum_j K_ij v_j C_ij`` beside its sum ``s_i``, from the same
+    products, in the dtype of ``K`` as ``s_i``; the rows summed in float64), as
+    a fourth result; else that is 0."""
     n, m = K.shape
     for j in range(m):
         t[j] = 0.0
@@ -295,8 +320,7 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     for i in range(0, n, BLOCK):
         i1, i2, i3 = min(i + 1, n - 1), min(i + 2, n - 1), min(i + 3, n - 1)
         K0, K1, K2, K3 = K[i], K[i1], K[i2], K[i3]
-        s0 = s1 = s2 = s3 = zero
-        c0 = c1 = c2 = c3 = 0.0
+        s0 = s1 = s2 = s3 = c0 = c1 = c2 = c3 = zero
         if with_cost:  # q = K_ij v_j serves both sums
             C0, C1, C2, C3 = C[i], C[i1], C[i2], C[i3]
             for j in range(m):
@@ -400,9 +424,10 @@ def sweeps(K, K_low, C, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, 
     (u_plain_i - u_i)`` and ``t_j (v_plain_j - v_j)`` (in absolute mass).
 
     ``cost`` is ``<P, C>`` of that plan when the last sweep took it (NaN
-    otherwise: :func:`plan_cost` gives it). A sweep on a float64 ``K`` takes
-    the cost (:func:`row_sweep` with ``C``: it reads ``C`` beside ``K``, where
-    :func:`plan_cost` would read both again) when it may be the last one: the
+    otherwise: :func:`plan_cost` gives it). A sweep on ``K`` (not on the
+    copy), float64 or float32, takes the cost (:func:`row_sweep` with ``C``:
+    it reads ``C`` beside ``K``, where :func:`plan_cost` would read both
+    again) when it may be the last one: the
     error is expected below ``tol`` at the rate of the last two sweeps and
     it is checked, or it is the last of ``max_iter``. A sweep that takes the
     cost and does not stop costs a read of ``C`` in vain.
@@ -458,7 +483,7 @@ def sweeps(K, K_low, C, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, 
                                               floor, none)  # fmt: skip
         else:
             final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
-            takes = final and K.itemsize == 8 and C.shape[0] == n
+            takes = final and C.shape[0] == n
             ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, phi, residual, floor,
                                               C if takes else none)  # fmt: skip
             cost = cost if takes else np.nan
