@@ -51,7 +51,7 @@ def _sweep(K, low, a, b, t, max_iter, tol, C=None, check_every=1):
     u, v = np.empty(n), np.empty(m)
     C = K[:0] if C is None else C
     work = [np.empty(m), np.empty(m), np.empty(m, np.float32), np.empty(m)]
-    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, 1.0, 1.0, t[:0], u, v, t.copy(),
+    n_iter, err, status, l1, cost = sweeps(K, low, C, a, b, 1.0, 1.0, None, u, v, t.copy(),
                                            max_iter, tol, check_every, TINY, work[0], work[1],
                                            work[2], work[3], np.empty(RATE_WINDOW + 1))  # fmt: skip
     return n_iter, err, status, l1, u, v, cost

@@ -27,7 +27,7 @@ def test_a_column_whose_sum_vanishes_fails_the_sweeps_instead_of_raising():
     u, v = np.empty(n), np.empty(m)
     work = _work(n, m)
     n_iter, _, status, l1, _ = _kernel.sweeps(
-        K, np.empty((0, m), np.float32), K[:0], a, b, 1.0, 1.0, t[:0], u, v, t, 10, 1e-9, 1,
+        K, np.empty((0, m), np.float32), K[:0], a, b, 1.0, 1.0, None, u, v, t, 10, 1e-9, 1,
         TINY, work["w"], work["vk"], work["vk_low"], work["t0"], work["history"],
     )  # fmt: skip
     assert status == FAILED and n_iter == 1 and np.isinf(l1)

@@ -410,10 +410,13 @@ def expected_below(err, last, tol):
     return 0.0 < err < last < np.inf and err * err < tol * last
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _col_update(b_j, t_j, phi, col_factor, j):
     """The plain column update from the column sum ``t_j = (K^T u)_j``:
-    ``b_j / t_j``, generalised ``(b_j / t_j)^phi col_factor_j``."""
+    ``b_j / t_j`` (balanced: ``col_factor`` None), generalised ``(b_j /
+    t_j)^phi col_factor_j``."""
+    if col_factor is None:
+        return b_j / t_j
     return b_j / t_j if phi == 1.0 else (b_j / t_j) ** phi * col_factor[j]
 
 
@@ -421,12 +424,14 @@ def _col_update(b_j, t_j, phi, col_factor, j):
 def sweeps(K, K_low, C, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, check_every,
            tiny, w, vk, vk_low, t0, history):  # fmt: skip
     """Over-relaxed Sinkhorn sweeps from ``u = 1`` and the plain column update
-    of it (``t = K^T 1`` on entry), balanced (``phi_a = phi_b = 1``) or
-    generalised (Chizat et al. 2018) for KL-relaxed marginals: the plain
-    updates are ``u_i = (a_i / (K v)_i)^phi_a`` and ``v_j = (b_j / (K^T
-    u)_j)^phi_b col_factor_j`` (:func:`_col_update`; ``col_factor_j = exp(-(1
-    - phi_b) beta_j / eps)`` for the column shift ``beta`` of the kernel, read
-    only when ``phi_b < 1``). Returns ``(n_iter, err, status, l1, cost)``; on
+    of it (``t = K^T 1`` on entry), balanced (``col_factor`` None; ``phi_a,
+    phi_b`` are then 1 whatever is passed, and Numba compiles this apart, the
+    exponents and the test constants) or generalised (Chizat et al. 2018)
+    for KL-relaxed marginals: the plain updates are ``u_i = (a_i / (K
+    v)_i)^phi_a`` and ``v_j = (b_j / (K^T u)_j)^phi_b col_factor_j``
+    (:func:`_col_update`; ``col_factor_j = exp(-(1 - phi_b) beta_j / eps)``
+    for the column shift ``beta`` of the kernel, read only when ``phi_b <
+    1``). Returns ``(n_iter, err, status, l1, cost)``; on
     CONVERGED and MAX_ITER ``(u, v)`` is the plan that was measured on ``K``
     after the row update of the last sweep, ``err`` the L2 norm of the
     stopping test and ``l1 = |P 1 - a|_1 + |P^T 1 - b|_1`` of that plan (row
@@ -468,12 +473,13 @@ def sweeps(K, K_low, C, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, 
     (float64), all of ``m`` entries, and ``history`` (``RATE_WINDOW + 1``
     entries) are work arrays."""
     n, m = K.shape
-    residual = phi_a != 1.0 or phi_b != 1.0
-    low = K_low.shape[0] == n and max_iter > 1
+    residual = col_factor is not None  # a constant of the compiled specialisation
+    phi = phi_a if residual else 1.0
     for j in range(m):
         if not (t[j] > tiny and t[j] < HUGE):
             return 0, np.inf, FAILED, np.inf, np.nan
         t0[j] = t[j]
+    low = K_low.shape[0] == n and max_iter > 1
     mass = max(np.sum(a), np.sum(b))  # the copy's error floor is relative to it
     restart, start = True, 0
     err = last = np.inf
@@ -492,12 +498,12 @@ def sweeps(K, K_low, C, a, b, phi_a, phi_b, col_factor, u, v, t, max_iter, tol, 
         floor = TINY32 if low else tiny
         checked = check_every == 1 or (it - start) % check_every == 0  # no division by default
         if low:
-            ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, phi_a, residual,
+            ok, row_err, l1, cost = row_sweep(K_low, v, vk_low, a, u, t, omega, phi, residual,
                                               floor, none)  # fmt: skip
         else:
             final = (checked and expected_below(err, last, tol)) or it + 1 == max_iter
             takes = final and C.shape[0] == n
-            ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, phi_a, residual, floor,
+            ok, row_err, l1, cost = row_sweep(K, v, vk, a, u, t, omega, phi, residual, floor,
                                               C if takes else none)  # fmt: skip
             cost = cost if takes else np.nan
         col_err = 0.0

@@ -222,12 +222,19 @@ def solve_problem(
                                     in_K[m : 2 * m], K_low)  # fmt: skip
             if shifted:
                 beta -= col
-            phi_b = _exponent(rho_b, eps)
-            col_factor = np.exp(-(1.0 - phi_b) * beta / eps) if phi_b != 1.0 else beta[:0]
-            n_iter, err, status, l1, cost = kernels.sweeps(
-                K, K_low, M, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t, max_iter,
-                tol, check_every, tiny, w, in_K[2 * m : 3 * m], vk_low, t0, work[6 * m : head],
-            )  # fmt: skip
+            vk, history = in_K[2 * m : 3 * m], work[6 * m : head]
+            if rho_a == np.inf and rho_b == np.inf:  # balanced: its own compiled sweeps
+                n_iter, err, status, l1, cost = kernels.sweeps(
+                    K, K_low, M, a, b, 1.0, 1.0, None, u, v, t, max_iter, tol, check_every,
+                    tiny, w, vk, vk_low, t0, history,
+                )  # fmt: skip
+            else:
+                phi_b = _exponent(rho_b, eps)
+                col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
+                n_iter, err, status, l1, cost = kernels.sweeps(
+                    K, K_low, M, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t,
+                    max_iter, tol, check_every, tiny, w, vk, vk_low, t0, history,
+                )  # fmt: skip
             if status != FAILED and not kernels.flush_harmless(K, spread, eps, u, v, tiny, tol):
                 status = FAILED  # the plan may be another problem's: redo in the log domain
             if status != FAILED:  # the sweeps measured the marginals
