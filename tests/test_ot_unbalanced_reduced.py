@@ -16,7 +16,7 @@ import ot
 import pytest
 from ot_cases import assert_unbalanced_plan_is_right
 
-from otswarm.ot import _driver, sinkhorn_unbalanced
+from otswarm.ot import OTInputError, _driver, sinkhorn_unbalanced
 from otswarm.ot._kernel import build_with_copy, reduced_column_range, spread
 from otswarm.ot._solver import KERNEL, LOG
 
@@ -134,3 +134,48 @@ def test_the_kernel_domain_agrees_with_the_log_domain_that_writes_the_reduced_co
     assert not math.isclose(kernel.cost, float(np.sum(kernel.plan * S)), rel_tol=1e-3)
     want = ot.unbalanced.sinkhorn_unbalanced(a, b, M, reg, rho, numItermax=100000, stopThr=1e-14)
     np.testing.assert_allclose(kernel.plan, want, rtol=1e-5, atol=1e-9 / M.size)
+
+
+NON_FINITE = "M: contains NaN or inf \\(costs must be finite\\)"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("options", [{}, {"reg_type": "entropy"}, {"reg_m": math.inf}])
+def test_a_non_finite_cost_raises_the_typed_error_from_the_column_ranges(dtype, bad, options):
+    """``sinkhorn_unbalanced`` takes the finiteness of ``M`` from the column
+    ranges (no pass of its own on a full support): the same error as every
+    other solver's, with the offsets of either reference measure and for
+    hard marginals, wherever the entry is (the last, partial block of rows)."""
+    a, b, M, reg, rho = _problem(0, n=13, m=9)
+    b = b * (a.sum() / b.sum()) if options.get("reg_m") == math.inf else b
+    kwargs = {"reg_m": rho, **options}
+    for i, j in [(0, 0), (12, 8), (6, 3)]:
+        bad_M = M.copy()
+        bad_M[i, j] = bad
+        with pytest.raises(OTInputError, match=NON_FINITE):
+            sinkhorn_unbalanced(a.astype(dtype), b.astype(dtype), bad_M.astype(dtype), reg,
+                                **kwargs)  # fmt: skip
+        with pytest.raises(OTInputError, match=NON_FINITE):  # a warm start reads it too
+            good = sinkhorn_unbalanced(a, b, M, reg, **kwargs)
+            sinkhorn_unbalanced(a, b, bad_M, reg, init=(good.f, good.g), **kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("side", ["row", "column"])
+def test_a_non_finite_cost_of_a_point_without_mass_is_an_error_too(dtype, side):
+    """The column ranges see only the support; a zero weight checks all of
+    ``M`` (the point's potential on the full grid is a c-transform over its
+    costs, so a NaN there would come back as a NaN potential)."""
+    a, b, M, reg, rho = _problem(1, n=13, m=9)
+    bad_M = M.copy()
+    if side == "row":
+        a[4], bad_M[4, 2] = 0.0, np.nan
+    else:
+        b[7], bad_M[5, 7] = 0.0, np.nan
+    with pytest.raises(OTInputError, match=NON_FINITE):
+        sinkhorn_unbalanced(a.astype(dtype), b.astype(dtype), bad_M.astype(dtype), reg, rho)
+    # the same problem with that cost finite solves, with finite potentials
+    bad_M[np.isnan(bad_M)] = 0.5
+    got = sinkhorn_unbalanced(a.astype(dtype), b.astype(dtype), bad_M.astype(dtype), reg, rho)
+    assert got.converged and np.all(np.isfinite(got.f)) and np.all(np.isfinite(got.g))

@@ -32,8 +32,12 @@ def work_dtype(*arrays) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def cost_matrix(M, dtype: np.dtype, name: str = "M", ndim: int = 2) -> np.ndarray:
-    """``M`` as a C-contiguous finite array of ``ndim`` dimensions."""
+def cost_matrix(
+    M, dtype: np.dtype, name: str = "M", ndim: int = 2, finite: bool = True
+) -> np.ndarray:
+    """``M`` as a C-contiguous finite array of ``ndim`` dimensions;
+    ``finite=False`` leaves the finiteness to the caller (:func:`finite_costs`
+    once a pass it makes anyway has found a non-finite entry)."""
     try:
         arr = np.ascontiguousarray(M, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -42,9 +46,15 @@ def cost_matrix(M, dtype: np.dtype, name: str = "M", ndim: int = 2) -> np.ndarra
         raise OTInputError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
     if arr.size == 0:
         raise OTInputError(f"{name}: empty array of shape {arr.shape}")
-    if not _finite(arr.reshape(-1)):
-        raise OTInputError(f"{name}: contains NaN or inf (costs must be finite)")
+    if finite:
+        finite_costs(arr, name)
     return arr
+
+
+def finite_costs(M: np.ndarray, name: str = "M") -> None:
+    """Raise unless every entry of the C-contiguous array ``M`` is finite."""
+    if not _finite(M.reshape(-1)):
+        raise OTInputError(f"{name}: contains NaN or inf (costs must be finite)")
 
 
 def histogram(x, size: int, dtype: np.dtype, name: str) -> np.ndarray:
@@ -189,11 +199,14 @@ def potentials(init, n: int, m: int, name: str = "init") -> tuple[np.ndarray, np
     return f, g
 
 
-def pair_problem(a, b, M) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+def pair_problem(
+    a, b, M, finite: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
     """``(a, b, M, dtype)`` of one problem: ``M`` an (n, m) cost matrix, ``a``
-    (n,) and ``b`` (m,) weights (``None``: uniform), all in the working dtype."""
+    (n,) and ``b`` (m,) weights (``None``: uniform), all in the working dtype;
+    ``finite`` as in :func:`cost_matrix`."""
     dtype = work_dtype(M, a, b)
-    M = cost_matrix(M, dtype)
+    M = cost_matrix(M, dtype, finite=finite)
     n, m = M.shape
     return histogram(a, n, dtype, "a"), histogram(b, m, dtype, "b"), M, dtype
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from otswarm.ot import _kernel, _scaling, _solver, _support
+from otswarm.ot import _checks, _kernel, _scaling, _solver, _support
 from otswarm.ot.result import FactoredPlan, OTResult
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,14 @@ def scaling_solve(
     ``shift = (row, col)`` (float64) makes it the problem of the reduced cost
     ``M_ij - row_i - col_j``, never written in the kernel domain
     (:func:`_solver.solve_problem`), with ``result.cost`` still ``<P, M>``.
-    The plan is left factored (:class:`FactoredPlan`)."""
+    The plan is left factored (:class:`FactoredPlan`).
+
+    ``M`` need not have been checked finite unless ``mode`` is LOG: the
+    column ranges of the kernel domain read every entry of ``M - row`` and
+    a non-finite one raises :class:`OTInputError` as
+    :func:`_checks.cost_matrix` does, when ``M`` itself is not finite (else
+    ``M_ij - row_i`` overflowed, the spread is not finite and the log domain
+    takes the problem)."""
     m = M.shape[1]
     row, col = (NO_SHIFT, NO_SHIFT) if shift is None else shift
     factors = FactoredPlan(M.shape, M.dtype, FactoredPlan.allocate(M), eps)
@@ -59,8 +66,8 @@ def scaling_solve(
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
     lo, hi = np.empty(m), np.empty(m)
-    if mode != _solver.LOG:
-        _kernel.reduced_column_range(M, row, lo, hi)
+    if mode != _solver.LOG and not _kernel.reduced_column_range(M, row, lo, hi):
+        _checks.finite_costs(M)
     solved = _solver.solve_problem(
         M, row, col, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),

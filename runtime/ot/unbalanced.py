@@ -63,7 +63,7 @@ def sinkhorn_unbalanced(
         ``sinkhorn_unbalanced2``) and ``marginal_error`` the L1 distance of the
         plan's marginals to ``(a, b)`` (the relaxation, not an error).
     """
-    a, b, M, dtype = _checks.pair_problem(a, b, M)
+    a, b, M, dtype = _checks.pair_problem(a, b, M, finite=False)  # M: _finite_costs
     n, m = M.shape
     reg = _checks.positive(reg, "reg")
     rho = _pair(reg_m)
@@ -73,6 +73,7 @@ def sinkhorn_unbalanced(
         _checks.same_mass(a, b)
     tol, max_iter, check_every = _checks.iteration_options(tol, max_iter, check_every, dtype)
     support = _support.find(a, b)
+    _finite_costs(M, support)
     if init is not None:
         init = _support.restrict_potentials(support, *_checks.potentials(init, n, m))
     a_s, b_s, M_s = _support.restrict(support, a, b, M)
@@ -86,6 +87,17 @@ def sinkhorn_unbalanced(
         tol=tol, check_every=check_every, rho=rho, name="unbalanced", shift=shift,
     )  # fmt: skip
     return _driver.on_full_grid(result, support, M)
+
+
+def _finite_costs(M: np.ndarray, support: _support.Support) -> None:
+    """Check ``M`` finite where :func:`_driver.scaling_solve` will not: every
+    entry of ``M`` on a full support is read by its column ranges, which raise
+    the same :class:`OTInputError` (one pass over ``M`` fewer); the entries
+    of zero-weight points are not, so any zero weight checks the whole ``M``
+    here (a NaN cost of a point without mass is an error as well: its
+    potential on the full grid is a c-transform over it)."""
+    if support.rows is not None or support.cols is not None:
+        _checks.finite_costs(M)
 
 
 def _pair(reg_m) -> tuple[float, float]:
