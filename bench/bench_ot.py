@@ -54,8 +54,8 @@ READING_S = 2e-3  # a reading of the CPU clock times calls in a row for about th
 PER_CORE_W = {p.id: p.per_core_w for p in map(load_profile, list_profiles())}
 
 
-def best_time(fn, budget=BUDGET_S, max_runs=50, reading_s=READING_S):
-    """Best CPU time of one ``fn()`` over repeated readings, and its last return value.
+class Readings:
+    """Readings of the CPU time of one ``fn()``, and its last return value.
 
     CPU time of this (single-threaded) process rather than wall time: on the
     shared, loaded machine wall time mostly measures the other jobs. Each
@@ -63,17 +63,56 @@ def best_time(fn, budget=BUDGET_S, max_runs=50, reading_s=READING_S):
     so that a reading lasts about ``reading_s``: one read of the CPU clock
     costs about 0.7 µs, a sixth of a 5 µs solve if each call were read on
     its own."""
-    t0 = time.process_time()
-    out = fn()
-    reps = max(1, int(reading_s / max(time.process_time() - t0, 1e-7)))
-    times = []
-    start = time.perf_counter()
-    while len(times) < 2 or (time.perf_counter() - start < budget and len(times) < max_runs):
+
+    def __init__(self, fn, reading_s=READING_S):
+        self.fn = fn
+        t0 = time.process_time()
+        self.out = fn()
+        self.reps = max(1, int(reading_s / max(time.process_time() - t0, 1e-7)))
+        self.times = []
+
+    def read(self) -> None:
+        fn, reps = self.fn, self.reps
         t0 = time.process_time()
         for _ in range(reps):
-            out = fn()
-        times.append((time.process_time() - t0) / reps)
-    return max(min(times), 1e-7), out
+            self.out = fn()
+        self.times.append((time.process_time() - t0) / reps)
+
+    def wants_more(self, elapsed: float, budget: float, max_runs: int) -> bool:
+        """At least 2 readings, then more while ``elapsed < budget``."""
+        return len(self.times) < 2 or (elapsed < budget and len(self.times) < max_runs)
+
+    def best(self) -> tuple[float, object]:
+        return max(min(self.times), 1e-7), self.out
+
+
+def best_time(fn, budget=BUDGET_S, max_runs=50, reading_s=READING_S):
+    """Best CPU time of one ``fn()`` over readings for about ``budget`` seconds
+    (at least 2), and its last return value (:class:`Readings`)."""
+    readings = Readings(fn, reading_s)
+    start = time.perf_counter()
+    while readings.wants_more(time.perf_counter() - start, budget, max_runs):
+        readings.read()
+    return readings.best()
+
+
+def paired_times(ours, ref, ref_budget=BUDGET_S, budget=BUDGET_S, max_runs=50):
+    """:func:`best_time` of ``ours`` and of ``ref``, their readings taken in
+    turn (one of each per round), so that a stretch of load from the other
+    jobs falls on the readings of both sides, not on one side's only (taken
+    one side after the other, ratios moved by 1.2-2.3x between two runs of
+    the same code on the shared machine). ``ref`` reads for ``ref_budget`` (0:
+    its 2 readings, for references of a second a call), ``ours`` for
+    ``budget + ref_budget``; returns ``(ours, ref)`` as :func:`row` takes them."""
+    sides = ((Readings(ours), budget + ref_budget), (Readings(ref), ref_budget))
+    start = time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - start
+        due = [r for r, limit in sides if r.wants_more(elapsed, limit, max_runs)]
+        if not due:
+            return sides[0][0].best(), sides[1][0].best()
+        for readings in due:
+            readings.read()
 
 
 def problem(n, seed=0, dim=2):
@@ -148,8 +187,8 @@ def bench_sinkhorn(n, method, reg, peer):
     budget = BUDGET_S if n < 1024 or method == "kernel" else 0.0
     iters = (rot.sinkhorn(a, b, M, reg, method=method, max_iter=MAX_ITER, tol=TOL).n_iter,
              pot_iterations(a, b, M, reg, pot_method))  # fmt: skip
-    r = row(f"sinkhorn_{method}", n, best_time(ours),
-            best_time(lambda: pot_sinkhorn(a, b, M, reg, pot_method), budget),
+    r = row(f"sinkhorn_{method}", n,
+            *paired_times(ours, lambda: pot_sinkhorn(a, b, M, reg, pot_method), budget),
             reference=f"POT ot.{'sinkhorn' if method == 'kernel' else 'bregman.sinkhorn_log'}",
             reg=reg, tol=TOL, iters=iters)  # fmt: skip
     return with_ott(r, peer, a, b, M, reg, method == "log")
@@ -166,8 +205,9 @@ def bench_float32(n, reg=REG_KERNEL):
 
     it32 = rot.sinkhorn(a32, b32, M32, reg, method="kernel", max_iter=MAX_ITER).n_iter
     it64 = rot.sinkhorn(a, b, M, reg, method="kernel", max_iter=MAX_ITER).n_iter
-    return row("sinkhorn_kernel_float32", n, best_time(lambda: solve(a32, b32, M32)),
-               best_time(lambda: solve(a, b, M)), reference="otswarm float64", reg=reg,
+    return row("sinkhorn_kernel_float32", n,
+               *paired_times(lambda: solve(a32, b32, M32), lambda: solve(a, b, M)),
+               reference="otswarm float64", reg=reg,
                tol=1e-6, iters=(it32, it64))  # fmt: skip
 
 
@@ -189,7 +229,7 @@ def bench_batch(n=16, count=1000):
         return float(np.sum(costs)), True
 
     its = rot.sinkhorn_batch(A, B, Ms, REG_KERNEL, method="kernel", max_iter=MAX_ITER, tol=TOL)
-    return row(f"sinkhorn_batch_{count}x", n, best_time(ours), best_time(pot, 0.0),
+    return row(f"sinkhorn_batch_{count}x", n, *paired_times(ours, pot, 0.0),
                reference="loop of POT ot.sinkhorn2", reg=REG_KERNEL, tol=TOL,
                iters=(int(its.n_iter.sum()), None))  # fmt: skip
 
@@ -213,7 +253,7 @@ def bench_unbalanced(n, reg=REG_KERNEL, reg_m=1.0):
     )
     iters = (rot.sinkhorn_unbalanced(a, b, M, reg, reg_m, max_iter=MAX_ITER, tol=TOL).n_iter,
              len(log["err"]))  # fmt: skip
-    return row("sinkhorn_unbalanced", n, best_time(ours), best_time(pot),
+    return row("sinkhorn_unbalanced", n, *paired_times(ours, pot),
                reference="POT ot.unbalanced.sinkhorn_unbalanced", reg=reg, tol=TOL,
                iters=iters)  # fmt: skip
 
@@ -235,7 +275,7 @@ def bench_barycenter(n, reg=REG_KERNEL, k=4):
     _, log = ot.bregman.barycenter(A.T, M, reg, method="sinkhorn_log", stopThr=1e-6, warn=False,
                                    log=True)  # fmt: skip
     iters = (rot.barycenter(A, M, reg, tol=1e-6, full=True).n_iter, int(log["niter"]))
-    return row("barycenter", n, best_time(ours), best_time(pot),
+    return row("barycenter", n, *paired_times(ours, pot),
                reference="POT ot.bregman.barycenter(method='sinkhorn_log')", reg=reg, tol=1e-6,
                iters=iters)  # fmt: skip
 
@@ -258,7 +298,7 @@ def bench_divergence(n, reg=REG_KERNEL):
                                                          stopThr=TOL)  # fmt: skip
         return float(value), True
 
-    return row("sinkhorn_divergence", n, best_time(ours), best_time(pot),
+    return row("sinkhorn_divergence", n, *paired_times(ours, pot),
                reference="POT ot.bregman.empirical_sinkhorn_divergence", reg=reg,
                tol=TOL)  # fmt: skip
 
@@ -272,16 +312,18 @@ def bench_exact(n):
         row(
             "wasserstein_1d",
             n,
-            best_time(lambda: (rot.wasserstein_1d(x, y, p=2), True)),
-            best_time(lambda: (float(ot.wasserstein_1d(x, y, p=2)) ** 0.5, True)),
+            *paired_times(
+                lambda: (rot.wasserstein_1d(x, y, p=2), True),
+                lambda: (float(ot.wasserstein_1d(x, y, p=2)) ** 0.5, True),
+            ),
             reference="POT ot.wasserstein_1d",
         ),
         row(
             "sliced_wasserstein",
             n,
-            best_time(lambda: (rot.sliced_wasserstein(X, Y, n_projections=50, seed=0), True)),
-            best_time(
-                lambda: (float(ot.sliced_wasserstein_distance(X, Y, projections=theta.T)), True)
+            *paired_times(
+                lambda: (rot.sliced_wasserstein(X, Y, n_projections=50, seed=0), True),
+                lambda: (float(ot.sliced_wasserstein_distance(X, Y, projections=theta.T)), True),
             ),
             reference="POT ot.sliced_wasserstein_distance",
         ),
@@ -292,8 +334,10 @@ def bench_exact(n):
             row(
                 "emd",
                 n,
-                best_time(lambda: (rot.emd(a, b, M).cost, True)),
-                best_time(lambda: (float(ot.emd2(a, b, M)), True)),
+                *paired_times(
+                    lambda: (rot.emd(a, b, M).cost, True),
+                    lambda: (float(ot.emd2(a, b, M)), True),
+                ),
                 reference="POT ot.emd2",
                 iters=(rot.emd(a, b, M).n_iter, None),  # simplex pivots
             )
@@ -301,17 +345,22 @@ def bench_exact(n):
     return rows
 
 
-def fixed_cost(n=16, calls=30000, further=20):
+def fixed_cost(n=16, calls=30000, further=20, blocks=10):
     """The per-call fixed cost of ``sinkhorn`` at ``n`` (kernel domain): what a
     call costs beyond its sweeps (checks, setup and build, the result).
 
     ``perf_counter`` around each of ``calls`` calls that stop after one sweep
     (``max_iter=1``), alternating with as many that run ``1 + further``
-    sweeps (a ``tol`` no solve reaches), so both see the same load. From the
-    5th percentiles (a call without the other jobs' interruptions), in µs:
-    ``p5_us`` the one-sweep call, ``per_sweep_us = (p5(1 + further) - p5(1))
-    / further`` and ``fixed_us = p5_us - per_sweep_us``; ``median_us`` is the
-    one-sweep call's median."""
+    sweeps (a ``tol`` no solve reaches), so both see the same load, in
+    ``blocks`` blocks of calls in a row. From the 5th percentiles of a block
+    (a call without the other jobs' interruptions), in µs: ``p5_us`` the
+    one-sweep call, ``per_sweep_us = (p5(1 + further) - p5(1)) / further``
+    and ``fixed_us = p5_us - per_sweep_us``, of the block with the least
+    ``p5_us`` (load on the other core of the pair slows every call for
+    seconds at a time: a whole run of 30000 calls once ran 1.5x slower);
+    ``fixed_us_blocks`` has every block's, ``median_us`` is the one-sweep
+    call's median over all calls."""
+    calls -= calls % blocks  # blocks of equal size
     a, b, M = problem(n)
     solve = rot.sinkhorn
     unreachable = 1e-300
@@ -326,11 +375,14 @@ def fixed_cost(n=16, calls=30000, further=20):
         solve(a, b, M, REG_KERNEL, max_iter=1 + further, tol=unreachable)
         t2 = clock()
         one[k], more[k] = t1 - t0, t2 - t1
-    p5, p50 = np.percentile(one, [5, 50]) * 1e6
-    per_sweep = (np.percentile(more, 5) * 1e6 - p5) / further
-    return {"n": n, "calls": calls, "max_iter": 1, "p5_us": p5, "median_us": p50,
-            "further_sweeps": further, "per_sweep_us": per_sweep,
-            "fixed_us": p5 - per_sweep}  # fmt: skip
+    p5 = np.percentile(one.reshape(blocks, -1), 5, axis=1) * 1e6
+    per_sweep = (np.percentile(more.reshape(blocks, -1), 5, axis=1) * 1e6 - p5) / further
+    best = int(np.argmin(p5))
+    return {"n": n, "calls": calls, "max_iter": 1, "blocks": blocks, "p5_us": float(p5[best]),
+            "median_us": float(np.median(one)) * 1e6, "further_sweeps": further,
+            "per_sweep_us": float(per_sweep[best]),
+            "fixed_us": float(p5[best] - per_sweep[best]),
+            "fixed_us_blocks": (p5 - per_sweep).tolist()}  # fmt: skip
 
 
 def cold_start():

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_ot import MAX_ITER, best_time, load_average, ot, rot, row  # noqa: E402
+from bench.bench_ot import MAX_ITER, load_average, ot, paired_times, rot, row  # noqa: E402
 
 WEIGHTS = ("uniform", "random", "sparse")
 # size bands around the benchmark's sizes and the target in each
@@ -107,8 +107,9 @@ def sinkhorn_case(rng, band, method):
     iters = rot.sinkhorn(a, b, M, reg, method=method, max_iter=MAX_ITER, tol=tol).n_iter
     budget = 0.3 if a.size < 700 else 0.0  # POT at ~1000 points: two runs
     pot_iters = []
-    r = row(f"sinkhorn_{method}", a.size, best_time(ours),
-            best_time(lambda: pot_sinkhorn(a, b, M, reg, tol, pot_method, pot_iters), budget),
+    r = row(f"sinkhorn_{method}", a.size,
+            *paired_times(ours, lambda: pot_sinkhorn(a, b, M, reg, tol, pot_method, pot_iters),
+                          budget),
             reference=f"POT ot.sinkhorn(method={pot_method!r})", reg=reg, tol=tol,
             iters=(iters, pot_iters[0]))  # fmt: skip
     return judged(r, target, params)
@@ -124,8 +125,9 @@ def float32_case(rng):
         r = rot.sinkhorn(x, y, C, reg, method="kernel", max_iter=MAX_ITER)
         return float(r.cost), r.converged
 
-    r = row("sinkhorn_kernel_float32", a.size, best_time(lambda: solve(a32, b32, M32)),
-            best_time(lambda: solve(a, b, M)), reference="otswarm float64", reg=reg,
+    r = row("sinkhorn_kernel_float32", a.size,
+            *paired_times(lambda: solve(a32, b32, M32), lambda: solve(a, b, M)),
+            reference="otswarm float64", reg=reg,
             tol=1e-6)  # fmt: skip
     return judged(r, 1.7, params)
 
@@ -150,7 +152,7 @@ def batch_case(rng, count=1000, n=16):
                  for p in range(count)]  # fmt: skip
         return float(np.sum(costs)), True
 
-    r = row(f"sinkhorn_batch_{count}x", n, best_time(ours), best_time(pot, 0.0),
+    r = row(f"sinkhorn_batch_{count}x", n, *paired_times(ours, pot, 0.0),
             reference="loop of POT ot.sinkhorn2", reg=rel_reg, tol=tol)  # fmt: skip
     return judged(r, 100.0, {"m": n, "weights": kind, "reg_rel": rel_reg, "method": method})
 
@@ -178,7 +180,7 @@ def unbalanced_case(rng):
         return float(np.sum(plan * M)), bool(log["err"][-1] < tol)
 
     iters = rot.sinkhorn_unbalanced(a, b, M, reg, reg_m, max_iter=MAX_ITER, tol=tol).n_iter
-    r = row("sinkhorn_unbalanced", a.size, best_time(ours), best_time(pot, 0.0),
+    r = row("sinkhorn_unbalanced", a.size, *paired_times(ours, pot, 0.0),
             reference="POT ot.unbalanced.sinkhorn_unbalanced", reg=reg, tol=tol,
             iters=(iters, pot_iters[0]))  # fmt: skip
     return judged(r, 4.0, {**params, "reg_m": reg_m})
@@ -207,7 +209,7 @@ def barycenter_case(rng, n):
                                     warn=False)  # fmt: skip
         return float(bar @ x), True
 
-    r = row("barycenter", n, best_time(ours), best_time(pot),
+    r = row("barycenter", n, *paired_times(ours, pot),
             reference="POT ot.bregman.barycenter(method='sinkhorn_log')", reg=reg,
             tol=1e-6)  # fmt: skip
     return judged(r, 4.0, {"m": n, "histograms": k})
@@ -230,7 +232,7 @@ def sliced_case(rng, n):
     def pot():
         return float(ot.sliced_wasserstein_distance(X, Y, a, b, projections=theta.T)), True
 
-    r = row("sliced_wasserstein", n, best_time(ours), best_time(pot),
+    r = row("sliced_wasserstein", n, *paired_times(ours, pot),
             reference="POT ot.sliced_wasserstein_distance")  # fmt: skip
     return judged(r, 3.0, {"m": m, "dim": d, "projections": count, "weighted": a is not None})
 
@@ -241,8 +243,9 @@ def emd_case(rng, n):
     kind = WEIGHTS[int(rng.integers(len(WEIGHTS)))]
     m = n if kind == "uniform" else max(2, n - int(rng.integers(0, 6)))
     a, b, M = weights(rng, n, kind), weights(rng, m, kind), clouds(rng, n, m)
-    ours = best_time(lambda: (rot.emd(a, b, M).cost, True))
-    r = row("emd", n, ours, best_time(lambda: (float(ot.emd2(a, b, M)), True)),
+    r = row("emd", n,
+            *paired_times(lambda: (rot.emd(a, b, M).cost, True),
+                          lambda: (float(ot.emd2(a, b, M)), True)),
             reference="POT ot.emd2")  # fmt: skip
     return judged(r, 1.0, {"m": m, "weights": kind})
 

@@ -51,6 +51,9 @@ def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
     # the sweeps are taken out: one sweep costs something, the rest is the fixed cost
     assert fixed["further_sweeps"] == 20 and fixed["per_sweep_us"] > 0
     assert fixed["fixed_us"] == pytest.approx(fixed["p5_us"] - fixed["per_sweep_us"])
+    # ... of the least loaded of its blocks, every block's given
+    assert len(fixed["fixed_us_blocks"]) == fixed["blocks"] > 1
+    assert fixed["fixed_us"] in fixed["fixed_us_blocks"]
     for r in rows:
         assert r["ratio"] > 0 and r["otswarm_converged"]
         # same problem, same tolerance: the two solvers agree on the cost

@@ -61,7 +61,7 @@ def scaling_solve(
     takes the problem)."""
     m = M.shape[1]
     row, col = (NO_SHIFT, NO_SHIFT) if shift is None else shift
-    factors = FactoredPlan(M, eps)
+    factors = FactoredPlan(M.shape, M.dtype, FactoredPlan.allocate(M), eps)
     K, (u, v, alpha, beta) = factors.kernel(), factors.factors()
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
@@ -73,15 +73,15 @@ def scaling_solve(
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
         K, u, v, lo, hi,
     )  # fmt: skip
-    return result(factors, (True, mass, *solved, tol), name)
+    return result(factors, (mass, *solved), tol, name)
 
 
-def result(factors: FactoredPlan, solved: tuple, name: str | None = None) -> OTResult:
+def result(factors: FactoredPlan, solved: tuple, tol: float, name: str | None = None) -> OTResult:
     """The :class:`OTResult` of a scaling solve in ``factors`` (plan and
-    potentials factored), from ``solved = (ok, mass, cost, marginal_error,
-    n_iter, err, status, stabilised, tol)``, with a log line when it stopped
+    potentials factored), from ``solved = (mass, cost, marginal_error,
+    n_iter, err, status, stabilised)``, with a log line when it stopped
     before ``tol``; ``name`` overrides the method."""
-    _, mass, cost, marginal_error, n_iter, err, status, stabilized, tol = solved
+    mass, cost, marginal_error, n_iter, err, status, stabilized = solved
     method = name or ("log" if stabilized else "kernel")
     converged = status == CONVERGED
     if not converged and log.isEnabledFor(INFO):

@@ -52,7 +52,8 @@ class FactoredPlan(Deferred):
     float64 array: ``u`` (``n`` entries), ``v`` (``m``), the kernel's shifts
     ``alpha`` (``n``) and ``beta`` (``m``), then ``K_ij = exp((alpha_i + beta_j
     - M_ij) / eps)`` (``n x m`` in the dtype of ``M``); :attr:`scale` is set
-    after the solve (the mass divided out of the weights). The plan is written
+    after the solve (the mass divided out of the weights); :meth:`allocate`
+    gives a buffer for a solve on ``M``. The plan is written
     over ``K`` (no second ``n x m`` array), under a lock, so two threads
     reading it at once get the same plan; potentials read from two threads at
     once are at worst computed twice.
@@ -60,14 +61,21 @@ class FactoredPlan(Deferred):
 
     __slots__ = ("_dtype", "_plan", "_potentials", "_shape", "buffer", "eps", "scale")
 
-    def __init__(self, M: np.ndarray, eps: float):
-        n, m = self._shape = M.shape
-        self._dtype = M.dtype
-        self.buffer = np.empty(2 * (n + m) + (M.nbytes + 7) // 8)
+    def __init__(self, shape: tuple[int, int], dtype: np.dtype, buffer: np.ndarray, eps: float):
+        self._shape = shape
+        self._dtype = dtype
+        self.buffer = buffer
         self.eps = eps
         self.scale = 1.0
         self._plan = None
         self._potentials = None
+
+    @staticmethod
+    def allocate(M: np.ndarray) -> np.ndarray:
+        """An uninitialised :attr:`buffer` for a solve on ``M``: ``2 (n + m)``
+        float64 entries, then room for ``n x m`` in the dtype of ``M``."""
+        n, m = M.shape
+        return np.empty(2 * (n + m) + (M.nbytes + 7) // 8)
 
     def factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``u, v, alpha, beta``: views of the head of :attr:`buffer`."""

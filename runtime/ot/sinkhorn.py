@@ -18,6 +18,7 @@ import logging
 import numpy as np
 
 from otswarm.ot import _checks, _driver, _plain, _support
+from otswarm.ot._checks import DEFAULT_TOL
 from otswarm.ot._plain import REFUSED, SOLVERS
 from otswarm.ot._solver import AUTO, KERNEL, KERNEL_SPREAD, LOG
 from otswarm.ot.errors import OTInputError
@@ -78,15 +79,18 @@ def sinkhorn(
         and type(M) is np.ndarray
         and M.ndim == 2
     ):
-        solve = SOLVERS.get(M.dtype) or _plain.solver(M.dtype)
+        dtype = M.dtype
+        solve = SOLVERS.get(dtype) or _plain.solver(dtype)
         if solve is not None:
-            factors = FactoredPlan(M, reg)
+            plain_tol = DEFAULT_TOL[dtype] if tol is None else tol
+            buffer = FactoredPlan.allocate(M)
             try:
-                solved = solve(a, b, M, factors.buffer, reg, mode, max_iter, tol, check_every)
+                solved = solve(a, b, M, buffer, reg, mode, max_iter, plain_tol, check_every)
             except TypeError:  # the dispatch found no matching signature
                 solved = REFUSED
-            if solved[0]:
-                result = _driver.result(factors, solved)
+            if solved[0] > 0.0:  # the mass: the checks passed and it solved
+                factors = FactoredPlan(M.shape, dtype, buffer, reg)
+                result = _driver.result(factors, solved, plain_tol)
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
     if method == "kernel" and result.method == "log":
