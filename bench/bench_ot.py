@@ -39,10 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ot  # noqa: E402
+from numba import njit  # noqa: E402
 
 import otswarm.ot as rot  # noqa: E402
 from bench import ott_peer  # noqa: E402
 from otswarm.energy.profile import list_profiles, load_profile  # noqa: E402
+from otswarm.ot import _driver, _plain, _solver  # noqa: E402
+from otswarm.ot.result import FactoredPlan  # noqa: E402
 
 SIZES = (16, 64, 256, 1024)
 REG_KERNEL = 0.05  # relative to max(M) = 1
@@ -345,28 +348,54 @@ def bench_exact(n):
     return rows
 
 
+def _returns_at_once(a, b, M, buf, eps, mode, max_iter, tol, check_every):
+    return 1.0, 0.0, 0.0, 1, 1.0, 1, False  # a solve that stopped after max_iter = 1
+
+
+def call_floor():
+    """``call(a, b, M, reg, max_iter=1)``: what any call of ``sinkhorn``'s
+    plain path costs on this machine before it checks or solves anything.
+    It takes the arguments ``sinkhorn`` takes, allocates the result's buffer
+    (:meth:`FactoredPlan.allocate`), calls a compiled function of the plain
+    path's signature (:func:`otswarm.ot._plain.signature`, 9 arguments)
+    that returns what a one-sweep solve returns, at once, and builds the
+    result as ``sinkhorn`` does (:func:`otswarm.ot._driver.result`)."""
+    compiled = njit([_plain.signature(np.dtype(np.float64))])(_returns_at_once)
+
+    def call(a, b, M, reg, *, max_iter=1000):
+        buffer = FactoredPlan.allocate(M)
+        solved = compiled(a, b, M, buffer, reg, _solver.AUTO, max_iter, TOL, 1)
+        return _driver.result(FactoredPlan(M.shape, M.dtype, buffer, reg), solved, TOL)
+
+    return call
+
+
 def fixed_cost(n=16, calls=30000, further=20, blocks=10):
     """The per-call fixed cost of ``sinkhorn`` at ``n`` (kernel domain): what a
     call costs beyond its sweeps (checks, setup and build, the result).
 
     ``perf_counter`` around each of ``calls`` calls that stop after one sweep
     (``max_iter=1``), alternating with as many that run ``1 + further``
-    sweeps (a ``tol`` no solve reaches), so both see the same load, in
-    ``blocks`` blocks of calls in a row. From the 5th percentiles of a block
-    (a call without the other jobs' interruptions), in µs: ``p5_us`` the
-    one-sweep call, ``per_sweep_us = (p5(1 + further) - p5(1)) / further``
-    and ``fixed_us = p5_us - per_sweep_us``, of the block with the least
-    ``p5_us`` (load on the other core of the pair slows every call for
-    seconds at a time: a whole run of 30000 calls once ran 1.5x slower);
-    ``fixed_us_blocks`` has every block's, ``median_us`` is the one-sweep
-    call's median over all calls."""
+    sweeps (a ``tol`` no solve reaches) and as many of :func:`call_floor`,
+    so all three see the same load, in ``blocks`` blocks of calls in a row.
+    From the 5th percentiles of a block (a call without the other jobs'
+    interruptions), in µs: ``p5_us`` the one-sweep call, ``per_sweep_us =
+    (p5(1 + further) - p5(1)) / further`` and ``fixed_us = p5_us -
+    per_sweep_us``, of the block with the least ``p5_us`` (load on the other
+    core of the pair slows every call for seconds at a time: a whole run of
+    30000 calls once ran 1.5x slower); ``fixed_us_blocks`` has every
+    block's, ``median_us`` is the one-sweep call's median over all calls.
+    ``floor_us`` (``floor_us_blocks``) is :func:`call_floor`'s p5 in that
+    block: the part of ``fixed_us`` that is this machine's price of a Python
+    call of this shape, which no work in the solver can remove."""
     calls -= calls % blocks  # blocks of equal size
     a, b, M = problem(n)
-    solve = rot.sinkhorn
+    solve, floor = rot.sinkhorn, call_floor()
     unreachable = 1e-300
     solve(a, b, M, REG_KERNEL, max_iter=1)
     solve(a, b, M, REG_KERNEL, max_iter=1 + further, tol=unreachable)
-    one, more = np.empty(calls), np.empty(calls)
+    floor(a, b, M, REG_KERNEL, max_iter=1)
+    one, more, bare = np.empty(calls), np.empty(calls), np.empty(calls)
     clock = time.perf_counter
     for k in range(calls):
         t0 = clock()
@@ -374,15 +403,19 @@ def fixed_cost(n=16, calls=30000, further=20, blocks=10):
         t1 = clock()
         solve(a, b, M, REG_KERNEL, max_iter=1 + further, tol=unreachable)
         t2 = clock()
-        one[k], more[k] = t1 - t0, t2 - t1
+        floor(a, b, M, REG_KERNEL, max_iter=1)
+        t3 = clock()
+        one[k], more[k], bare[k] = t1 - t0, t2 - t1, t3 - t2
     p5 = np.percentile(one.reshape(blocks, -1), 5, axis=1) * 1e6
     per_sweep = (np.percentile(more.reshape(blocks, -1), 5, axis=1) * 1e6 - p5) / further
+    floors = np.percentile(bare.reshape(blocks, -1), 5, axis=1) * 1e6
     best = int(np.argmin(p5))
     return {"n": n, "calls": calls, "max_iter": 1, "blocks": blocks, "p5_us": float(p5[best]),
             "median_us": float(np.median(one)) * 1e6, "further_sweeps": further,
             "per_sweep_us": float(per_sweep[best]),
             "fixed_us": float(p5[best] - per_sweep[best]),
-            "fixed_us_blocks": (p5 - per_sweep).tolist()}  # fmt: skip
+            "fixed_us_blocks": (p5 - per_sweep).tolist(),
+            "floor_us": float(floors[best]), "floor_us_blocks": floors.tolist()}  # fmt: skip
 
 
 def cold_start():

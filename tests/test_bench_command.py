@@ -54,6 +54,10 @@ def test_bench_ot_writes_ratios_and_both_costs(tmp_path):
     # ... of the least loaded of its blocks, every block's given
     assert len(fixed["fixed_us_blocks"]) == fixed["blocks"] > 1
     assert fixed["fixed_us"] in fixed["fixed_us_blocks"]
+    # the machine's price of a call of that shape, measured in the same block
+    assert len(fixed["floor_us_blocks"]) == fixed["blocks"]
+    best = fixed["fixed_us_blocks"].index(fixed["fixed_us"])
+    assert 0 < fixed["floor_us"] == fixed["floor_us_blocks"][best]
     for r in rows:
         assert r["ratio"] > 0 and r["otswarm_converged"]
         # same problem, same tolerance: the two solvers agree on the cost

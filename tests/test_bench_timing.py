@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bench.bench_ot import paired_times
+import otswarm.ot as rot
+from bench.bench_ot import call_floor, paired_times, problem
 
 
 def _recorder(name, log, seconds=2e-4):
@@ -49,3 +50,21 @@ def test_a_reference_without_a_budget_is_read_twice_and_ours_goes_on():
     runs = _readings(log)
     assert runs.count("ref") == 3  # the first call, then exactly 2 readings
     assert runs[-1] == "ours" and runs.count("ours") > 3
+
+
+def test_the_call_floor_builds_a_one_sweep_result_and_solves_nothing():
+    """call_floor does what sinkhorn's plain path does around the solve (the
+    buffer, a compiled call of the same signature, the result record) and
+    nothing of the solve: fixed_cost's floor_us is that price alone."""
+    a, b, M = problem(16)
+    result = call_floor()(a, b, M, 0.05, max_iter=1)
+    solved = rot.sinkhorn(a, b, M, 0.05, max_iter=1)
+    assert type(result) is type(solved)
+    assert (result.n_iter, result.converged, result.method, result.reg) == (
+        1,
+        False,
+        "kernel",
+        0.05,
+    )
+    assert result.cost == 0.0 != solved.cost  # returned at once: no sweep took a cost
+    assert result.plan.shape == solved.plan.shape == M.shape
