@@ -57,6 +57,15 @@ def finite_costs(M: np.ndarray, name: str = "M") -> None:
         raise OTInputError(f"{name}: contains NaN or inf (costs must be finite)")
 
 
+def finite_copy(M: np.ndarray, name: str = "M") -> np.ndarray:
+    """A copy of the C-contiguous array ``M``, checked finite on the way (one
+    pass over ``M`` where ``M.copy()`` and :func:`finite_costs` make two)."""
+    out = np.empty_like(M)
+    if not _copy_finite(M.reshape(-1), out.reshape(-1)):
+        raise OTInputError(f"{name}: contains NaN or inf (costs must be finite)")
+    return out
+
+
 def histogram(x, size: int, dtype: np.dtype, name: str) -> np.ndarray:
     """A 1-D finite non-negative weight vector of length ``size`` with positive
     mass; ``None`` means uniform weights ``1/size``."""
@@ -84,8 +93,8 @@ def histograms(X, rows: int | None, size: int, dtype: np.dtype, name: str) -> np
         raise OTInputError(
             f"{name}: expected shape {want} (one histogram per row), got {arr.shape}"
         )
-    finite, lowest, _, _ = _scan(arr.reshape(-1))
-    if not finite or lowest < 0 or not np.all(arr.sum(axis=1) > 0):
+    finite, lowest = _finite_lowest(arr.reshape(-1))
+    if not finite or lowest < 0 or not np.all(row_masses(arr) > 0):
         for k in range(arr.shape[0]):
             _check_weights(arr[k], f"{name}[{k}]")
     return arr
@@ -100,6 +109,45 @@ def _finite(x):
     for k in range(x.shape[0]):
         acc += x[k] * 0.0
     return acc == 0.0
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _copy_finite(x, out):
+    """``out = x`` (1-D) and whether every entry is finite, as :func:`_finite`."""
+    acc = 0.0
+    for k in range(x.shape[0]):
+        value = x[k]
+        out[k] = value
+        acc += value * 0.0
+    return acc == 0.0
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _finite_lowest(x):
+    """``(all finite, min)`` of a 1-D array: :func:`_finite`'s sum of ``x *
+    0`` beside the min, reordered so that the loop vectorises (a NaN fails
+    the sum, so the min needs no NaN rule)."""
+    acc = 0.0
+    lowest = np.inf
+    for k in range(x.shape[0]):
+        acc += x[k] * 0.0
+        lowest = min(lowest, x[k])
+    return acc == 0.0, lowest
+
+
+@njit(cache=True)
+def row_masses(X):
+    """The sum of each row of a 2-D array in float64, each in order as
+    :func:`_scan` sums a vector (so a row's mass is the mass
+    :func:`same_mass` gives it), with the rows side by side: the loop over
+    rows is the inner one, so no add waits on the one before it (NumPy's
+    ``sum(axis=1)`` makes a call per row)."""
+    P, n = X.shape
+    sums = np.zeros(P)
+    for i in range(n):
+        for p in range(P):
+            sums[p] += X[p, i]
+    return sums
 
 
 @njit(cache=True)
@@ -141,8 +189,9 @@ def same_mass(a: np.ndarray, b: np.ndarray, names: str = "a, b") -> tuple[float,
 
 
 def same_masses(A: np.ndarray, B: np.ndarray, names: str = "A, B") -> np.ndarray:
-    """Row masses of ``A``, checked equal to those of ``B`` row by row."""
-    ma, mb = A.sum(axis=1, dtype=np.float64), B.sum(axis=1, dtype=np.float64)
+    """Row masses of ``A`` (:func:`row_masses`), checked equal to those of
+    ``B`` row by row."""
+    ma, mb = row_masses(A), row_masses(B)
     bad = np.flatnonzero(np.abs(ma - mb) > MASS_RTOL[A.dtype] * np.maximum(ma, mb))
     if bad.size:
         k = int(bad[0])

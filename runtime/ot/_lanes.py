@@ -142,15 +142,15 @@ def _relax_columns(v, w, omega, go):
 
 
 @njit(cache=True)
-def _load(lane, p, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, beta, spreads, one, col,
-          shift, sums):  # fmt: skip
-    """Put problem ``p`` into ``lane``: the kernel of ``_kernel.build`` (its
-    column shift into ``beta[p]``, its spread into ``spreads[p]``; also kept
-    whole in ``one[lane]``), ``u = 1``, ``v = b / K^T 1``. Returns False,
-    leaving the lane's sweep state as it was, when the problem needs the log
-    domain (reduced cost spread above ``kernel_spread * eps``, or an empty
-    column sum)."""
-    n, m = A.shape[1], B.shape[1]
+def _load(lane, p, Ms, B, eps, kernel_spread, tiny, beta, spreads, one, start, col, shift,
+          sums):  # fmt: skip
+    """Make problem ``p`` ready for ``lane``: the kernel of ``_kernel.build``
+    into ``one[lane]`` (its column shift into ``beta[p]``, its spread into
+    ``spreads[p]``) and the first column update ``v = b / K^T 1`` into
+    ``start[lane]``, which :func:`_to_lanes` copies into the lanes. Returns
+    False when the problem needs the log domain (reduced cost spread above
+    ``kernel_spread * eps``, or an empty column sum)."""
+    m = B.shape[1]
     M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
     column_range(M, beta[p], col)
     reduced = spread(beta[p], col)
@@ -161,33 +161,77 @@ def _load(lane, p, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, beta, spre
         if not (col[j] > tiny and col[j] < HUGE):
             return False
     spreads[p] = reduced
-    for i in range(n):
-        a[i, lane] = A[p, i]
-        u[i, lane] = 1.0
-        for j in range(m):
-            K[i, j, lane] = one[lane, i, j]
     for j in range(m):
-        b[j, lane] = B[p, j]
-        v[j, lane] = B[p, j] / col[j]
+        start[lane, j] = B[p, j] / col[j]
     return True
 
 
 @njit(cache=True)
-def _take_next(k, queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, beta,
-               spreads, one, col, shift, sums, live, owner, sweeps, omega, relax, best, history,
-               status, n_iter):  # fmt: skip
-    """Load the next queued problem that stays in the kernel domain into the
-    idle lane ``k`` with a fresh relaxation state (the others are left FAILED
-    with no sweep); returns the new count of problems taken from the queue."""
-    while queued < problems.shape[0] and not live[k]:
-        p = problems[queued]
-        queued += 1
-        status[p], n_iter[p] = FAILED, 0
-        if _load(k, p, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, beta, spreads, one,
-                 col, shift, sums):  # fmt: skip
-            live[k], owner[k], sweeps[k] = True, p, 0
-            omega[k], relax[k], best[k] = 1.0, True, np.inf
-            history[k, :] = np.inf
+def _to_lanes(lanes, owner, A, B, one, start, K, a, b, u, v):
+    """Put the problems ``owner[k]`` made ready by :func:`_load` into the
+    listed ``lanes``: ``K[i, j, k] = one[k, i, j]``, ``a, b`` their weights,
+    ``u = 1``, ``v = start[k]``. Row by row for all the lanes at once: a row
+    of the lane layout (``K[i, j]``, ``a[i]``, ...) is one line per 8 lanes,
+    so the stores of the listed lanes come together instead of one line
+    (512 bytes apart at 64 float64 lanes, in 8 of L1's 64 sets) per entry of
+    each problem."""
+    n, m = K.shape[0], K.shape[1]
+    for i in range(n):
+        Ki, ai, ui = K[i], a[i], u[i]
+        for x in range(lanes.shape[0]):
+            k = lanes[x]
+            ai[k] = A[owner[k], i]
+            ui[k] = 1.0
+        for j in range(m):
+            Kij = Ki[j]
+            for x in range(lanes.shape[0]):
+                k = lanes[x]
+                Kij[k] = one[k, i, j]
+    for j in range(m):
+        bj, vj = b[j], v[j]
+        for x in range(lanes.shape[0]):
+            k = lanes[x]
+            bj[k] = B[owner[k], j]
+            vj[k] = start[k, j]
+
+
+@njit(cache=True)
+def _from_lanes(lanes, owner, u, v, U, V):
+    """``U[owner[k]] = u[:, k]`` and ``V[owner[k]] = v[:, k]`` for the listed
+    ``lanes``, a row of the lane layout at a time (as :func:`_to_lanes`)."""
+    for i in range(u.shape[0]):
+        ui = u[i]
+        for x in range(lanes.shape[0]):
+            U[owner[lanes[x]], i] = ui[lanes[x]]
+    for j in range(v.shape[0]):
+        vj = v[j]
+        for x in range(lanes.shape[0]):
+            V[owner[lanes[x]], j] = vj[lanes[x]]
+
+
+@njit(cache=True)
+def _refill(queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, beta, spreads,
+            one, start, col, shift, sums, live, owner, sweeps, omega, relax, best, history,
+            status, n_iter, fresh):  # fmt: skip
+    """Load the next queued problems that stay in the kernel domain into the
+    idle lanes, in lane order, each with a fresh relaxation state (the others
+    are left FAILED with no sweep), their kernels copied into ``K`` by
+    :func:`_to_lanes` once all are built; returns the new count of problems
+    taken from the queue. ``fresh`` is a work array of ``L`` lane indices."""
+    loaded = 0
+    for k in range(live.shape[0]):
+        while queued < problems.shape[0] and not live[k]:
+            p = problems[queued]
+            queued += 1
+            status[p], n_iter[p] = FAILED, 0
+            if _load(k, p, Ms, B, eps, kernel_spread, tiny, beta, spreads, one, start, col,
+                     shift, sums):  # fmt: skip
+                live[k], owner[k], sweeps[k] = True, p, 0
+                omega[k], relax[k], best[k] = 1.0, True, np.inf
+                history[k, :] = np.inf
+                fresh[loaded] = k
+                loaded += 1
+    _to_lanes(fresh[:loaded], owner, A, B, one, start, K, a, b, u, v)
     return queued
 
 
@@ -208,7 +252,7 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
     K = np.zeros((n, m, L), dtype=Ms.dtype)
     a, b = np.ones((n, L)), np.ones((m, L))
     u, v, w, t = np.ones((n, L)), np.ones((m, L)), np.ones((m, L)), np.empty((m, L))
-    one, col = np.empty((L, n, m), dtype=Ms.dtype), np.empty(m)
+    one, start, col = np.empty((L, n, m), dtype=Ms.dtype), np.empty((L, m)), np.empty(m)
     shift, sums = np.empty(m, dtype=Ms.dtype), np.empty(m, dtype=Ms.dtype)
     s, zero = np.empty((BLOCK, L)), np.zeros(L)
     err, l1, errs = np.empty(L), np.empty(L), np.empty(L)
@@ -216,13 +260,11 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
     history = np.full((L, RATE_WINDOW + 1), np.inf)
     relax, live = np.ones(L, np.bool_), np.zeros(L, np.bool_)
     failed, met, go = np.zeros(L, np.bool_), np.zeros(L, np.bool_), np.zeros(L, np.bool_)
-    owner = np.full(L, -1)
+    owner, fresh, ended = np.full(L, -1), np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64)
     sweeps = np.zeros(L, dtype=np.int64)
-    queued = 0
-    for k in range(L):
-        queued = _take_next(k, queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u,
-                            v, beta, spreads, one, col, shift, sums, live, owner, sweeps, omega,
-                            relax, best, history, status, n_iter)  # fmt: skip
+    queued = _refill(0, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v, beta,
+                     spreads, one, start, col, shift, sums, live, owner, sweeps, omega, relax,
+                     best, history, status, n_iter, fresh)  # fmt: skip
     while live.any():
         _sweep(K, a, b, u, v, w, t, s, zero, err, l1, omega, live, failed, tiny)
         for k in range(L):  # which lanes go on
@@ -232,6 +274,7 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
             met[k] = it % check_every == 0 and errs[k] < tol
             go[k] = live[k] and not (failed[k] or met[k] or it + 1 >= max_iter)
         _relax_columns(v, w, omega, go)
+        done = 0
         for k in range(L):
             if go[k]:
                 omega[k], relax[k], best[k] = next_omega(
@@ -241,17 +284,20 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
                 p = owner[k]
                 n_iter[p] = sweeps[k]
                 status[p] = FAILED if failed[k] else CONVERGED if met[k] else MAX_ITER
-                if not failed[k]:
-                    U[p] = u[:, k]
-                    V[p] = v[:, k]
-                    if not flush_harmless(one[k], spreads[p], eps, U[p], V[p], tiny, tol):
-                        status[p] = FAILED  # redone stabilised by the caller
-                if status[p] != FAILED:
-                    M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
-                    costs[p] = masses[p] * plan_cost(one[k], M, U[p], V[p])
-                    errors[p] = masses[p] * l1[k]
-                live[k], failed[k] = False, False
-                queued = _take_next(k, queued, problems, Ms, A, B, eps, kernel_spread, tiny,
-                                    K, a, b, u, v, beta, spreads, one, col, shift, sums, live,
-                                    owner, sweeps, omega, relax, best, history, status,
-                                    n_iter)  # fmt: skip
+                ended[done] = k
+                done += 1
+        _from_lanes(ended[:done], owner, u, v, U, V)
+        for x in range(done):
+            k = ended[x]
+            p = owner[k]
+            if not failed[k] and not flush_harmless(one[k], spreads[p], eps, U[p], V[p], tiny,
+                                                    tol):  # fmt: skip
+                status[p] = FAILED  # redone stabilised by the caller
+            if status[p] != FAILED:
+                M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
+                costs[p] = masses[p] * plan_cost(one[k], M, U[p], V[p])
+                errors[p] = masses[p] * l1[k]
+            live[k], failed[k] = False, False
+        queued = _refill(queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v,
+                         beta, spreads, one, start, col, shift, sums, live, owner, sweeps, omega,
+                         relax, best, history, status, n_iter, fresh)  # fmt: skip

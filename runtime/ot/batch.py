@@ -100,9 +100,11 @@ def sinkhorn_batch(
     dtype = _checks.work_dtype(M, A, B)
     given = M
     M = np.asarray(M)
-    M = _checks.cost_matrix(M, dtype, ndim=M.ndim if M.ndim in (2, 3) else 2)
+    M = _checks.cost_matrix(M, dtype, ndim=M.ndim if M.ndim in (2, 3) else 2, finite=False)
     if M is given or not M.flags.owndata:  # the plans are rebuilt from M when read
-        M = M.copy()
+        M = _checks.finite_copy(M)
+    else:
+        _checks.finite_costs(M)
     Ms = M[None] if M.ndim == 2 else M
     n, m = Ms.shape[1:]
     A = _checks.histograms(A, None, n, dtype, "A")
