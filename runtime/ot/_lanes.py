@@ -45,6 +45,7 @@ from otswarm.ot._kernel import (
 from otswarm.ot._scaling import CONVERGED, FAILED, FAST, HUGE, MAX_ITER
 
 LANES = 64  # problems per chunk: a 16 x 16 chunk of kernels (128 KiB) stays in L2
+GROUP = 8  # kernels built, then copied into the lanes together (their rows stay in L1)
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy", inline="always")
@@ -231,6 +232,9 @@ def _refill(queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v,
                 history[k, :] = np.inf
                 fresh[loaded] = k
                 loaded += 1
+                if loaded == GROUP:
+                    _to_lanes(fresh[:loaded], owner, A, B, one, start, K, a, b, u, v)
+                    loaded = 0
     _to_lanes(fresh[:loaded], owner, A, B, one, start, K, a, b, u, v)
     return queued
 
