@@ -13,7 +13,7 @@ import numpy as np
 import ot
 import pytest
 
-from otswarm.ot import OTInputError, emd
+from otswarm.ot import OTInputError, _simplex, emd
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 
@@ -101,6 +101,38 @@ def test_emd_is_exact_where_pot_s_absolute_threshold_stops_early(seed):
     assert slack.min() >= -1e-12 * got.cost
     assert np.sum(got.plan * slack) <= 1e-12 * got.cost  # a dual bound equal to the cost
     np.testing.assert_allclose(got.plan.sum(0), b, rtol=1e-12)
+
+
+def _boundary_cells(rng, count):
+    """Cells ``(c, f_i, g_j)`` over 16 decades with reduced costs within a
+    few ``EPS_REDUCED`` of the pricing margin, ``f_i`` tiny on a quarter of
+    them and ``g_j`` on another (where the margin is least, about ``2 EPS
+    |f_i|`` or ``EPS |f_i|``), and scores ``best`` to beat: 0 (a block's
+    start) or another cell's score."""
+    big = 10.0 ** rng.uniform(-8, 8, (3, count)) * rng.choice([-1.0, 1.0], (3, count))
+    c, fi, gj = big
+    fi[rng.random(count) < 0.25] *= 1e-12
+    gj[rng.random(count) < 0.25] *= 1e-12
+    size = np.abs(c) + np.abs(fi) + np.abs(gj)
+    c = fi + gj - rng.uniform(0.0, 3.0 * _simplex.EPS_REDUCED, count) * size
+    best = np.where(rng.random(count) < 0.5, 0.0, -rng.uniform(0, 2e-14, count) * size)
+    return c, fi, gj, best
+
+
+def test_the_pricing_prefilter_never_drops_a_cell_that_scores_below_best():
+    """The block search scores a row segment cell by cell only when
+    ``_may_hold(min_j (M_ij - g_j), f_i, best)``: that test must be True for
+    every cell whose own score is below ``best``, at the rounding edge too,
+    or the simplex would enter other cells (or stop) than the exact scores
+    say."""
+    rng = np.random.default_rng(11)
+    c, fi, gj, best = _boundary_cells(rng, 200_000)
+    scores = np.array([_simplex._score(*cell) for cell in zip(c, fi, gj, strict=True)])
+    below = scores < best
+    assert 0.2 < below.mean() < 0.8  # both sides of the margin are drawn
+    passed = [_simplex._may_hold(x - y, f, top) for x, f, y, top in zip(
+        c[below], fi[below], gj[below], best[below], strict=True)]  # fmt: skip
+    assert all(passed)
 
 
 def test_emd_assignment_is_a_permutation():

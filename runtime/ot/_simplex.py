@@ -269,19 +269,40 @@ def _score(c, fi, gj):
 
 
 @njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _segment_min(M, i, fi, g, j0, j1):
-    """``min_j score(M_ij, f_i, g_j)`` over ``j0 <= j < j1`` (a vectorised reduction)."""
+def _segment_low(M, i, g, j0, j1):
+    """``min_j (M_ij - g_j)`` over ``j0 <= j < j1`` (a vectorised reduction of
+    one subtraction per cell; ``M`` and ``g`` are finite)."""
     lo = np.inf
     for j in range(j0, j1):
-        lo = min(lo, _score(M[i, j], fi, g[j]))
+        lo = min(lo, M[i, j] - g[j])
     return lo
+
+
+@njit(cache=True, inline="always")
+def _may_hold(low, fi, best):
+    """Whether a segment of row ``i`` whose :func:`_segment_low` is ``low`` can
+    hold a cell of :func:`_score` below ``best <= 0`` (a necessary test, so
+    only those segments are scored cell by cell).
+
+    Such a cell has ``r = c - f_i - g_j < best - EPS s`` with ``s = |c| +
+    |f_i| + |g_j|`` (up to the rounding of :func:`_score`, a few ``1e-16
+    s``), so ``c - g_j = f_i + r < f_i + best - EPS |f_i|``, as ``s >=
+    |f_i|``. The test asks only for ``EPS / 2 |f_i|`` of it; the rest of
+    ``EPS s``, at least ``EPS / 2 s``, covers the rounding of ``low`` and of
+    the test, ``5e-16 s`` at most (``s`` is also at least ``|c - g_j|`` and
+    ``|best|``, or no cell of these magnitudes could score below ``best``).
+    So it never drops a cell that scores below ``best``, and the ``|f_i|``
+    term keeps the rounding of a zero reduced cost (a tree cell's) from
+    sending its segment to be scored."""
+    return low < fi + best - 0.5 * EPS_REDUCED * abs(fi)
 
 
 @njit(cache=True)
 def _entering(M, f, g, block, start):
     """Block search from flat cell ``start``: ``(i, j, next start)`` of the
     lowest negative :func:`_score` in the first block that has one; ``i = -1``
-    when no cell has (the tree is optimal)."""
+    when no cell has (the tree is optimal). A segment of a row is scored cell
+    by cell only when :func:`_may_hold` says it can hold a better cell."""
     n, m = M.shape
     total = n * m
     i, j = start // m, start % m
@@ -290,7 +311,7 @@ def _entering(M, f, g, block, start):
     while scanned < total:
         end = min(m, j + block - in_block)
         fi = f[i]
-        if _segment_min(M, i, fi, g, j, end) < best:
+        if _may_hold(_segment_low(M, i, g, j, end), fi, best):
             for jj in range(j, end):
                 r = _score(M[i, jj], fi, g[jj])
                 if r < best:
