@@ -235,7 +235,8 @@ def _refill(queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v,
                 if loaded == GROUP:
                     _to_lanes(fresh[:loaded], owner, A, B, one, start, K, a, b, u, v)
                     loaded = 0
-    _to_lanes(fresh[:loaded], owner, A, B, one, start, K, a, b, u, v)
+    if loaded:
+        _to_lanes(fresh[:loaded], owner, A, B, one, start, K, a, b, u, v)
     return queued
 
 
@@ -302,6 +303,7 @@ def solve_lanes(Ms, A, B, masses, problems, eps, kernel_spread, max_iter, tol, c
                 costs[p] = masses[p] * plan_cost(one[k], M, U[p], V[p])
                 errors[p] = masses[p] * l1[k]
             live[k], failed[k] = False, False
-        queued = _refill(queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u, v,
-                         beta, spreads, one, start, col, shift, sums, live, owner, sweeps, omega,
-                         relax, best, history, status, n_iter, fresh)  # fmt: skip
+        if done:  # lanes fell idle: give them the next problems
+            queued = _refill(queued, problems, Ms, A, B, eps, kernel_spread, tiny, K, a, b, u,
+                             v, beta, spreads, one, start, col, shift, sums, live, owner, sweeps,
+                             omega, relax, best, history, status, n_iter, fresh)  # fmt: skip
