@@ -120,19 +120,60 @@ def _boundary_cells(rng, count):
 
 
 def test_the_pricing_prefilter_never_drops_a_cell_that_scores_below_best():
-    """The block search scores a row segment cell by cell only when
-    ``_may_hold(min_j (M_ij - g_j), f_i, best)``: that test must be True for
-    every cell whose own score is below ``best``, at the rounding edge too,
-    or the simplex would enter other cells (or stop) than the exact scores
-    say."""
+    """The block search scores a chunk of a row cell by cell only when
+    ``_any_below`` finds an ``M_ij - g_j`` under ``_bound(f_i, best)``: that
+    must hold for every cell whose own score is below ``best``, at the
+    rounding edge too, or the simplex would enter other cells (or stop) than
+    the exact scores say."""
     rng = np.random.default_rng(11)
     c, fi, gj, best = _boundary_cells(rng, 200_000)
     scores = np.array([_simplex._score(*cell) for cell in zip(c, fi, gj, strict=True)])
     below = scores < best
     assert 0.2 < below.mean() < 0.8  # both sides of the margin are drawn
-    passed = [_simplex._may_hold(x - y, f, top) for x, f, y, top in zip(
-        c[below], fi[below], gj[below], best[below], strict=True)]  # fmt: skip
+    row, g = c[below][None, :], gj[below]
+    passed = [_simplex._any_below(row, 0, g, k, k + 1, _simplex._bound(f, top))
+              for k, (f, top) in enumerate(zip(fi[below], best[below], strict=True))]  # fmt: skip
     assert all(passed)
+
+
+def _block_search_cell_by_cell(M, f, g, block, start):
+    """The block search of ``_simplex._entering`` scoring every cell: ``(i, j,
+    next start)`` of the first lowest score below 0 in the first block that
+    has one."""
+    n, m = M.shape
+    eps = _simplex.EPS_REDUCED
+    scores = (M - f[:, None] - g[None, :] + eps * (np.abs(M) + np.abs(f)[:, None]
+              + np.abs(g)[None, :])).ravel()  # fmt: skip
+    best, cell, k = 0.0, (-1, -1), start
+    for scanned in range(1, n * m + 1):
+        if scores[k] < best:
+            best, cell = scores[k], divmod(k, m)
+        k = (k + 1) % (n * m)
+        if scanned % block == 0 and cell[0] >= 0:
+            break
+    return (*cell, k)
+
+
+@pytest.mark.parametrize("costs", ["cloud", "integer"])
+@pytest.mark.parametrize("n, m", [(7, 5), (40, 70), (64, 45), (33, 100)])
+def test_the_chunked_block_search_enters_the_cell_scoring_every_cell_would(n, m, costs):
+    """Potentials near a tree's (a few cells a little negative) and, with
+    integer costs and potentials, exact ties: the chunk tests must not change
+    which cell enters nor where the next search starts (which does not matter
+    when no cell enters)."""
+    rng = np.random.default_rng([n, m, len(costs)])
+    M = _cost(rng, n, m, costs)
+    if costs == "integer":
+        f, g = rng.integers(0, 3, n).astype(float), rng.integers(-1, 2, m).astype(float)
+    else:
+        got = emd(_weights(rng, n, "random"), _weights(rng, m, "random"), M)
+        f, g = got.f.copy(), got.g.copy()
+        f[rng.random(n) < 0.1] += 1e-3 * np.abs(M).max() * rng.random()
+    for block in (10, m // 3 + 1, m, 3 * m + 7):
+        for start in rng.integers(0, n * m, 8):
+            want = _block_search_cell_by_cell(M, f, g, block, start)
+            got = _simplex._entering(M, f, g, block, start)
+            assert got == want if want[0] >= 0 else got[:2] == want[:2]  # none: optimal
 
 
 def test_emd_assignment_is_a_permutation():

@@ -19,7 +19,12 @@ flow of the latter. The plan is optimal when no cell has ``r_ij < 0`` (then
   joined by zero-flow cells into a tree rooted at row 0.
 - Pricing: block search (Grigoriadis 1986, as in LEMON): scan blocks of
   ``~sqrt(n m)`` cells from where the last scan stopped and take the most
-  negative reduced cost of the first block that has one.
+  negative reduced cost of the first block that has one. A cell can beat the
+  best score so far only if ``M_ij - g_j`` is below a bound of ``f_i`` and
+  that score (:func:`_bound`), so a row segment of the block, then each
+  ``CHUNK`` cells of it, is first tested for such a cell by a vectorised
+  comparison, and only the chunks that have one are scored cell by cell:
+  the same entering cell as scoring every cell, at a fraction of the work.
 - Degeneracy: the tree is kept *strongly feasible* (Cunningham 1976;
   Ahuja, Magnanti & Orlin 1993, ch. 11.5): every zero-flow cell points toward
   the root, which holds for the start (the joining cells hang a row under a
@@ -47,6 +52,7 @@ OPTIMAL, ITERATION_LIMIT = 0, 1
 EPS_REDUCED = 1e-14  # a cell enters when r_ij < -EPS_REDUCED (|M_ij| + |f_i| + |g_j|)
 TIE_RTOL = 1e-14  # an allocation closes both lines when their rests agree to this
 WIDTH = 4  # cheapest cells per row the greedy start ranks
+CHUNK = 32  # cells of a row segment the pricing tests together before scoring them
 
 
 @njit(cache=True)
@@ -210,25 +216,23 @@ def _start_tree(a, b, M, parent, flow, cost, child, sib_next, sib_prev, stack):
 
 
 @njit(cache=True)
-def _relabel(s, parent, cost, depth, pi, child, sib_next, stack):
-    """Depths and potentials of the subtree of ``s`` from its parent downward
-    (``cost[x]``: the cost of the cell above ``x``)."""
-    top = 0
-    stack[top] = s
-    top += 1
+def _relabel_below(s, cost, depth, pi, child, sib_next, stack):
+    """Depths and potentials of the nodes below ``s`` from those of ``s``
+    (``pi_c = cost[c] - pi_x`` for a child ``c`` of ``x``, ``cost[c]``: the
+    cost of the cell above ``c``), set as each node's children are listed;
+    only nodes with children of their own go on the stack."""
+    stack[0] = s
+    top = 1
     while top:
         top -= 1
         x = stack[top]
-        p = parent[x]
-        if p < 0:
-            depth[x], pi[x] = 0, 0.0
-        else:
-            depth[x] = depth[p] + 1
-            pi[x] = cost[x] - pi[p]
+        below, pi_x = depth[x] + 1, pi[x]
         c = child[x]
         while c >= 0:
-            stack[top] = c
-            top += 1
+            depth[c], pi[c] = below, cost[c] - pi_x
+            if child[c] >= 0:
+                stack[top] = c
+                top += 1
             c = sib_next[c]
 
 
@@ -268,41 +272,45 @@ def _score(c, fi, gj):
     return c - fi - gj + EPS_REDUCED * (abs(c) + abs(fi) + abs(gj))
 
 
-@njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _segment_low(M, i, g, j0, j1):
-    """``min_j (M_ij - g_j)`` over ``j0 <= j < j1`` (a vectorised reduction of
-    one subtraction per cell; ``M`` and ``g`` are finite)."""
-    lo = np.inf
-    for j in range(j0, j1):
-        lo = min(lo, M[i, j] - g[j])
-    return lo
-
-
 @njit(cache=True, inline="always")
-def _may_hold(low, fi, best):
-    """Whether a segment of row ``i`` whose :func:`_segment_low` is ``low`` can
-    hold a cell of :func:`_score` below ``best <= 0`` (a necessary test, so
-    only those segments are scored cell by cell).
+def _bound(fi, best):
+    """A cell of row ``i`` can score below ``best <= 0`` (:func:`_score`) only
+    if ``M_ij - g_j < _bound(f_i, best)`` (a necessary test, cheaper than the
+    score: one subtraction, no magnitudes).
 
     Such a cell has ``r = c - f_i - g_j < best - EPS s`` with ``s = |c| +
     |f_i| + |g_j|`` (up to the rounding of :func:`_score`, a few ``1e-16
     s``), so ``c - g_j = f_i + r < f_i + best - EPS |f_i|``, as ``s >=
-    |f_i|``. The test asks only for ``EPS / 2 |f_i|`` of it; the rest of
-    ``EPS s``, at least ``EPS / 2 s``, covers the rounding of ``low`` and of
-    the test, ``5e-16 s`` at most (``s`` is also at least ``|c - g_j|`` and
-    ``|best|``, or no cell of these magnitudes could score below ``best``).
-    So it never drops a cell that scores below ``best``, and the ``|f_i|``
-    term keeps the rounding of a zero reduced cost (a tree cell's) from
-    sending its segment to be scored."""
-    return low < fi + best - 0.5 * EPS_REDUCED * abs(fi)
+    |f_i|``. The bound asks only for ``EPS / 2 |f_i|`` of it; the rest of
+    ``EPS s``, at least ``EPS / 2 s``, covers the rounding of ``c - g_j``
+    and of the bound, ``5e-16 s`` at most (``s`` is also at least ``|c -
+    g_j|`` and ``|best|``, or no cell of these magnitudes could score below
+    ``best``). So it never drops a cell that scores below ``best``, and the
+    ``|f_i|`` term keeps the rounding of a zero reduced cost (a tree cell's)
+    from passing it."""
+    return fi + best - 0.5 * EPS_REDUCED * abs(fi)
+
+
+@njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
+def _any_below(M, i, g, j0, j1, bound):
+    """Whether ``M_ij - g_j < bound`` for some ``j0 <= j < j1`` (an OR of
+    comparisons over slices, which vectorises; ``M`` and ``g`` are finite)."""
+    row, gs = M[i, j0:j1], g[j0:j1]
+    hit = False
+    for k in range(row.shape[0]):
+        hit |= row[k] - gs[k] < bound
+    return hit
 
 
 @njit(cache=True)
 def _entering(M, f, g, block, start):
     """Block search from flat cell ``start``: ``(i, j, next start)`` of the
-    lowest negative :func:`_score` in the first block that has one; ``i = -1``
-    when no cell has (the tree is optimal). A segment of a row is scored cell
-    by cell only when :func:`_may_hold` says it can hold a better cell."""
+    lowest negative :func:`_score` (the first such cell on a tie) in the
+    first block that has one; ``i = -1`` when no cell has (the tree is
+    optimal). A row segment of the block, and then each ``CHUNK`` of it, is
+    looked into only when :func:`_any_below` finds a cell under
+    :func:`_bound` of the best score so far; only the cells of such chunks
+    are scored, so the result is that of scoring every cell."""
     n, m = M.shape
     total = n * m
     i, j = start // m, start % m
@@ -311,11 +319,14 @@ def _entering(M, f, g, block, start):
     while scanned < total:
         end = min(m, j + block - in_block)
         fi = f[i]
-        if _may_hold(_segment_low(M, i, g, j, end), fi, best):
-            for jj in range(j, end):
-                r = _score(M[i, jj], fi, g[jj])
-                if r < best:
-                    best, bi, bj = r, i, jj
+        if _any_below(M, i, g, j, end, _bound(fi, best)):
+            for c0 in range(j, end, CHUNK):
+                c1 = min(c0 + CHUNK, end)
+                if _any_below(M, i, g, c0, c1, _bound(fi, best)):
+                    for jj in range(c0, c1):
+                        r = _score(M[i, jj], fi, g[jj])
+                        if r < best:
+                            best, bi, bj = r, i, jj
         in_block += end - j
         scanned += end - j
         j = end
@@ -381,7 +392,8 @@ def network_simplex(a, b, M, max_iter):
     cost = np.empty(N, dtype=np.float64)
     pi = np.empty(N, dtype=np.float64)
     _start_tree(a, b, M, parent, flow, cost, child, sib_next, sib_prev, stack)
-    _relabel(0, parent, cost, depth, pi, child, sib_next, stack)
+    depth[0], pi[0] = 0, 0.0
+    _relabel_below(0, cost, depth, pi, child, sib_next, stack)
     block = max(10, int(math.sqrt(n * m)))
     f, g = pi[:n], pi[n:]
     start, pivots, status = 0, 0, OPTIMAL
@@ -436,7 +448,8 @@ def network_simplex(a, b, M, max_iter):
             if x == out:
                 break
             prev, carried, carried_cost, x = x, up_flow, up_cost, up
-        _relabel(s, parent, cost, depth, pi, child, sib_next, stack)
+        depth[s], pi[s] = depth[t] + 1, cost[s] - pi[t]
+        _relabel_below(s, cost, depth, pi, child, sib_next, stack)
     _tree_flows(a, b, n, parent, flow, child, sib_next, stack)
     plan = np.zeros((n, m), dtype=np.float64)
     total = 0.0
