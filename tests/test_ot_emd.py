@@ -236,3 +236,65 @@ def test_an_agent_s_clustering_never_imports_scipy_optimize():
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["emd"] and sum(got["sizes"]) == 60 and max(got["sizes"]) <= 8
     assert got["scipy_optimize"] is False
+
+
+def _random_tree(rng, N):
+    """Parents of a random tree rooted at 0, its child lists and preorder."""
+    parent = np.full(N, -1, dtype=np.int64)
+    child = np.full(N, -1, dtype=np.int64)
+    sib_next = np.full(N, -1, dtype=np.int64)
+    labels = rng.permutation(N - 1) + 1
+    for k, x in enumerate(labels):
+        p = 0 if k == 0 or rng.random() < 0.1 else labels[rng.integers(k)]
+        parent[x] = p
+        _simplex._link(child, sib_next, p, x)
+    thread, rev, size, last = (np.empty(N, dtype=np.int64) for _ in range(4))
+    _simplex._thread_tree(parent, child, sib_next, thread, rev, size, last, np.empty(N, np.int64))
+    return parent, thread, rev, size, last
+
+
+def _assert_preorder(parent, thread, rev, size, last):
+    """``thread`` runs through every subtree in one piece of ``size`` nodes
+    from its root to ``last``; ``rev`` undoes it."""
+    N = parent.shape[0]
+    np.testing.assert_array_equal(rev[thread], np.arange(N))
+    ancestors_of = [_ancestors(parent, z) for z in range(N)]
+    for x in range(N):
+        below, y = {x}, x
+        for _ in range(size[x] - 1):
+            y = thread[y]
+            below.add(y)
+        assert y == last[x]
+        assert below == {z for z in range(N) if x in ancestors_of[z]}
+
+
+def _ancestors(parent, z):
+    up = {z}
+    while parent[z] >= 0:
+        z = parent[z]
+        up.add(z)
+    return up
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_thread_stays_a_preorder_when_a_subtree_is_rerooted_and_moved(seed):
+    """``_rethread``, ``_resize`` and ``_reroot`` hang the subtree of ``out``
+    under ``t`` by its node ``s``: the thread, sizes and last nodes must be
+    those of the new tree, whatever the shapes (``s = out``, ``t`` the apex,
+    the subtree first or last among its siblings)."""
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(3, 30))
+    parent, thread, rev, size, last = _random_tree(rng, N)
+    for _ in range(20):
+        out = int(rng.integers(1, N))
+        inside = [z for z in range(N) if out in _ancestors(parent, z)]
+        outside = [z for z in range(N) if z not in inside]
+        s, t = int(rng.choice(inside)), int(rng.choice(outside))
+        apex = _simplex._apex(s, t, parent, size)
+        path = np.empty((3, N), dtype=np.int64)
+        K, end = _simplex._rethread(s, t, out, parent, thread, rev, last, path)
+        _simplex._resize(t, apex, K, end, path, parent, size, last)
+        flow, cost = np.zeros(N), np.zeros(N)
+        _simplex._reroot(s, t, out, 0.0, 0.0, parent, flow, cost)
+        assert parent[s] == t
+        _assert_preorder(parent, thread, rev, size, last)
