@@ -120,19 +120,60 @@ def _boundary_cells(rng, count):
 
 
 def test_the_pricing_prefilter_never_drops_a_cell_that_scores_below_best():
-    """The block search scores a row segment cell by cell only when
-    ``_may_hold(min_j (M_ij - g_j), f_i, best)``: that test must be True for
-    every cell whose own score is below ``best``, at the rounding edge too,
-    or the simplex would enter other cells (or stop) than the exact scores
-    say."""
+    """The block search scores a chunk of a row cell by cell only when
+    ``_any_below`` finds an ``M_ij - g_j`` under ``_bound(f_i, best)``: that
+    must hold for every cell whose own score is below ``best``, at the
+    rounding edge too, or the simplex would enter other cells (or stop) than
+    the exact scores say."""
     rng = np.random.default_rng(11)
     c, fi, gj, best = _boundary_cells(rng, 200_000)
     scores = np.array([_simplex._score(*cell) for cell in zip(c, fi, gj, strict=True)])
     below = scores < best
     assert 0.2 < below.mean() < 0.8  # both sides of the margin are drawn
-    passed = [_simplex._may_hold(x - y, f, top) for x, f, y, top in zip(
-        c[below], fi[below], gj[below], best[below], strict=True)]  # fmt: skip
+    row, g = c[below][None, :], gj[below]
+    passed = [_simplex._any_below(row, 0, g, k, k + 1, _simplex._bound(f, top))
+              for k, (f, top) in enumerate(zip(fi[below], best[below], strict=True))]  # fmt: skip
     assert all(passed)
+
+
+def _block_search_cell_by_cell(M, f, g, block, start):
+    """The block search of ``_simplex._entering`` scoring every cell: ``(i, j,
+    next start)`` of the first lowest score below 0 in the first block that
+    has one."""
+    n, m = M.shape
+    eps = _simplex.EPS_REDUCED
+    scores = (M - f[:, None] - g[None, :] + eps * (np.abs(M) + np.abs(f)[:, None]
+              + np.abs(g)[None, :])).ravel()  # fmt: skip
+    best, cell, k = 0.0, (-1, -1), start
+    for scanned in range(1, n * m + 1):
+        if scores[k] < best:
+            best, cell = scores[k], divmod(k, m)
+        k = (k + 1) % (n * m)
+        if scanned % block == 0 and cell[0] >= 0:
+            break
+    return (*cell, k)
+
+
+@pytest.mark.parametrize("costs", ["cloud", "integer"])
+@pytest.mark.parametrize("n, m", [(7, 5), (40, 70), (64, 45), (33, 100)])
+def test_the_chunked_block_search_enters_the_cell_scoring_every_cell_would(n, m, costs):
+    """Potentials near a tree's (a few cells a little negative) and, with
+    integer costs and potentials, exact ties: the chunk tests must not change
+    which cell enters nor where the next search starts (which does not matter
+    when no cell enters)."""
+    rng = np.random.default_rng([n, m, len(costs)])
+    M = _cost(rng, n, m, costs)
+    if costs == "integer":
+        f, g = rng.integers(0, 3, n).astype(float), rng.integers(-1, 2, m).astype(float)
+    else:
+        got = emd(_weights(rng, n, "random"), _weights(rng, m, "random"), M)
+        f, g = got.f.copy(), got.g.copy()
+        f[rng.random(n) < 0.1] += 1e-3 * np.abs(M).max() * rng.random()
+    for block in (10, m // 3 + 1, m, 3 * m + 7):
+        for start in rng.integers(0, n * m, 8):
+            want = _block_search_cell_by_cell(M, f, g, block, start)
+            got = _simplex._entering(M, f, g, block, start)
+            assert got == want if want[0] >= 0 else got[:2] == want[:2]  # none: optimal
 
 
 def test_emd_assignment_is_a_permutation():
@@ -195,3 +236,65 @@ def test_an_agent_s_clustering_never_imports_scipy_optimize():
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["emd"] and sum(got["sizes"]) == 60 and max(got["sizes"]) <= 8
     assert got["scipy_optimize"] is False
+
+
+def _random_tree(rng, N):
+    """Parents of a random tree rooted at 0, its child lists and preorder."""
+    parent = np.full(N, -1, dtype=np.int64)
+    child = np.full(N, -1, dtype=np.int64)
+    sib_next = np.full(N, -1, dtype=np.int64)
+    labels = rng.permutation(N - 1) + 1
+    for k, x in enumerate(labels):
+        p = 0 if k == 0 or rng.random() < 0.1 else labels[rng.integers(k)]
+        parent[x] = p
+        _simplex._link(child, sib_next, p, x)
+    thread, rev, size, last = (np.empty(N, dtype=np.int64) for _ in range(4))
+    _simplex._thread_tree(parent, child, sib_next, thread, rev, size, last, np.empty(N, np.int64))
+    return parent, thread, rev, size, last
+
+
+def _assert_preorder(parent, thread, rev, size, last):
+    """``thread`` runs through every subtree in one piece of ``size`` nodes
+    from its root to ``last``; ``rev`` undoes it."""
+    N = parent.shape[0]
+    np.testing.assert_array_equal(rev[thread], np.arange(N))
+    ancestors_of = [_ancestors(parent, z) for z in range(N)]
+    for x in range(N):
+        below, y = {x}, x
+        for _ in range(size[x] - 1):
+            y = thread[y]
+            below.add(y)
+        assert y == last[x]
+        assert below == {z for z in range(N) if x in ancestors_of[z]}
+
+
+def _ancestors(parent, z):
+    up = {z}
+    while parent[z] >= 0:
+        z = parent[z]
+        up.add(z)
+    return up
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_thread_stays_a_preorder_when_a_subtree_is_rerooted_and_moved(seed):
+    """``_rethread``, ``_resize`` and ``_reroot`` hang the subtree of ``out``
+    under ``t`` by its node ``s``: the thread, sizes and last nodes must be
+    those of the new tree, whatever the shapes (``s = out``, ``t`` the apex,
+    the subtree first or last among its siblings)."""
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(3, 30))
+    parent, thread, rev, size, last = _random_tree(rng, N)
+    for _ in range(20):
+        out = int(rng.integers(1, N))
+        inside = [z for z in range(N) if out in _ancestors(parent, z)]
+        outside = [z for z in range(N) if z not in inside]
+        s, t = int(rng.choice(inside)), int(rng.choice(outside))
+        apex = _simplex._apex(s, t, parent, size)
+        path = np.empty((3, N), dtype=np.int64)
+        K, end = _simplex._rethread(s, t, out, parent, thread, rev, last, path)
+        _simplex._resize(t, apex, K, end, path, parent, size, last)
+        flow, cost = np.zeros(N), np.zeros(N)
+        _simplex._reroot(s, t, out, 0.0, 0.0, parent, flow, cost)
+        assert parent[s] == t
+        _assert_preorder(parent, thread, rev, size, last)

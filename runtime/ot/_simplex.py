@@ -19,7 +19,12 @@ flow of the latter. The plan is optimal when no cell has ``r_ij < 0`` (then
   joined by zero-flow cells into a tree rooted at row 0.
 - Pricing: block search (Grigoriadis 1986, as in LEMON): scan blocks of
   ``~sqrt(n m)`` cells from where the last scan stopped and take the most
-  negative reduced cost of the first block that has one.
+  negative reduced cost of the first block that has one. A cell can beat the
+  best score so far only if ``M_ij - g_j`` is below a bound of ``f_i`` and
+  that score (:func:`_bound`), so a row segment of the block, then each
+  ``CHUNK`` cells of it, is first tested for such a cell by a vectorised
+  comparison, and only the chunks that have one are scored cell by cell:
+  the same entering cell as scoring every cell, at a fraction of the work.
 - Degeneracy: the tree is kept *strongly feasible* (Cunningham 1976;
   Ahuja, Magnanti & Orlin 1993, ch. 11.5): every zero-flow cell points toward
   the root, which holds for the start (the joining cells hang a row under a
@@ -27,13 +32,21 @@ flow of the latter. The plan is optimal when no cell has ``r_ij < 0`` (then
   when the cycle is walked from its apex along the entering cell. No basis
   repeats, so the method ends in exact arithmetic; ``max_iter`` bounds the
   pivots in floating point.
-- Tree: parent, depth, the cost of the cell above each node and doubly
-  linked child lists; a pivot re-roots the cut subtree at the entering
-  cell's end and recomputes the subtree's depths and potentials from their
-  parents (``pi_x = M_{x,parent} - pi_parent``, no drift). Once optimal,
-  the flows are recomputed from the tree (each cell carries the net supply
-  of the subtree below it), so the plan's marginals are ``a`` and ``b`` to
-  rounding.
+- Tree: parent, the flow and cost of the cell above each node, and its
+  preorder as a thread (next and previous node, the size of each subtree
+  and its last node: the subtree of ``x`` is ``size[x]`` nodes of the thread
+  from ``x``; as in LEMON). The apex of the cycle is found by letting the
+  node with the smaller subtree climb (an ancestor's subtree is larger). A
+  pivot cuts the subtree ``S`` below the leaving cell, re-roots it at the
+  entering cell's end ``s`` and threads it right after the other end ``t``:
+  rooted at ``s``, ``S`` is ``s``'s old subtree, then for each next node of
+  the path ``s -> out`` its old subtree without the one below it (two runs
+  of the old thread each); sizes change on the path and from both ends of
+  the cycle up to the apex. The potentials of ``S`` are then recomputed from
+  their parents along the thread (``pi_x = M_{x,parent} - pi_parent``, no
+  drift). Once optimal, the flows are recomputed from the tree (each cell
+  carries the net supply of the subtree below it, summed in reverse
+  preorder), so the plan's marginals are ``a`` and ``b`` to rounding.
 """
 
 from __future__ import annotations
@@ -47,6 +60,7 @@ OPTIMAL, ITERATION_LIMIT = 0, 1
 EPS_REDUCED = 1e-14  # a cell enters when r_ij < -EPS_REDUCED (|M_ij| + |f_i| + |g_j|)
 TIE_RTOL = 1e-14  # an allocation closes both lines when their rests agree to this
 WIDTH = 4  # cheapest cells per row the greedy start ranks
+CHUNK = 32  # cells of a row segment the pricing tests together before scoring them
 
 
 @njit(cache=True)
@@ -56,21 +70,9 @@ def _cell_cost(M, n, x, p):
 
 
 @njit(cache=True)
-def _unlink(child, sib_next, sib_prev, p, x):
-    if sib_prev[x] >= 0:
-        sib_next[sib_prev[x]] = sib_next[x]
-    else:
-        child[p] = sib_next[x]
-    if sib_next[x] >= 0:
-        sib_prev[sib_next[x]] = sib_prev[x]
-
-
-@njit(cache=True)
-def _link(child, sib_next, sib_prev, p, x):
-    head = child[p]
-    sib_next[x], sib_prev[x] = head, -1
-    if head >= 0:
-        sib_prev[head] = x
+def _link(child, sib_next, p, x):
+    """Make ``x`` the first child of ``p`` (singly linked child lists)."""
+    sib_next[x] = child[p]
     child[p] = x
 
 
@@ -150,7 +152,7 @@ def _greedy_cells(a, b, M, width):
 
 
 @njit(cache=True)
-def _start_tree(a, b, M, parent, flow, cost, child, sib_next, sib_prev, stack):
+def _start_tree(a, b, M, parent, flow, cost, child, sib_next, stack):
     """Spanning tree of the greedy cells rooted at row 0, components joined by
     zero-flow cells that hang one of their rows under column 0's side."""
     n, m = M.shape
@@ -183,7 +185,7 @@ def _start_tree(a, b, M, parent, flow, cost, child, sib_next, sib_prev, stack):
         else:  # a new component: its row hangs under a joined column, flow 0
             parent[start], flow[start] = anchor, 0.0
             cost[start] = M[start, anchor - n]
-            _link(child, sib_next, sib_prev, anchor, start)
+            _link(child, sib_next, anchor, start)
         seen[start] = True
         top = 0
         stack[top] = start
@@ -199,48 +201,26 @@ def _start_tree(a, b, M, parent, flow, cost, child, sib_next, sib_prev, stack):
                     seen[y] = True
                     parent[y], flow[y] = x, amount[e]
                     cost[y] = _cell_cost(M, n, y, x)
-                    _link(child, sib_next, sib_prev, x, y)
+                    _link(child, sib_next, x, y)
                     stack[top] = y
                     top += 1
     for c in range(n, N):  # a column left with rounding crumbs of demand only
         if not seen[c]:
             parent[c], flow[c], cost[c] = 0, 0.0, M[0, c - n]
-            _link(child, sib_next, sib_prev, 0, c)
+            _link(child, sib_next, 0, c)
             seen[c] = True
 
 
 @njit(cache=True)
-def _relabel(s, parent, cost, depth, pi, child, sib_next, stack):
-    """Depths and potentials of the subtree of ``s`` from its parent downward
-    (``cost[x]``: the cost of the cell above ``x``)."""
-    top = 0
-    stack[top] = s
-    top += 1
-    while top:
-        top -= 1
-        x = stack[top]
-        p = parent[x]
-        if p < 0:
-            depth[x], pi[x] = 0, 0.0
-        else:
-            depth[x] = depth[p] + 1
-            pi[x] = cost[x] - pi[p]
-        c = child[x]
-        while c >= 0:
-            stack[top] = c
-            top += 1
-            c = sib_next[c]
-
-
-@njit(cache=True)
-def _tree_flows(a, b, n, parent, flow, child, sib_next, stack):
-    """Flows from the tree alone: the cell above ``x`` carries the net supply of
-    the subtree of ``x`` (rows supply ``a``, columns take ``b``)."""
-    N = parent.shape[0]
+def _thread_tree(parent, child, sib_next, thread, rev, size, last, stack):
+    """Preorder of the tree from its child lists: ``thread[x]`` the node after
+    ``x`` (after the last node, the root 0), ``rev[x]`` the node before,
+    ``size[x]`` the nodes of the subtree of ``x`` and ``last[x]`` the last of
+    them (the subtree is ``x, thread[x], ...`` up to ``last[x]``)."""
+    N = thread.shape[0]
     order = np.empty(N, dtype=np.int64)
-    top, count = 0, 0
-    stack[top] = 0
-    top += 1
+    top, count = 1, 0
+    stack[0] = 0
     while top:
         top -= 1
         x = stack[top]
@@ -251,14 +231,140 @@ def _tree_flows(a, b, n, parent, flow, child, sib_next, stack):
             stack[top] = c
             top += 1
             c = sib_next[c]
+    for k in range(N):
+        x, y = order[k], order[(k + 1) % N]
+        thread[x], rev[y] = y, x
+        size[x], last[x] = 1, x
+    for k in range(N - 1, 0, -1):  # children before parents
+        x = order[k]
+        p = parent[x]
+        if size[p] == 1:  # the last child in preorder is the first one met here
+            last[p] = last[x]
+        size[p] += size[x]
+
+
+@njit(cache=True)
+def _potentials(s, parent, cost, pi, thread, size):
+    """Potentials of the subtree of ``s`` from its parent's, in preorder
+    (``pi_x = cost[x] - pi_parent``, ``cost[x]``: the cost of the cell above
+    ``x``; the root's is 0)."""
+    x = s
+    for _ in range(size[s]):
+        p = parent[x]
+        pi[x] = cost[x] - pi[p] if p >= 0 else 0.0
+        x = thread[x]
+
+
+@njit(cache=True)
+def _apex(u, v, parent, size):
+    """The nearest common ancestor of ``u`` and ``v``: a node whose subtree
+    is smaller than another's is not its ancestor, so it climbs."""
+    while u != v:
+        if size[u] < size[v]:
+            u = parent[u]
+        else:
+            v = parent[v]
+    return u
+
+
+@njit(cache=True, inline="always")
+def _link_thread(x, y, thread, rev):
+    thread[x], rev[y] = y, x
+
+
+@njit(cache=True)
+def _rethread(s, t, out, parent, thread, rev, last, path):
+    """Thread the subtree ``S`` of ``out`` as rooted at ``s`` and hung under
+    ``t`` (on the old parents, before :func:`_reroot`). ``S`` leaves the
+    thread; rooted at ``s`` it is the old subtree of ``s``, then for each
+    next node ``x_k`` of the path ``s = x_0, ..., x_K = out`` the old subtree
+    of ``x_k`` without that of ``x_{k-1}`` (the old thread from ``x_k`` to the
+    node before ``x_{k-1}``, then from the node after the subtree of
+    ``x_{k-1}`` to the last of ``x_k``'s, if any); it goes in right after
+    ``t``. ``path[:, k]``: ``x_k`` and its old ``rev`` and node after its
+    subtree. Returns ``K`` and the new last node of ``S``."""
+    K, x = 0, s
+    while True:
+        path[0, K], path[1, K], path[2, K] = x, rev[x], thread[last[x]]
+        if x == out:
+            break
+        x = parent[x]
+        K += 1
+    _link_thread(path[1, K], path[2, K], thread, rev)
+    tail = last[s]
+    for k in range(1, K + 1):
+        x = path[0, k]
+        _link_thread(tail, x, thread, rev)
+        tail = path[1, k - 1]
+        if last[path[0, k - 1]] != last[x]:
+            _link_thread(tail, path[2, k - 1], thread, rev)
+            tail = last[x]
+    _link_thread(tail, thread[t], thread, rev)
+    _link_thread(t, s, thread, rev)
+    return K, tail
+
+
+@njit(cache=True)
+def _resize(t, apex, K, end, path, parent, size, last):
+    """Sizes and last nodes after :func:`_rethread` (old parents and sizes):
+    ``x_k`` of the path now has all of ``S`` but the old subtree of
+    ``x_{k-1}`` below it, and ``end`` last; the ancestors of ``out`` below
+    the apex lose ``|S|`` nodes, those of ``t`` gain them; a subtree that
+    ended with ``S`` now ends at the node before it, one that ended at ``t``
+    ends at ``end``."""
+    out = path[0, K]
+    count, v_out, old_end, old_before = size[out], parent[out], last[out], path[1, K]
+    for k in range(K, 0, -1):
+        x = path[0, k]
+        size[x], last[x] = count - size[path[0, k - 1]], end
+    size[path[0, 0]], last[path[0, 0]] = count, end
+    y = v_out
+    while y != apex:
+        size[y] -= count
+        y = parent[y]
+    y = t
+    while y != apex:
+        size[y] += count
+        y = parent[y]
+    y = v_out
+    while y >= 0 and last[y] == old_end:
+        last[y] = old_before
+        y = parent[y]
+    y = t
+    while y >= 0 and last[y] == t:
+        last[y] = end
+        y = parent[y]
+
+
+@njit(cache=True)
+def _reroot(s, t, out, entering_cost, theta, parent, flow, cost):
+    """Hang the subtree of ``out`` from ``t`` by the entering cell at its node
+    ``s``: the path ``s -> out`` reverses, each cell's flow and cost moving
+    to the node below it on the path."""
+    prev, carried, carried_cost, x = t, theta, entering_cost, s
+    while True:
+        up, up_flow, up_cost = parent[x], flow[x], cost[x]
+        parent[x], flow[x], cost[x] = prev, carried, carried_cost
+        if x == out:
+            return
+        prev, carried, carried_cost, x = x, up_flow, up_cost, up
+
+
+@njit(cache=True)
+def _tree_flows(a, b, n, parent, flow, rev):
+    """Flows from the tree alone: the cell above ``x`` carries the net supply of
+    the subtree of ``x`` (rows supply ``a``, columns take ``b``), summed in
+    reverse preorder (children before parents)."""
+    N = parent.shape[0]
     net = np.empty(N, dtype=np.float64)
     net[:n] = a
     net[n:] = -b
-    for k in range(count - 1, 0, -1):
-        x = order[k]
+    x = rev[0]
+    while x != 0:
         up = net[x] if x < n else -net[x]
         flow[x] = max(up, 0.0)
         net[parent[x]] += net[x]
+        x = rev[x]
 
 
 @njit(cache=True, inline="always")
@@ -268,41 +374,45 @@ def _score(c, fi, gj):
     return c - fi - gj + EPS_REDUCED * (abs(c) + abs(fi) + abs(gj))
 
 
-@njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _segment_low(M, i, g, j0, j1):
-    """``min_j (M_ij - g_j)`` over ``j0 <= j < j1`` (a vectorised reduction of
-    one subtraction per cell; ``M`` and ``g`` are finite)."""
-    lo = np.inf
-    for j in range(j0, j1):
-        lo = min(lo, M[i, j] - g[j])
-    return lo
-
-
 @njit(cache=True, inline="always")
-def _may_hold(low, fi, best):
-    """Whether a segment of row ``i`` whose :func:`_segment_low` is ``low`` can
-    hold a cell of :func:`_score` below ``best <= 0`` (a necessary test, so
-    only those segments are scored cell by cell).
+def _bound(fi, best):
+    """A cell of row ``i`` can score below ``best <= 0`` (:func:`_score`) only
+    if ``M_ij - g_j < _bound(f_i, best)`` (a necessary test, cheaper than the
+    score: one subtraction, no magnitudes).
 
     Such a cell has ``r = c - f_i - g_j < best - EPS s`` with ``s = |c| +
     |f_i| + |g_j|`` (up to the rounding of :func:`_score`, a few ``1e-16
     s``), so ``c - g_j = f_i + r < f_i + best - EPS |f_i|``, as ``s >=
-    |f_i|``. The test asks only for ``EPS / 2 |f_i|`` of it; the rest of
-    ``EPS s``, at least ``EPS / 2 s``, covers the rounding of ``low`` and of
-    the test, ``5e-16 s`` at most (``s`` is also at least ``|c - g_j|`` and
-    ``|best|``, or no cell of these magnitudes could score below ``best``).
-    So it never drops a cell that scores below ``best``, and the ``|f_i|``
-    term keeps the rounding of a zero reduced cost (a tree cell's) from
-    sending its segment to be scored."""
-    return low < fi + best - 0.5 * EPS_REDUCED * abs(fi)
+    |f_i|``. The bound asks only for ``EPS / 2 |f_i|`` of it; the rest of
+    ``EPS s``, at least ``EPS / 2 s``, covers the rounding of ``c - g_j``
+    and of the bound, ``5e-16 s`` at most (``s`` is also at least ``|c -
+    g_j|`` and ``|best|``, or no cell of these magnitudes could score below
+    ``best``). So it never drops a cell that scores below ``best``, and the
+    ``|f_i|`` term keeps the rounding of a zero reduced cost (a tree cell's)
+    from passing it."""
+    return fi + best - 0.5 * EPS_REDUCED * abs(fi)
+
+
+@njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
+def _any_below(M, i, g, j0, j1, bound):
+    """Whether ``M_ij - g_j < bound`` for some ``j0 <= j < j1`` (an OR of
+    comparisons over slices, which vectorises; ``M`` and ``g`` are finite)."""
+    row, gs = M[i, j0:j1], g[j0:j1]
+    hit = False
+    for k in range(row.shape[0]):
+        hit |= row[k] - gs[k] < bound
+    return hit
 
 
 @njit(cache=True)
 def _entering(M, f, g, block, start):
     """Block search from flat cell ``start``: ``(i, j, next start)`` of the
-    lowest negative :func:`_score` in the first block that has one; ``i = -1``
-    when no cell has (the tree is optimal). A segment of a row is scored cell
-    by cell only when :func:`_may_hold` says it can hold a better cell."""
+    lowest negative :func:`_score` (the first such cell on a tie) in the
+    first block that has one; ``i = -1`` when no cell has (the tree is
+    optimal). A row segment of the block, and then each ``CHUNK`` of it, is
+    looked into only when :func:`_any_below` finds a cell under
+    :func:`_bound` of the best score so far; only the cells of such chunks
+    are scored, so the result is that of scoring every cell."""
     n, m = M.shape
     total = n * m
     i, j = start // m, start % m
@@ -311,11 +421,14 @@ def _entering(M, f, g, block, start):
     while scanned < total:
         end = min(m, j + block - in_block)
         fi = f[i]
-        if _may_hold(_segment_low(M, i, g, j, end), fi, best):
-            for jj in range(j, end):
-                r = _score(M[i, jj], fi, g[jj])
-                if r < best:
-                    best, bi, bj = r, i, jj
+        if _any_below(M, i, g, j, end, _bound(fi, best)):
+            for c0 in range(j, end, CHUNK):
+                c1 = min(c0 + CHUNK, end)
+                if _any_below(M, i, g, c0, c1, _bound(fi, best)):
+                    for jj in range(c0, c1):
+                        r = _score(M[i, jj], fi, g[jj])
+                        if r < best:
+                            best, bi, bj = r, i, jj
         in_block += end - j
         scanned += end - j
         j = end
@@ -372,16 +485,20 @@ def network_simplex(a, b, M, max_iter):
     n, m = M.shape
     N = n + m
     parent = np.empty(N, dtype=np.int64)
-    depth = np.empty(N, dtype=np.int64)
     child = np.empty(N, dtype=np.int64)
     sib_next = np.empty(N, dtype=np.int64)
-    sib_prev = np.empty(N, dtype=np.int64)
     stack = np.empty(N, dtype=np.int64)
+    thread = np.empty(N, dtype=np.int64)
+    rev = np.empty(N, dtype=np.int64)
+    size = np.empty(N, dtype=np.int64)
+    last = np.empty(N, dtype=np.int64)
+    path = np.empty((3, N), dtype=np.int64)
     flow = np.empty(N, dtype=np.float64)
     cost = np.empty(N, dtype=np.float64)
     pi = np.empty(N, dtype=np.float64)
-    _start_tree(a, b, M, parent, flow, cost, child, sib_next, sib_prev, stack)
-    _relabel(0, parent, cost, depth, pi, child, sib_next, stack)
+    _start_tree(a, b, M, parent, flow, cost, child, sib_next, stack)
+    _thread_tree(parent, child, sib_next, thread, rev, size, last, stack)
+    _potentials(0, parent, cost, pi, thread, size)
     block = max(10, int(math.sqrt(n * m)))
     f, g = pi[:n], pi[n:]
     start, pivots, status = 0, 0, OPTIMAL
@@ -394,14 +511,7 @@ def network_simplex(a, b, M, max_iter):
             break
         pivots += 1
         col = n + j
-        # apex of the cycle
-        u, v = i, col
-        while u != v:
-            if depth[u] >= depth[v]:
-                u = parent[u]
-            else:
-                v = parent[v]
-        apex = u
+        apex = _apex(i, col, parent, size)
         # leaving cell: the last blocking one from the apex along i -> j
         theta, out, side = np.inf, -1, 0
         x = i
@@ -423,21 +533,13 @@ def network_simplex(a, b, M, max_iter):
             while x != apex:
                 flow[x] += theta if x < n else -theta
                 x = parent[x]
-        # re-root the cut subtree at the entering cell's end s, under t
+        # the cut subtree, re-rooted at the entering cell's end s, under t
         s, t = (i, col) if side == 1 else (col, i)
-        _unlink(child, sib_next, sib_prev, parent[out], out)
-        prev, carried, carried_cost, x = t, theta, M[i, j], s
-        while True:
-            up, up_flow, up_cost = parent[x], flow[x], cost[x]
-            if x != out:
-                _unlink(child, sib_next, sib_prev, up, x)
-            parent[x], flow[x], cost[x] = prev, carried, carried_cost
-            _link(child, sib_next, sib_prev, prev, x)
-            if x == out:
-                break
-            prev, carried, carried_cost, x = x, up_flow, up_cost, up
-        _relabel(s, parent, cost, depth, pi, child, sib_next, stack)
-    _tree_flows(a, b, n, parent, flow, child, sib_next, stack)
+        K, end = _rethread(s, t, out, parent, thread, rev, last, path)
+        _resize(t, apex, K, end, path, parent, size, last)
+        _reroot(s, t, out, M[i, j], theta, parent, flow, cost)
+        _potentials(s, parent, cost, pi, thread, size)
+    _tree_flows(a, b, n, parent, flow, rev)
     plan = np.zeros((n, m), dtype=np.float64)
     total = 0.0
     for x in range(1, N):
