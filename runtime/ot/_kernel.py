@@ -15,7 +15,8 @@ reduction does not. The plan is kept factored, ``P = diag(u) K diag(v)``.
 
 Each sweep is one pass over ``K`` (:func:`row_sweep`: ``s = K v`` for a block
 of rows, then ``t = K^T u`` accumulated from the same rows while they are in
-L1) with over-relaxation
+L1; for narrow ``K``, in one loop with the next block's ``s``) with
+over-relaxation
 (Thibault, Chizat, Dossal, Papadakis 2017, "Overrelaxed Sinkhorn-Knopp"):
 ``u <- (1 - w) u + w a / K v`` and likewise for ``v``. Near the fixed point
 this is the log-domain update ``u^(1-w) (a / K v)^w`` to first order, with no
