@@ -385,17 +385,18 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
     ``v`` (:func:`_block_sums`), then its axpys ``t += u_i K_i.`` share each
     load and store of ``t`` (the block's rows are still in L1; that loop is
     written out here: as a function of its row, LLVM compiled it 2.5x slower
-    at 256 x 16 in float32, measured). A sweep costs two FMAs
-    per entry of ``K`` and about half the memory operations of one row at a
-    time. The last block of ``n % BLOCK`` rows repeats row ``n - 1`` with
-    weight 0. The axpys of a block wait for its row updates, which wait for
-    its dot products: where two blocks of rows fit in ``PIPE_BYTES`` (they
-    stay in L1) and the sweep takes no cost, it is software-pipelined, each block's axpys in one
-    loop with the next block's dot products (:func:`_block_columns_and_sums`),
-    so the core has independent work while a block's sums are reduced and
-    its updates divided (a sweep at 16 x 16 costs 0.12 us instead of 0.32,
-    at 64 x 64 0.7 instead of 1.1, measured; at 256 x 256 and beyond the
-    products dominate and the two orders cost the same). A sweep that takes
+    at 256 x 16 in float32, measured). A sweep costs two FMAs per entry of
+    ``K`` and about half the memory operations of one row at a time. The
+    last block of ``n % BLOCK`` rows repeats row ``n - 1`` with weight 0.
+    The axpys of a block wait for its row updates, which wait for its dot
+    products: where two blocks of rows fit in ``PIPE_BYTES`` (they stay in
+    L1) and the sweep takes no cost, it is software-pipelined, each block's
+    axpys in one loop with the next block's dot products
+    (:func:`_block_columns_and_sums`), so the core has independent work
+    while a block's sums are reduced and its updates divided (a sweep at
+    16 x 16 costs 0.12 us instead of 0.32, at 64 x 64 0.7 instead of 1.1,
+    measured; at 256 x 256 and beyond the products dominate and the two
+    orders cost the same). A sweep that takes
     the cost goes block by block: pipelined, LLVM compiled its loop 4x
     slower at 16 x 16 (0.51 us against 0.12, measured).
 
@@ -437,8 +438,8 @@ def row_sweep(K, v, vk, a, u, t, omega, phi, residual, tiny, C):
         err1 += d
         cost += (x0 * c0 + x1 * c1) + (x2 * c2 + x3 * c3)
         w0, w1, w2, w3 = cast_like(x0, K), cast_like(x1, K), cast_like(x2, K), cast_like(x3, K)
-        i0, i1, i2, i3 = _block(n, i)
-        K0, K1, K2, K3 = K[i0], K[i1], K[i2], K[i3]
+        i0, i1, i2, i3 = _block(n, i)  # taken before the branch, though only its else reads
+        K0, K1, K2, K3 = K[i0], K[i1], K[i2], K[i3]  # them: inside it the sweep ran 2.7x slower
         k = i + BLOCK
         if pipelined and k < n:
             s0, s1, s2, s3 = _block_columns_and_sums(K, vk, t, i, w0, w1, w2, w3, k)
