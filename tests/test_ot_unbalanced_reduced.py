@@ -17,12 +17,17 @@ import pytest
 from ot_cases import assert_unbalanced_plan_is_right
 
 from otswarm.ot import OTInputError, _driver, sinkhorn_unbalanced
-from otswarm.ot._kernel import build_with_copy, reduced_column_range, spread
+from otswarm.ot._kernel import NARROW_RANGE_MIN, build_with_copy, reduced_column_range, spread
 from otswarm.ot._solver import KERNEL, LOG
 
 pytestmark = pytest.mark.usefixtures("ot_warm")
 DTYPES = (np.float64, np.float32)
-SHAPES = [(1, 9), (9, 1), (7, 5), (13, 30), (64, 61)]
+# the last three on both sides of NARROW_RANGE_MIN (float32 ranges kept in float32)
+SHAPES = [(1, 9), (9, 1), (7, 5), (13, 30), (65, 63), (66, 63), (130, 97)]
+
+
+def test_the_shapes_straddle_the_size_of_the_float32_narrow_ranges():
+    assert 65 * 63 < NARROW_RANGE_MIN <= 66 * 63
 
 
 def _offsets(rng, n):
@@ -47,12 +52,16 @@ def test_the_reduced_column_ranges_are_those_of_m_minus_the_row_offset(dtype, sh
     np.testing.assert_array_equal(hi, M.max(axis=0))
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_a_non_finite_entry_is_reported_through_the_offset(bad):
-    M = np.random.default_rng(0).random((6, 5))
-    M[5, 3] = bad  # in the last, partial block of rows
-    lo, hi = np.empty(5), np.empty(5)
-    assert not reduced_column_range(M, np.linspace(-1.0, 0.0, 6), lo, hi)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(6, 5), (130, 97)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_entry_is_reported_through_the_offset(dtype, shape, bad):
+    n, m = shape
+    M = np.random.default_rng(0).random(shape).astype(dtype)
+    M[n - 1, m - 2] = bad  # in the last, partial block of rows
+    lo, hi = np.empty(m), np.empty(m)
+    assert not reduced_column_range(M, np.linspace(-1.0, 0.0, n), lo, hi)
+    assert not reduced_column_range(M, np.empty(0), lo, hi)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
