@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from otswarm.ot import _kernel
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,3 +88,24 @@ def test_bench_ot_unseen_judges_each_drawn_problem_by_its_target(tmp_path):
         mine = [r for r in rows if r["kernel"] == kernel]
         assert s["cases"] == len(mine) and s["met"] == sum(r["met"] for r in mine)
         assert s["lowest_ratio"] == min(r["ratio"] for r in mine)
+
+
+def test_bench_ot_sweeps_counts_the_sweeps_of_each_solver_and_of_pot(tmp_path):
+    out = tmp_path / "sweeps.json"
+    result = _otswarm("ot_sweeps", "--json", str(out), "--script-args", "--problems 4 --seed 3")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    rows = doc["results"]
+    assert doc["settings"]["seed"] == 3 and doc["settings"]["problems"] == 4
+    assert doc["settings"]["early_rate"] == _kernel.EARLY_RATE
+    # one problem per size band, from the smallest
+    assert [r["n"] for r in rows] == sorted(r["n"] for r in rows) and rows[0]["n"] <= 24
+    for r in rows:
+        for solver in ("float64", "float32", "unbalanced", "pot"):
+            assert r[solver]["converged"] and r[solver]["sweeps"] >= 1
+        assert r["pot"]["sweeps"] % 10 == 0  # POT tests its error every 10 iterations
+    s = doc["summary"]
+    for solver in ("float64", "float32", "unbalanced", "pot"):
+        assert s[solver]["sweeps"] == sum(r[solver]["sweeps"] for r in rows)
+        assert s[solver]["problems"] == s[solver]["converged"] == 4
+    assert s["ratio_to_pot"] == s["float64"]["sweeps"] / s["pot"]["sweeps"]

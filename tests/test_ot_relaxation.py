@@ -53,7 +53,7 @@ def test_a_fast_steady_contraction_starts_the_relaxation_early():
 
 
 def test_a_slow_contraction_waits_for_the_rate_over_the_window():
-    rate = 0.7  # above EARLY_RATE
+    rate = 0.9  # above EARLY_RATE
     assert rate > EARLY_RATE
     omegas = _omegas([1e-2 * rate**k for k in range(12)])
     assert omegas[: RELAX_START - 1] == [1.0] * (RELAX_START - 1)

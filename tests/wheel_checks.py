@@ -180,20 +180,28 @@ M = ((x[:, None] - y[None]) ** 2).sum(-1)
 a, b = np.full(40, 1 / 40), np.full(30, 1 / 30)
 result = otswarm.ot.sinkhorn(a, b, M, 0.1, method="kernel", max_iter=5000, tol=1e-12)
 K, v = np.exp(-M / 0.1), np.ones(30)
-for _ in range(result.n_iter):
+for plain_iter in range(1, 5001):
     u = a / (K @ v)
     v = b / (K.T @ u)
+    if np.abs(u * (K @ v) - a).sum() < 1e-14:
+        break
 plan = u[:, None] * K * v[None]
 print(json.dumps({"max_abs_diff": float(np.abs(plan - result.plan).max()),
-                  "converged": bool(result.converged), "n_iter": int(result.n_iter)}))
+                  "converged": bool(result.converged), "n_iter": int(result.n_iter),
+                  "plain_iter": plain_iter}))
 """
 
 
 def check_sinkhorn(venv: Path, cwd: Path) -> dict:
-    """``otswarm.ot.sinkhorn`` gives the plan of a plain NumPy loop of as many iterations."""
+    """``otswarm.ot.sinkhorn`` gives the plan of a plain NumPy Sinkhorn loop run
+    to convergence (row marginal within 1e-14; the columns are exact after each
+    column update). Not a loop of as many iterations: the over-relaxed sweeps
+    converge in fewer, so after ``n_iter`` of them the plain loop is still
+    ``3.6e-8`` away."""
     output, _ = _python(venv, SINKHORN, cwd)
     found = json.loads(output.strip().splitlines()[-1])
-    _expect(found["converged"] and found["max_abs_diff"] < 1e-8, "Sinkhorn differs", output)
+    converged = found["converged"] and found["plain_iter"] < 5000
+    _expect(converged and found["max_abs_diff"] < 1e-8, "Sinkhorn differs", output)
     return found
 
 
