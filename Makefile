@@ -14,6 +14,7 @@ API_EXCLUDE := '!otswarm.firmware_bridge.firmware'
 API_DOCS := build/api
 PDOC_FLAGS := --docformat restructuredtext
 BOARD ?= rpi5
+TEST_WORKERS ?= 4
 
 .PHONY: demo test bench lint format docs arm64-smoke venv clean
 
@@ -34,8 +35,11 @@ venv: $(VENV)/.test-installed
 demo: $(VENV)/.demo-installed
 	$(BIN)/otswarm demo $(ARGS)
 
+# the suite on one worker per core, at most TEST_WORKERS (a cold run is mostly Numba
+# compiling, one core each: 10 minutes on 2 cores instead of 16); PYTEST_ARGS='-n 0 ...'
+# runs it in this process
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses=$(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench $(ARGS)

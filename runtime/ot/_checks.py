@@ -32,16 +32,27 @@ def work_dtype(*arrays) -> np.dtype:
     return np.dtype(np.float64)
 
 
+def numeric_array(x, dtype: np.dtype, name: str) -> np.ndarray:
+    """``x`` as a C-contiguous, writeable array of ``dtype``, copied when it is
+    not one already. A read-only array is copied too: the compiled kernels
+    are typed for writeable arrays, and a read-only one (a message's
+    weights, ``np.broadcast_to``, a read-only memory map) is another Numba
+    type that would compile the whole solve again at its first call, tens
+    of seconds on a board."""
+    try:
+        arr = np.ascontiguousarray(x, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise OTInputError(f"{name}: not a numeric array ({exc})") from exc
+    return arr if arr.flags.writeable else arr.copy()
+
+
 def cost_matrix(
     M, dtype: np.dtype, name: str = "M", ndim: int = 2, finite: bool = True
 ) -> np.ndarray:
     """``M`` as a C-contiguous finite array of ``ndim`` dimensions;
     ``finite=False`` leaves the finiteness to the caller (:func:`finite_costs`
     once a pass it makes anyway has found a non-finite entry)."""
-    try:
-        arr = np.ascontiguousarray(M, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise OTInputError(f"{name}: not a numeric array ({exc})") from exc
+    arr = numeric_array(M, dtype, name)
     if arr.ndim != ndim:
         raise OTInputError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
     if arr.size == 0:
@@ -71,10 +82,7 @@ def histogram(x, size: int, dtype: np.dtype, name: str) -> np.ndarray:
     mass; ``None`` means uniform weights ``1/size``."""
     if x is None:
         return np.full(size, 1.0 / size, dtype=dtype)
-    try:
-        arr = np.ascontiguousarray(x, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise OTInputError(f"{name}: not a numeric array ({exc})") from exc
+    arr = numeric_array(x, dtype, name)
     if arr.ndim != 1 or arr.shape[0] != size:
         raise OTInputError(f"{name}: expected shape ({size},), got {arr.shape}")
     _check_weights(arr, name)
@@ -84,10 +92,7 @@ def histogram(x, size: int, dtype: np.dtype, name: str) -> np.ndarray:
 def histograms(X, rows: int | None, size: int, dtype: np.dtype, name: str) -> np.ndarray:
     """A ``(rows, size)`` stack of weight vectors, one per row, each checked
     like :func:`histogram` (``rows=None`` accepts any number of rows)."""
-    try:
-        arr = np.ascontiguousarray(X, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise OTInputError(f"{name}: not a numeric array ({exc})") from exc
+    arr = numeric_array(X, dtype, name)
     if arr.ndim != 2 or arr.shape[1] != size or (rows is not None and arr.shape[0] != rows):
         want = f"({rows if rows is not None else 'K'}, {size})"
         raise OTInputError(
