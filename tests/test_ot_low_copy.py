@@ -41,7 +41,7 @@ def _kernel(M, eps, copy=True):
     K, t = np.empty_like(M), np.empty(m)
     low = np.full((n if copy else 0, m), np.nan, dtype=np.float32)
     shift, sums = np.empty(m), np.empty(m)
-    build_with_copy(M, lo[:0], lo, spread(lo, hi), eps, K, t, TINY, shift, sums, low)
+    build_with_copy(M, None, lo, spread(lo, hi), eps, K, t, TINY, shift, sums, low)
     return K, t, low, spread(lo, hi)
 
 
@@ -141,7 +141,7 @@ def test_a_float32_kernel_has_no_copy():
     M = np.ones((4, 3), np.float32)
     lo = np.zeros(3)
     with pytest.raises(ValueError, match="float64"):
-        build_with_copy(M, lo[:0], lo, 0.0, 1.0, np.empty_like(M), np.empty(3), 1e-30,
+        build_with_copy(M, None, lo, 0.0, 1.0, np.empty_like(M), np.empty(3), 1e-30,
                         np.empty(3, np.float32), np.empty(3, np.float32),
                         np.empty((4, 3), np.float32))  # fmt: skip
 

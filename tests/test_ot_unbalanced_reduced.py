@@ -47,7 +47,7 @@ def test_the_reduced_column_ranges_are_those_of_m_minus_the_row_offset(dtype, sh
     np.testing.assert_array_equal(lo, reduced.min(axis=0))
     np.testing.assert_array_equal(hi, reduced.max(axis=0))
     # no offset at all: the ranges of M
-    assert reduced_column_range(M, alpha[:0], lo, hi)
+    assert reduced_column_range(M, None, lo, hi)
     np.testing.assert_array_equal(lo, M.min(axis=0))
     np.testing.assert_array_equal(hi, M.max(axis=0))
 
@@ -61,7 +61,7 @@ def test_a_non_finite_entry_is_reported_through_the_offset(dtype, shape, bad):
     M[n - 1, m - 2] = bad  # in the last, partial block of rows
     lo, hi = np.empty(m), np.empty(m)
     assert not reduced_column_range(M, np.linspace(-1.0, 0.0, n), lo, hi)
-    assert not reduced_column_range(M, np.empty(0), lo, hi)
+    assert not reduced_column_range(M, None, lo, hi)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

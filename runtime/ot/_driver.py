@@ -66,7 +66,8 @@ def scaling_solve(
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
     lo, hi = np.empty(m), np.empty(m)
-    if mode != _solver.LOG and not _kernel.reduced_column_range(M, row, lo, hi):
+    offsets = None if shift is None else row  # None: the ranges of M, compiled apart
+    if mode != _solver.LOG and not _kernel.reduced_column_range(M, offsets, lo, hi):
         _checks.finite_costs(M)
     solved = _solver.solve_problem(
         M, row, col, a, b, eps, mass, alpha, beta, init is not None, mode,

@@ -218,10 +218,12 @@ def solve_problem(
             alpha[:] = 0.0
             beta[:] = lo
             in_K = work[m : 4 * m].view(K.dtype)  # shift, sums, vk: 3m entries in the dtype of K
-            kernels.build_with_copy(M, row, beta, spread, eps, K, t, tiny, in_K[:m],
-                                    in_K[m : 2 * m], K_low)  # fmt: skip
-            if shifted:
+            shift, sums = in_K[:m], in_K[m : 2 * m]
+            if shifted:  # two calls: the build without offsets is compiled apart
+                kernels.build_with_copy(M, row, beta, spread, eps, K, t, tiny, shift, sums, K_low)
                 beta -= col
+            else:
+                kernels.build_with_copy(M, None, beta, spread, eps, K, t, tiny, shift, sums, K_low)
             vk, history = in_K[2 * m : 3 * m], work[6 * m : head]
             if rho_a == np.inf and rho_b == np.inf:  # balanced: its own compiled sweeps
                 n_iter, err, status, l1, cost = kernels.sweeps(
