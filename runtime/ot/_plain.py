@@ -39,7 +39,7 @@ def _dtype_constants(M):
     return lambda M: constants
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _weights(w):
     """``(sum, number of zeros, all finite and >= 0 with a positive sum)``."""
     total = 0.0
