@@ -31,7 +31,6 @@ for _key in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 os.environ.setdefault("POT_BACKEND_DISABLE_TENSORFLOW", "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -40,7 +39,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_ot import MAX_ITER, ot, rot  # noqa: E402
-from bench.bench_ot_unseen import KERNEL_BANDS, draw_pair  # noqa: E402
+from bench.bench_ot_unseen import KERNEL_BANDS, draw_pair, print_document  # noqa: E402
 from otswarm.ot import _kernel  # noqa: E402
 
 SOLVERS = ("float64", "float32", "unbalanced")
@@ -96,19 +95,14 @@ def main(argv=None) -> int:
         if (k + 1) % 50 == 0 or k + 1 == args.problems:
             print(f"# {k + 1}/{args.problems} problems", file=sys.stderr, flush=True)
     constants = ("RELAX_START", "EARLY_START", "EARLY_RATE", "STEADY", "REFRESH", "SWITCH")
-    doc = {
-        "settings": {
-            "seed": args.seed,
-            "problems": args.problems,
-            "max_iter": MAX_ITER,
-            "pot": ot.__version__,
-            **{name.lower(): getattr(_kernel, name) for name in constants},
-        },
-        "summary": summary(rows),
-        "results": rows,
+    settings = {
+        "seed": args.seed,
+        "problems": args.problems,
+        "max_iter": MAX_ITER,
+        "pot": ot.__version__,
+        **{name.lower(): getattr(_kernel, name) for name in constants},
     }
-    print(json.dumps(doc, indent=2))
-    return 0
+    return print_document(settings, rows, summary(rows))
 
 
 if __name__ == "__main__":

@@ -278,6 +278,13 @@ def summary(rows):
     return out
 
 
+def print_document(settings: dict, rows: list, totals: dict) -> int:
+    """Print a bench's JSON document (``settings``, ``summary``, ``results``)
+    on stdout; returns the exit status 0."""
+    print(json.dumps({"settings": settings, "summary": totals, "results": rows}, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="draws every problem")
@@ -297,21 +304,16 @@ def main(argv=None) -> int:
             r = rows[-1]
             print(f"# {name} n={r['n']} m={r['m']}: {r['ratio']:.2f}x (target {r['target']}x)",
                   file=sys.stderr, flush=True)  # fmt: skip
-    doc = {
-        "settings": {
-            "seed": args.seed,
-            "per_kernel": args.per_kernel,
-            "max_iter": MAX_ITER,
-            "threads": 1,
-            "pot": ot.__version__,
-            "started": started,
-            "load_average_1min": [load_before, load_average()],
-        },
-        "summary": summary(rows),
-        "results": rows,
+    settings = {
+        "seed": args.seed,
+        "per_kernel": args.per_kernel,
+        "max_iter": MAX_ITER,
+        "threads": 1,
+        "pot": ot.__version__,
+        "started": started,
+        "load_average_1min": [load_before, load_average()],
     }
-    print(json.dumps(doc, indent=2))
-    return 0
+    return print_document(settings, rows, summary(rows))
 
 
 if __name__ == "__main__":
