@@ -64,7 +64,7 @@ def _update_row(ai, ui, si, omega, live, failed, err, l1, tiny):
         ui[lane] = new if live[lane] & usable else ui[lane]
 
 
-@njit(cache=True, fastmath=FAST, error_model="numpy")
+@njit(cache=True, fastmath=FAST, error_model="numpy", _nrt=False)
 def _sweep(K, a, b, u, v, w, t, s, zero, err, l1, omega, live, failed, tiny):
     """One over-relaxed sweep (``_kernel.sweeps``) on every lane:
     ``u = relaxed(a / K v)`` on the ``live`` lanes, ``t = K^T u``, ``err`` and
@@ -132,7 +132,7 @@ def _sweep(K, a, b, u, v, w, t, s, zero, err, l1, omega, live, failed, tiny):
             wj[lane] = bj[lane] / tj[lane] if usable else vj[lane]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def _relax_columns(v, w, omega, go):
     """``v = relaxed(w)`` on the lanes in ``go``."""
     m, L = v.shape
@@ -167,7 +167,7 @@ def _load(lane, p, Ms, B, eps, kernel_spread, tiny, beta, spreads, one, start, c
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _to_lanes(lanes, owner, A, B, one, start, K, a, b, u, v):
     """Put the problems ``owner[k]`` made ready by :func:`_load` into the
     listed ``lanes``: ``K[i, j, k] = one[k, i, j]``, ``a, b`` their weights,
@@ -196,7 +196,7 @@ def _to_lanes(lanes, owner, A, B, one, start, K, a, b, u, v):
             vj[k] = start[k, j]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _from_lanes(lanes, owner, u, v, U, V):
     """``U[owner[k]] = u[:, k]`` and ``V[owner[k]] = v[:, k]`` for the listed
     ``lanes``, a row of the lane layout at a time (as :func:`_to_lanes`)."""

@@ -56,7 +56,7 @@ KEEP = 0.5  # a relaxed scaling never drops below this fraction of the plain upd
 CONVERGED, MAX_ITER, FAILED = 0, 1, 2
 
 
-@njit(cache=True, fastmath={"reassoc", "contract", "nnan", "nsz"})  # M is finite
+@njit(cache=True, fastmath={"reassoc", "contract", "nnan", "nsz"}, _nrt=False)  # M is finite
 def cold_potentials(M, alpha, beta):
     """Start potentials by two c-transforms, ``alpha_i = min_j M_ij`` and
     ``beta_j = min_i (M_ij - alpha_i)``, so every ``exp`` argument is ``<= 0``
@@ -89,7 +89,7 @@ def stage_count(spread, eps):
     return 1 + min(40, math.ceil(math.log2(ratio / FIRST_STAGE_RATIO)))
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def build_kernel(M, alpha, beta, eps, K, tiny):
     """``K_ij = exp((alpha_i + beta_j - M_ij) / eps)``; first lowers ``alpha_i``
     where needed so that no entry exceeds 1 (a warm start cannot overflow)."""
@@ -108,7 +108,7 @@ def build_kernel(M, alpha, beta, eps, K, tiny):
             Ki[j] = fast_exp((beta[j] - Mi[j]) * inv + shift, tiny)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _lse_potential(weight, phi, eps, M_line, dual, scaling):
     """Exact update ``phi (eps log w - eps LSE_k((dual_k + eps log scaling_k - M_k) / eps))``
     of one potential, over the entries with ``scaling_k > 0``."""
@@ -145,7 +145,7 @@ def _usable(total, tiny):
     return (total > tiny) & (total < HUGE)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny):
     """Exact log-domain update of ``alpha_i`` and a recomputed kernel row;
     returns the new row sum ``K_i. v`` (NaN when even that failed)."""
@@ -160,7 +160,7 @@ def _refresh_row(K, M, a, alpha, beta, v, i, eps, phi, tiny):
     return s
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny):
     """Exact log-domain update of ``beta_j`` and a recomputed kernel column;
     returns the new column sum ``u . K_.j`` (NaN when even that failed)."""
@@ -175,7 +175,7 @@ def _refresh_col(K, M, b, alpha, beta, u, j, eps, phi, tiny):
     return s
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, omega, stabilize, tiny):
     """``u = relaxed(omega, scale(a, K v), u)`` and ``t = K^T u`` in one sweep
     over the rows. Returns ``(ok, out_of_range, err2)``: ``err2`` is the rows'
@@ -214,7 +214,8 @@ def row_pass(K, M, a, alpha, beta, u, v, t, eps, phi, omega, stabilize, tiny):
     return True, wide, err
 
 
-@njit(cache=True, fastmath=FAST, error_model="numpy")  # a zero sum: inf, caught as unusable
+# a zero sum: inf, caught as unusable
+@njit(cache=True, fastmath=FAST, error_model="numpy", _nrt=False)
 def col_pass(K, M, b, alpha, beta, u, v, t, w, eps, phi, stabilize, tiny):
     """The plain column update ``w = scale(b, t)`` with ``t = K^T u`` from
     :func:`row_pass`, and the columns' part of the squared stopping error:
@@ -255,7 +256,7 @@ def col_pass(K, M, b, alpha, beta, u, v, t, w, eps, phi, stabilize, tiny):
     return True, np.inf
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def take_columns(v, w, omega):
     """``v = relaxed(omega, w, v)``; returns whether some ``v_j`` left
     ``[1 / TAU, TAU]``."""
@@ -267,7 +268,7 @@ def take_columns(v, w, omega):
     return wide
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def absorb(K, M, u, v, alpha, beta, eps, next_eps, tiny):
     """Move the scalings into the potentials, ``alpha += eps log u`` and
     ``beta += eps log v`` (``eps``: the stage the scalings belong to), set
@@ -295,7 +296,7 @@ def absorb(K, M, u, v, alpha, beta, eps, next_eps, tiny):
             Ki[j] = fast_exp((ai + beta[j] - Mi[j]) * inv, tiny)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, _nrt=False)
 def _start_columns(K, b, beta, u, v, t, eps, phi, tiny):
     """First half-iteration from ``u = 1``: ``v = scale(b, K^T 1)``."""
     n, m = K.shape
