@@ -356,14 +356,15 @@ def call_floor():
     """``call(a, b, M, reg, max_iter=1)``: what any call of ``sinkhorn``'s
     plain path costs on this machine before it checks or solves anything.
     It takes the arguments ``sinkhorn`` takes, allocates the result's buffer
-    (:meth:`FactoredPlan.allocate`), calls a compiled function of the plain
-    path's signature (:func:`otswarm.ot._plain.signature`, 9 arguments)
+    (:func:`otswarm.ot._plain.buffer`), calls a compiled function of the plain
+    path's signature (:func:`otswarm.ot._plain.signature`, 9 arguments),
+    compiled without NRT as :func:`otswarm.ot._plain.checked_kernel_solve` is,
     that returns what a one-sweep solve returns, at once, and builds the
     result as ``sinkhorn`` does (:func:`otswarm.ot._driver.result`)."""
-    compiled = njit([_plain.signature(np.dtype(np.float64))])(_returns_at_once)
+    compiled = njit([_plain.signature(np.dtype(np.float64))], _nrt=False)(_returns_at_once)
 
     def call(a, b, M, reg, *, max_iter=1000):
-        buffer = FactoredPlan.allocate(M)
+        buffer = _plain.buffer(M)
         solved = compiled(a, b, M, buffer, reg, _solver.AUTO, max_iter, TOL, 1)
         return _driver.result(FactoredPlan(M.shape, M.dtype, buffer, reg), solved, TOL)
 

@@ -72,7 +72,7 @@ def scaling_solve(
     solved = _solver.solve_problem(
         M, row, col, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
-        K, u, v, lo, hi,
+        K, u, v, lo, hi, np.empty(_solver.work_size(m)),
     )  # fmt: skip
     return result(factors, (mass, *solved), tol, name)
 

@@ -148,19 +148,25 @@ def reduced_column_range(M, alpha, lo, hi):
     is None for ``alpha = 0`` (:func:`column_range` itself; Numba compiles
     the two apart, the loop of None with no offset in it). A float32 ``M`` of
     at least ``NARROW_RANGE_MIN`` entries keeps its bounds in float32 through
-    the pass and writes them to ``lo, hi`` at the end: the same values (each
-    bound is one of the float32 differences), with no conversion per entry
-    and twice the SIMD lanes (1.2-2.2x faster at 325 x 369, 1.0-1.4x at
-    1024 x 1024, docs/ot.md).
-    Below that size the two take about the same time from 32 x 32 on, and
-    the allocation of the float32 bounds makes them slower at 16 x 16 (231
-    ns against 154)."""
-    if is_double(M) or M.size < NARROW_RANGE_MIN:
+    the pass and widens them into ``lo, hi`` at the end: the same values
+    (each bound is one of the float32 differences), with no conversion per
+    entry and twice the SIMD lanes (1.2-2.2x faster at 325 x 369, 1.0-1.4x
+    at 1024 x 1024, docs/ot.md). Below that size the two take about the same
+    time. The float32 bounds live in the upper half of the memory of
+    float64 ``lo`` and ``hi`` (C-contiguous), entries ``m .. 2m - 1`` of
+    their float32 view, so nothing is allocated (a caller compiled without
+    NRT may call this); they are widened front to back: float64 entry ``j``
+    covers float32 entries ``2j`` and ``2j + 1``, below ``m + j + 1``, so it
+    overwrites only bounds already read. Float32 ``lo, hi`` take the bounds
+    directly."""
+    if is_double(M) or M.size < NARROW_RANGE_MIN or not is_double(lo):
         return _ranges(M, alpha, lo, hi)
-    bounds = np.empty((2, M.shape[1]), M.dtype)
-    finite = _ranges(M, alpha, bounds[0], bounds[1])
-    lo[:] = bounds[0]
-    hi[:] = bounds[1]
+    m = M.shape[1]
+    narrow_lo, narrow_hi = lo.view(np.float32)[m:], hi.view(np.float32)[m:]
+    finite = _ranges(M, alpha, narrow_lo, narrow_hi)
+    for j in range(m):
+        lo[j] = narrow_lo[j]
+        hi[j] = narrow_hi[j]
     return finite
 
 

@@ -142,7 +142,7 @@ def _relax_columns(v, w, omega, go):
             vj[lane] = relaxed(omega[lane], wj[lane], vj[lane]) if go[lane] else vj[lane]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _load(lane, p, Ms, B, eps, kernel_spread, tiny, beta, spreads, one, start, col, shift,
           sums):  # fmt: skip
     """Make problem ``p`` ready for ``lane``: the kernel of ``_kernel.build``

@@ -4,11 +4,19 @@ Most calls pass C-contiguous float64 (or float32) arrays, ``a`` (n,), ``b``
 (m,) and ``M`` (n, m), of one dtype. For them the checks of the values
 (finite, non-negative, equal masses, no zero weight) and of the options run
 inside the compiled call, and the types are checked by Numba's dispatch
-itself: :func:`solver` compiles :func:`checked_solve` for exactly one
-signature per dtype and nothing else, so any other argument type (a list, a
-strided or read-only array, mixed dtypes, a string) raises ``TypeError``
-at the dispatch, before any work, and :mod:`.sinkhorn` takes the checked
-path, which names the problem or solves on the support.
+itself: :func:`solvers` compiles :func:`checked_kernel_solve` and
+:func:`checked_solve` for exactly one signature per dtype and nothing else,
+so any other argument type (a list, a strided or read-only array, mixed
+dtypes, a string) raises ``TypeError`` at the dispatch, before any work,
+and :mod:`.sinkhorn` takes the checked path, which names the problem or
+solves on the support.
+
+A problem of fewer than :data:`SMALL` entries goes to
+:func:`checked_kernel_solve` first: compiled without NRT, its work in the
+result's buffer (:func:`buffer`), it costs no allocation and no reference
+count (each an atomic operation; they were 14% of the samples of a loop
+of 16 x 16 calls); what it leaves (the log domain) goes to
+:func:`checked_solve`, compiled with NRT, which allocates.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ from numba.extending import overload
 from numba.np import numpy_support
 
 from otswarm.ot import _checks
-from otswarm.ot._kernel import column_range
+from otswarm.ot import _kernel as kernels
+from otswarm.ot._kernel import LOW_MIN, RATE_WINDOW, column_range
 from otswarm.ot._scaling import FAILED
-from otswarm.ot._solver import KERNEL_SPREAD, solve_problem
+from otswarm.ot._solver import AUTO, KERNEL_SPREAD, LOG, kernel_solve, solve_problem, work_size
+from otswarm.ot.result import factored_size
 
 
 def dtype_constants(M) -> tuple[float, float, float]:
@@ -52,40 +62,116 @@ def _weights(w):
     return total, zeros, good and total > 0.0
 
 
-def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
-    """:func:`._solver.solve_problem` of a cold balanced problem after the
-    checks of :mod:`._checks`, in one compiled call; ``buf`` is the
-    :attr:`.result.FactoredPlan.buffer` of the result (``u, v, alpha, beta``,
-    then the kernel). Returns ``(mass, cost, marginal_error, n_iter, err,
-    status, stabilised)``; ``mass`` is 0, and nothing is solved, when the
-    shapes do not fit, an option is out of range (``eps``, ``tol`` not
-    positive and finite, ``max_iter`` or ``check_every`` below 1), or the
-    input is not finite, has a negative or zero weight, or unequal masses."""
+@njit(cache=True, inline="always")
+def _views(M, buf):
+    """``u, v, alpha, beta, K`` (the result's) and ``an, bn, lo, hi, work``
+    (the solve's), views of ``buf`` (:func:`buffer`)."""
     n, m = M.shape
-    tiny, mass_rtol, kernel_spread = dtype_constants(M)
-    if (a.shape[0] != n or b.shape[0] != m or n == 0 or m == 0 or not 0.0 < eps < np.inf
-            or not 0.0 < tol < np.inf or max_iter < 1 or check_every < 1
-            or buf.shape[0] < 2 * (n + m) + (n * m * M.itemsize + 7) // 8):  # fmt: skip
-        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    work = np.empty(n + 3 * m)
-    an, bn, lo, hi = work[:n], work[n : n + m], work[n + m : n + 2 * m], work[n + 2 * m :]
+    plan = factored_size(n, m, M.itemsize)
+    u, v = buf[:n], buf[n : n + m]
+    alpha, beta = buf[n + m : 2 * n + m], buf[2 * n + m : 2 * (n + m)]
+    K = buf[2 * (n + m) :].view(M.dtype)[: n * m].reshape((n, m))
+    an, bn = buf[plan : plan + n], buf[plan + n : plan + n + m]
+    lo, hi = buf[plan + n + m : plan + n + 2 * m], buf[plan + n + 2 * m : plan + n + 3 * m]
+    return u, v, alpha, beta, K, an, bn, lo, hi, buf[plan + n + 3 * m :]
+
+
+@njit(cache=True, inline="always")
+def _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
+    """Whether the shapes fit (``buf`` as long as :func:`buffer`) and the
+    options are in range (``eps``, ``tol`` positive and finite, ``max_iter``
+    and ``check_every`` at least 1)."""
+    n, m = M.shape
+    room = factored_size(n, m, M.itemsize) + n + 3 * m + work_size(m)
+    return (a.shape[0] == n and b.shape[0] == m and n > 0 and m > 0 and 0.0 < eps < np.inf
+            and 0.0 < tol < np.inf and max_iter >= 1 and check_every >= 1
+            and buf.shape[0] >= room)  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _unit_problem(a, b, M, an, bn, lo, hi):
+    """The checks of :mod:`._checks` on the values of a cold balanced
+    problem, the column ranges ``lo, hi`` of ``M`` and ``an, bn = a / mass,
+    b / mass``. Returns the mass; 0 when the input is not finite, has a
+    negative or zero weight, or unequal masses."""
+    mass_rtol = dtype_constants(M)[1]
     finite = column_range(M, lo, hi)
     ma, zeros_a, good_a = _weights(a)
     mb, zeros_b, good_b = _weights(b)
     same = abs(ma - mb) <= mass_rtol * max(ma, mb)
     if not (finite and good_a and good_b and same and zeros_a + zeros_b == 0):
-        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    for i in range(n):
+        return 0.0
+    for i in range(an.shape[0]):
         an[i] = a[i] / ma
-    for j in range(m):
+    for j in range(bn.shape[0]):
         bn[j] = b[j] / ma
-    K = buf[2 * (n + m) :].view(M.dtype)[: n * m].reshape((n, m))
+    return ma
+
+
+def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
+    """:func:`._solver.solve_problem` of a cold balanced problem after the
+    checks of :mod:`._checks`, in one compiled call; ``buf`` (:func:`buffer`)
+    is the :attr:`.result.FactoredPlan.buffer` of the result (``u, v, alpha,
+    beta``, then the kernel), then the work of the solve: ``a, b`` divided by
+    their mass, the column ranges ``lo, hi`` of ``M``, then the ``work`` of
+    :func:`._solver.solve_problem`. Returns ``(mass, cost, marginal_error,
+    n_iter, err, status, stabilised)``; ``mass`` is 0, and nothing is
+    solved, when the input fails a check (:func:`_options_fit`,
+    :func:`_unit_problem`)."""
+    if not _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
+        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+    u, v, alpha, beta, K, an, bn, lo, hi, work = _views(M, buf)
+    ma = _unit_problem(a, b, M, an, bn, lo, hi)
+    if ma == 0.0:
+        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+    tiny, _, kernel_spread = dtype_constants(M)
     cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
-        M, lo[:0], lo[:0], an, bn, eps, ma, buf[n + m : 2 * n + m],
-        buf[2 * n + m : 2 * (n + m)], False, mode, kernel_spread, True, np.inf, np.inf,
-        max_iter, tol, check_every, tiny, K, buf[:n], buf[n : n + m], lo, hi,
+        M, lo[:0], lo[:0], an, bn, eps, ma, alpha, beta, False, mode, kernel_spread, True,
+        np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, lo, hi, work,
     )  # fmt: skip
     return ma, cost, marginal_error, n_iter, err, status, stabilized
+
+
+def checked_kernel_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
+    """:func:`checked_solve` in the kernel domain alone
+    (:func:`._solver.kernel_solve`), compiled without NRT: no allocation, no
+    reference count, not even on the arguments. Returns what
+    :func:`checked_solve` returns, or ``mass = -1`` (:data:`NEEDS_LOG`) when
+    the input passed the checks but the kernel domain does not take it
+    (``mode`` LOG, AUTO with a spread above the kernel domain's, or a
+    breakdown: :func:`checked_solve` solves it); no float32 copy of a float64
+    kernel (:func:`._kernel.takes_copy`), which :func:`checked_solve` takes
+    on large problems."""
+    if not _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
+        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+    u, v, alpha, beta, K, an, bn, lo, hi, work = _views(M, buf)
+    ma = _unit_problem(a, b, M, an, bn, lo, hi)
+    if ma == 0.0:
+        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+    tiny, _, kernel_spread = dtype_constants(M)
+    spread = kernels.spread(lo, hi)
+    if mode == LOG or (mode == AUTO and spread > kernel_spread * eps):
+        return NEEDS_LOG, 0.0, 0.0, 0, 0.0, FAILED, False
+    status, cost, l1, n_iter, err = kernel_solve(
+        M, lo[:0], lo[:0], an, bn, eps, alpha, beta, np.inf, np.inf, spread, max_iter, tol,
+        check_every, tiny, K, u, v, lo, work, work[:0].view(np.float32),
+    )  # fmt: skip
+    if status == FAILED:
+        return NEEDS_LOG, 0.0, 0.0, 0, 0.0, FAILED, False
+    return ma, ma * cost, ma * l1, n_iter, err, status, False
+
+
+def buffer(M: np.ndarray) -> np.ndarray:
+    """An uninitialised ``buf`` for :func:`checked_solve` on ``M``: the
+    result's :meth:`.result.FactoredPlan.allocate` (``factored_size``), with
+    room for the work of the solve after the plan (``n + 3 m`` entries, then
+    :func:`._solver.work_size`), so that :func:`checked_kernel_solve`
+    allocates nothing (the result keeps that room: ``n + 10 m + 4`` entries
+    more than its plan and scalings)."""
+    n, m = M.shape
+    # factored_size(n, m, M.itemsize) + n + 3 m + work_size(m), written out: as
+    # three Python calls it cost 0.5 us, more than the allocation (test_ot_nrt)
+    return np.empty(3 * n + 12 * m + (M.nbytes + 7) // 8 + RATE_WINDOW + 1)
 
 
 def signature(dtype: np.dtype) -> tuple:
@@ -96,20 +182,27 @@ def signature(dtype: np.dtype) -> tuple:
     a slower path)."""
     scalar = numpy_support.from_dtype(dtype)
     vector, matrix = types.Array(scalar, 1, "C"), types.Array(scalar, 2, "C")
-    buffer = types.Array(types.float64, 1, "C")
-    return (vector, vector, matrix, buffer, types.float64, types.int64, types.int64,
+    buf = types.Array(types.float64, 1, "C")
+    return (vector, vector, matrix, buf, types.float64, types.int64, types.int64,
             types.float64, types.int64)  # fmt: skip
 
 
-SOLVERS = {}  # dtype -> checked_solve compiled for signature(dtype) only
+SOLVERS = {}  # dtype -> (checked_kernel_solve, checked_solve) compiled for signature(dtype) only
 REFUSED = (0.0,)  # what sinkhorn takes for the outcome when the dispatch refuses the types
+NEEDS_LOG = -1.0  # the mass checked_kernel_solve returns when checked_solve is to solve
+SMALL = LOW_MIN  # entries of M below which checked_kernel_solve goes first (no float32 copy)
 
 
-def solver(dtype: np.dtype):
-    """:func:`checked_solve` compiled for :func:`signature` of ``dtype``, and
-    for no other types (loaded from the cache after the first run); ``None``
-    for a dtype without a plain path (not float64 or float32)."""
+def solvers(dtype: np.dtype):
+    """``(checked_kernel_solve, checked_solve)`` compiled for
+    :func:`signature` of ``dtype``, and for no other types (loaded from the
+    cache after the first run); ``None`` for a dtype without a plain path
+    (not float64 or float32)."""
     compiled = SOLVERS.get(dtype)
     if compiled is None and dtype in KERNEL_SPREAD:
-        compiled = SOLVERS[dtype] = njit([signature(dtype)], cache=True)(checked_solve)
+        sig = [signature(dtype)]
+        compiled = SOLVERS[dtype] = (
+            njit(sig, cache=True, _nrt=False)(checked_kernel_solve),
+            njit(sig, cache=True)(checked_solve),
+        )
     return compiled

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from otswarm.ot import _kernel as kernels
 from otswarm.ot._scaling import (
@@ -166,10 +167,70 @@ def reduced_cost(M, row, col):
     return S
 
 
+@register_jitable
+def work_size(m: int) -> int:
+    """Entries of the float64 ``work`` that :func:`solve_problem` takes for a
+    problem of ``m`` columns: ``t, w, t0`` (float64) and ``shift, sums, vk``
+    (the dtype of ``K``), ``m`` each, the rate history of
+    :func:`._kernel.sweeps`, then the column factors of an unbalanced
+    problem (``m``)."""
+    return 7 * m + kernels.RATE_WINDOW + 1
+
+
+@njit(cache=True, _nrt=False)
+def kernel_solve(
+    M, row, col, a, b, eps, alpha, beta, rho_a, rho_b, spread, max_iter, tol, check_every, tiny,
+    K, u, v, lo, work, copy,
+):  # fmt: skip
+    """The cold kernel-domain solve of :func:`solve_problem` (its arguments,
+    ``spread`` the spread of ``lo, hi``), compiled without NRT: it allocates
+    nothing. ``copy`` holds the float32 copy of the float64 kernel and its
+    ``vk`` (``(n + 1) m`` entries) when :func:`._kernel.takes_copy`, else
+    nothing; ``work`` has :func:`work_size` entries. Returns ``(status,
+    cost, l1, n_iter, err)`` of the unit-mass problem; FAILED when a sum
+    under/overflowed or a flushed entry could carry mass (the caller redoes
+    it in the log domain)."""
+    n, m = M.shape
+    t, w, t0 = work[:m], work[4 * m : 5 * m], work[5 * m : 6 * m]
+    low = copy.shape[0] > 0
+    vk_low, K_low = copy[: m if low else 0], copy[m:].reshape((n if low else 0, m))
+    alpha[:] = 0.0
+    for j in range(m):  # loops: an array assignment needs NRT (for a copy when they overlap)
+        beta[j] = lo[j]
+    in_K = work[m : 4 * m].view(K.dtype)  # shift, sums, vk: 3m entries in the dtype of K
+    shift, sums, vk = in_K[:m], in_K[m : 2 * m], in_K[2 * m : 3 * m]
+    history = work[6 * m : 6 * m + kernels.RATE_WINDOW + 1]
+    if row.shape[0] == n:  # two calls: the build without offsets is compiled apart
+        kernels.build_with_copy(M, row, beta, spread, eps, K, t, tiny, shift, sums, K_low)
+        for j in range(m):
+            beta[j] -= col[j]
+    else:
+        kernels.build_with_copy(M, None, beta, spread, eps, K, t, tiny, shift, sums, K_low)
+    if rho_a == np.inf and rho_b == np.inf:  # balanced: its own compiled sweeps
+        n_iter, err, status, l1, cost = kernels.sweeps(
+            K, K_low, M, a, b, 1.0, 1.0, None, u, v, t, max_iter, tol, check_every,
+            tiny, w, vk, vk_low, t0, history,
+        )  # fmt: skip
+    else:
+        phi_b = _exponent(rho_b, eps)
+        col_factor = work[work_size(m) - m : work_size(m)]
+        for j in range(m):
+            col_factor[j] = math.exp(-(1.0 - phi_b) * beta[j] / eps)
+        n_iter, err, status, l1, cost = kernels.sweeps(
+            K, K_low, M, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t,
+            max_iter, tol, check_every, tiny, w, vk, vk_low, t0, history,
+        )  # fmt: skip
+    if status != FAILED and not kernels.flush_harmless(K, spread, eps, u, v, tiny, tol):
+        status = FAILED  # the plan may be another problem's: redo in the log domain
+    if status != FAILED and cost != cost:  # NaN: the last sweep did not take the cost
+        cost = kernels.plan_cost(K, M, u, v)
+    return status, cost, l1, n_iter, err
+
+
 @njit(cache=True)
 def solve_problem(
     M, row, col, a, b, eps, mass, alpha, beta, warm, mode, kernel_spread, anneal, rho_a, rho_b,
-    max_iter, tol, check_every, tiny, K, u, v, lo, hi,
+    max_iter, tol, check_every, tiny, K, u, v, lo, hi, work,
 ):  # fmt: skip
     """One complete solve on the support (``a, b`` divided by ``mass``).
 
@@ -197,54 +258,27 @@ def solve_problem(
     the column shift of ``S``, is built from ``M`` (:func:`_kernel.build_with_copy`);
     ``alpha, beta`` are left as the shifts of ``S`` (``alpha = 0``). Only the
     log domain writes ``S``. ``lo, hi`` (:func:`_kernel.column_range` of
-    ``M`` when no offsets) are unused when ``mode`` is LOG. Returns ``(cost,
+    ``M`` when no offsets) are unused when ``mode`` is LOG. ``work`` has at
+    least :func:`work_size` entries; the kernel domain (:func:`kernel_solve`)
+    allocates nothing else unless it starts on a float32 copy
+    (:func:`._kernel.takes_copy`). Returns ``(cost,
     marginal_error, n_iter, err, status, stabilised)``.
     """
     n, m = M.shape
-    shifted = row.shape[0] == n
     stabilize = mode != KERNEL
     spread = kernels.spread(lo, hi) if mode != LOG and not warm else np.inf
-    low = kernels.takes_copy(K, spread, eps, tol)
-    # one allocation for the kernel domain: t, w, t0 (float64), shift, sums, vk (the
-    # dtype of K), the rate history, then vk_low and K_low (float32) for the copy
-    head = 6 * m + kernels.RATE_WINDOW + 1
-    work = np.empty(head + ((n + 1) * m + 1) // 2 if low else head)
-    t, w, t0 = work[:m], work[4 * m : 5 * m], work[5 * m : 6 * m]
-    tail = work[head:].view(np.float32)
-    vk_low, K_low = tail[: m if low else 0], tail[m : (n + 1) * m if low else m]
-    K_low = K_low.reshape((n if low else 0, m))
     if mode != LOG and not warm:
         if mode == KERNEL or spread <= kernel_spread * eps:
-            alpha[:] = 0.0
-            beta[:] = lo
-            in_K = work[m : 4 * m].view(K.dtype)  # shift, sums, vk: 3m entries in the dtype of K
-            shift, sums = in_K[:m], in_K[m : 2 * m]
-            if shifted:  # two calls: the build without offsets is compiled apart
-                kernels.build_with_copy(M, row, beta, spread, eps, K, t, tiny, shift, sums, K_low)
-                beta -= col
-            else:
-                kernels.build_with_copy(M, None, beta, spread, eps, K, t, tiny, shift, sums, K_low)
-            vk, history = in_K[2 * m : 3 * m], work[6 * m : head]
-            if rho_a == np.inf and rho_b == np.inf:  # balanced: its own compiled sweeps
-                n_iter, err, status, l1, cost = kernels.sweeps(
-                    K, K_low, M, a, b, 1.0, 1.0, None, u, v, t, max_iter, tol, check_every,
-                    tiny, w, vk, vk_low, t0, history,
-                )  # fmt: skip
-            else:
-                phi_b = _exponent(rho_b, eps)
-                col_factor = np.exp(-(1.0 - phi_b) * beta / eps)
-                n_iter, err, status, l1, cost = kernels.sweeps(
-                    K, K_low, M, a, b, _exponent(rho_a, eps), phi_b, col_factor, u, v, t,
-                    max_iter, tol, check_every, tiny, w, vk, vk_low, t0, history,
-                )  # fmt: skip
-            if status != FAILED and not kernels.flush_harmless(K, spread, eps, u, v, tiny, tol):
-                status = FAILED  # the plan may be another problem's: redo in the log domain
-            if status != FAILED:  # the sweeps measured the marginals
-                if cost != cost:  # NaN: the last sweep did not take the cost
-                    cost = kernels.plan_cost(K, M, u, v)
+            low = kernels.takes_copy(K, spread, eps, tol)
+            copy = np.empty((n + 1) * m if low else 0, np.float32)
+            status, cost, l1, n_iter, err = kernel_solve(
+                M, row, col, a, b, eps, alpha, beta, rho_a, rho_b, spread, max_iter, tol,
+                check_every, tiny, K, u, v, lo, work, copy,
+            )  # fmt: skip
+            if status != FAILED:
                 return mass * cost, mass * l1, n_iter, err, status, False
         mode, stabilize = LOG, True
-    C, M = M, reduced_cost(M, row, col) if shifted else M
+    C, M = M, reduced_cost(M, row, col) if row.shape[0] == n else M
     for attempt in range(2):
         stages = 1
         if not warm or attempt == 1:
@@ -254,7 +288,7 @@ def solve_problem(
             if stabilize and anneal:
                 stages = stage_count(spread, eps)
         n_iter, err, status = solve(
-            M, a, b, alpha, beta, K, u, v, t, eps, stages, rho_a, rho_b,
+            M, a, b, alpha, beta, K, u, v, work[:m], eps, stages, rho_a, rho_b,
             stabilize, max_iter, tol, check_every, tiny,
         )  # fmt: skip
         if status != FAILED:

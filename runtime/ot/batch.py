@@ -18,7 +18,7 @@ from otswarm.ot import _checks, _scaling
 from otswarm.ot._batch_plan import BatchPlan
 from otswarm.ot._lanes import solve_lanes
 from otswarm.ot._scaling import FAILED
-from otswarm.ot._solver import LOG, solve_problem
+from otswarm.ot._solver import LOG, solve_problem, work_size
 from otswarm.ot.errors import OTInputError
 from otswarm.ot.result import OTResult, plan_product, potentials
 from otswarm.ot.sinkhorn import KERNEL_SPREAD, METHODS, sinkhorn
@@ -58,12 +58,13 @@ def _solve_stabilized(Ms, A, B, masses, problems, eps, max_iter, tol, check_ever
     alpha, beta = np.empty(n), np.empty(m)
     K, u, v = np.empty((n, m), dtype=Ms.dtype), np.empty(n), np.empty(m)
     unused = np.empty(m)  # the column ranges of the kernel domain (LOG mode)
+    work = np.empty(work_size(m))
     for k in range(problems.shape[0]):
         p = problems[k]
         M = Ms[0] if Ms.shape[0] == 1 else Ms[p]
         costs[p], errors[p], n_iter[p], _, status[p], _ = solve_problem(
             M, unused[:0], unused[:0], A[p], B[p], eps, masses[p], alpha, beta, False, LOG, 0.0,
-            True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, unused, unused,
+            True, np.inf, np.inf, max_iter, tol, check_every, tiny, K, u, v, unused, unused, work,
         )  # fmt: skip
         potentials(u, v, alpha, beta, eps, masses[p], F[k], G[k])
         plan_product(K, u, v, masses[p], plans[k])

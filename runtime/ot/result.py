@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 
 @njit(cache=True)
@@ -30,6 +31,14 @@ def potentials(u, v, alpha, beta, eps, scale, f, g):
         f[i] = alpha[i] + eps * math.log(u[i]) + shift
     for j in range(v.shape[0]):
         g[j] = beta[j] + eps * math.log(v[j])
+
+
+@register_jitable
+def factored_size(n: int, m: int, itemsize: int) -> int:
+    """Float64 entries of a :class:`FactoredPlan` buffer of ``n x m`` with
+    a kernel of ``itemsize`` bytes an entry: ``u, v, alpha, beta``, then
+    ``K``."""
+    return 2 * (n + m) + (n * m * itemsize + 7) // 8
 
 
 class Deferred:
@@ -73,9 +82,11 @@ class FactoredPlan(Deferred):
     @staticmethod
     def allocate(M: np.ndarray) -> np.ndarray:
         """An uninitialised :attr:`buffer` for a solve on ``M``: ``2 (n + m)``
-        float64 entries, then room for ``n x m`` in the dtype of ``M``."""
+        float64 entries, then room for ``n x m`` in the dtype of ``M``
+        (:func:`factored_size` in all; a longer buffer holds the solver's
+        work after them, ``_plain.buffer``)."""
         n, m = M.shape
-        return np.empty(2 * (n + m) + (M.nbytes + 7) // 8)
+        return np.empty(factored_size(n, m, M.itemsize))
 
     def factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``u, v, alpha, beta``: views of the head of :attr:`buffer`."""

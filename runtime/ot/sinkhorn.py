@@ -19,7 +19,7 @@ import numpy as np
 
 from otswarm.ot import _checks, _driver, _plain, _support
 from otswarm.ot._checks import DEFAULT_TOL
-from otswarm.ot._plain import REFUSED, SOLVERS
+from otswarm.ot._plain import NEEDS_LOG, REFUSED, SMALL, SOLVERS
 from otswarm.ot._solver import AUTO, KERNEL, KERNEL_SPREAD, LOG
 from otswarm.ot.errors import OTInputError
 from otswarm.ot.result import FactoredPlan, OTResult
@@ -80,12 +80,16 @@ def sinkhorn(
         and M.ndim == 2
     ):
         dtype = M.dtype
-        solve = SOLVERS.get(dtype) or _plain.solver(dtype)
-        if solve is not None:
+        solvers = SOLVERS.get(dtype) or _plain.solvers(dtype)
+        if solvers is not None:
+            kernel_only, general = solvers
             plain_tol = DEFAULT_TOL[dtype] if tol is None else tol
-            buffer = FactoredPlan.allocate(M)
+            buffer = _plain.buffer(M)
+            solve = kernel_only if M.size < SMALL and mode != LOG else general
             try:
                 solved = solve(a, b, M, buffer, reg, mode, max_iter, plain_tol, check_every)
+                if solved[0] == NEEDS_LOG:  # checked, for the log domain
+                    solved = general(a, b, M, buffer, reg, mode, max_iter, plain_tol, check_every)
             except TypeError:  # the dispatch found no matching signature
                 solved = REFUSED
             if solved[0] > 0.0:  # the mass: the checks passed and it solved
