@@ -35,6 +35,10 @@ from otswarm.ot._scaling import FAILED
 from otswarm.ot._solver import AUTO, KERNEL_SPREAD, LOG, kernel_solve, solve_problem, work_size
 from otswarm.ot.result import factored_size
 
+NEEDS_LOG = -1.0  # the mass checked_kernel_solve returns when checked_solve is to solve
+REFUSED_OUTCOME = (0.0, 0.0, 0.0, 0, 0.0, FAILED, False)  # a check failed: nothing solved
+LOG_OUTCOME = (NEEDS_LOG, 0.0, 0.0, 0, 0.0, FAILED, False)  # checked, for checked_solve
+
 
 def dtype_constants(M) -> tuple[float, float, float]:
     """``(smallest normal number, mass tolerance, kernel spread)`` of the
@@ -63,14 +67,16 @@ def _weights(w):
 
 
 @njit(cache=True, inline="always")
-def _views(M, buf):
+def _views(M, buf, fits):
     """``u, v, alpha, beta, K`` (the result's) and ``an, bn, lo, hi, work``
-    (the solve's), views of ``buf`` (:func:`buffer`)."""
+    (the solve's), views of ``buf`` (:func:`buffer`); when not ``fits``
+    (``buf`` may be short), ``K`` has no rows."""
     n, m = M.shape
     plan = factored_size(n, m, M.itemsize)
     u, v = buf[:n], buf[n : n + m]
     alpha, beta = buf[n + m : 2 * n + m], buf[2 * n + m : 2 * (n + m)]
-    K = buf[2 * (n + m) :].view(M.dtype)[: n * m].reshape((n, m))
+    rows = n if fits else 0
+    K = buf[2 * (n + m) :].view(M.dtype)[: rows * m].reshape((rows, m))
     an, bn = buf[plan : plan + n], buf[plan + n : plan + n + m]
     lo, hi = buf[plan + n + m : plan + n + 2 * m], buf[plan + n + 2 * m : plan + n + 3 * m]
     return u, v, alpha, beta, K, an, bn, lo, hi, buf[plan + n + 3 * m :]
@@ -108,6 +114,18 @@ def _unit_problem(a, b, M, an, bn, lo, hi):
     return ma
 
 
+@njit(cache=True, inline="always")
+def _prepared(a, b, M, buf, eps, max_iter, tol, check_every):
+    """``(mass, *views)``: the views of ``buf`` (:func:`_views`) and the mass
+    of the problem after every check (:func:`_options_fit`,
+    :func:`_unit_problem`), with ``an, bn, lo, hi`` written; the mass is 0
+    when a check fails."""
+    fits = _options_fit(a, b, M, buf, eps, max_iter, tol, check_every)
+    u, v, alpha, beta, K, an, bn, lo, hi, work = _views(M, buf, fits)
+    ma = _unit_problem(a, b, M, an, bn, lo, hi) if fits else 0.0
+    return ma, u, v, alpha, beta, K, an, bn, lo, hi, work
+
+
 def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     """:func:`._solver.solve_problem` of a cold balanced problem after the
     checks of :mod:`._checks`, in one compiled call; ``buf`` (:func:`buffer`)
@@ -118,12 +136,11 @@ def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     n_iter, err, status, stabilised)``; ``mass`` is 0, and nothing is
     solved, when the input fails a check (:func:`_options_fit`,
     :func:`_unit_problem`)."""
-    if not _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
-        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    u, v, alpha, beta, K, an, bn, lo, hi, work = _views(M, buf)
-    ma = _unit_problem(a, b, M, an, bn, lo, hi)
+    ma, u, v, alpha, beta, K, an, bn, lo, hi, work = _prepared(
+        a, b, M, buf, eps, max_iter, tol, check_every
+    )
     if ma == 0.0:
-        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+        return REFUSED_OUTCOME
     tiny, _, kernel_spread = dtype_constants(M)
     cost, marginal_error, n_iter, err, status, stabilized = solve_problem(
         M, lo[:0], lo[:0], an, bn, eps, ma, alpha, beta, False, mode, kernel_spread, True,
@@ -142,22 +159,21 @@ def checked_kernel_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     breakdown: :func:`checked_solve` solves it); no float32 copy of a float64
     kernel (:func:`._kernel.takes_copy`), which :func:`checked_solve` takes
     on large problems."""
-    if not _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
-        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
-    u, v, alpha, beta, K, an, bn, lo, hi, work = _views(M, buf)
-    ma = _unit_problem(a, b, M, an, bn, lo, hi)
+    ma, u, v, alpha, beta, K, an, bn, lo, hi, work = _prepared(
+        a, b, M, buf, eps, max_iter, tol, check_every
+    )
     if ma == 0.0:
-        return 0.0, 0.0, 0.0, 0, 0.0, FAILED, False
+        return REFUSED_OUTCOME
     tiny, _, kernel_spread = dtype_constants(M)
     spread = kernels.spread(lo, hi)
     if mode == LOG or (mode == AUTO and spread > kernel_spread * eps):
-        return NEEDS_LOG, 0.0, 0.0, 0, 0.0, FAILED, False
+        return LOG_OUTCOME
     status, cost, l1, n_iter, err = kernel_solve(
         M, lo[:0], lo[:0], an, bn, eps, alpha, beta, np.inf, np.inf, spread, max_iter, tol,
         check_every, tiny, K, u, v, lo, work, work[:0].view(np.float32),
     )  # fmt: skip
     if status == FAILED:
-        return NEEDS_LOG, 0.0, 0.0, 0, 0.0, FAILED, False
+        return LOG_OUTCOME
     return ma, ma * cost, ma * l1, n_iter, err, status, False
 
 
@@ -189,7 +205,6 @@ def signature(dtype: np.dtype) -> tuple:
 
 SOLVERS = {}  # dtype -> (checked_kernel_solve, checked_solve) compiled for signature(dtype) only
 REFUSED = (0.0,)  # what sinkhorn takes for the outcome when the dispatch refuses the types
-NEEDS_LOG = -1.0  # the mass checked_kernel_solve returns when checked_solve is to solve
 SMALL = LOW_MIN  # entries of M below which checked_kernel_solve goes first (no float32 copy)
 
 
