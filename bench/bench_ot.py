@@ -26,6 +26,8 @@ for _key in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 os.environ.setdefault("POT_BACKEND_DISABLE_TENSORFLOW", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -44,8 +46,7 @@ from numba import njit  # noqa: E402
 import otswarm.ot as rot  # noqa: E402
 from bench import ott_peer  # noqa: E402
 from otswarm.energy.profile import list_profiles, load_profile  # noqa: E402
-from otswarm.ot import _driver, _plain, _solver  # noqa: E402
-from otswarm.ot.result import FactoredPlan  # noqa: E402
+from otswarm.ot import _plain  # noqa: E402
 
 SIZES = (16, 64, 256, 1024)
 REG_KERNEL = 0.05  # relative to max(M) = 1
@@ -352,23 +353,29 @@ def _returns_at_once(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     return 1.0, 0.0, 0.0, 1, 1.0, 1, False  # a solve that stopped after max_iter = 1
 
 
+@functools.cache
+def _floor_solver():
+    """:func:`_returns_at_once` compiled for the plain path's float64
+    signature (:func:`otswarm.ot._plain.signature`, 9 arguments) without NRT,
+    as :func:`otswarm.ot._plain.checked_kernel_solve` is."""
+    return njit([_plain.signature(np.dtype(np.float64))], _nrt=False)(_returns_at_once)
+
+
+@contextlib.contextmanager
 def call_floor():
-    """``call(a, b, M, reg, max_iter=1)``: what any call of ``sinkhorn``'s
-    plain path costs on this machine before it checks or solves anything.
-    It takes the arguments ``sinkhorn`` takes, allocates the result's buffer
-    (:func:`otswarm.ot._plain.buffer`), calls a compiled function of the plain
-    path's signature (:func:`otswarm.ot._plain.signature`, 9 arguments),
-    compiled without NRT as :func:`otswarm.ot._plain.checked_kernel_solve` is,
-    that returns what a one-sweep solve returns, at once, and builds the
-    result as ``sinkhorn`` does (:func:`otswarm.ot._driver.result`)."""
-    compiled = njit([_plain.signature(np.dtype(np.float64))], _nrt=False)(_returns_at_once)
-
-    def call(a, b, M, reg, *, max_iter=1000):
-        buffer = _plain.buffer(M)
-        solved = compiled(a, b, M, buffer, reg, _solver.AUTO, max_iter, TOL, 1)
-        return _driver.result(FactoredPlan(M.shape, M.dtype, buffer, reg), solved, TOL)
-
-    return call
+    """Within it, a float64 ``sinkhorn`` call costs what any call of its plain
+    path costs on this machine around the solve: the plain path's compiled
+    pair (``_plain.SOLVERS``) is :func:`_floor_solver`, which returns what a
+    one-sweep solve returns, at once, so what runs is ``sinkhorn``'s own
+    Python (its type checks, the result's buffer, the result record) and a
+    compiled call of 9 arguments that checks and solves nothing."""
+    dtype = np.dtype(np.float64)
+    solvers = _plain.solvers(dtype)
+    _plain.SOLVERS[dtype] = (_floor_solver(), _floor_solver())
+    try:
+        yield
+    finally:
+        _plain.SOLVERS[dtype] = solvers
 
 
 def fixed_cost(n=16, calls=30000, further=20, blocks=10):
@@ -377,8 +384,8 @@ def fixed_cost(n=16, calls=30000, further=20, blocks=10):
 
     ``perf_counter`` around each of ``calls`` calls that stop after one sweep
     (``max_iter=1``), alternating with as many that run ``1 + further``
-    sweeps (a ``tol`` no solve reaches) and as many of :func:`call_floor`,
-    so all three see the same load, in ``blocks`` blocks of calls in a row.
+    sweeps (a ``tol`` no solve reaches) and as many one-sweep calls within
+    :func:`call_floor`, so all three see the same load, in ``blocks`` blocks of calls in a row.
     From the 5th percentiles of a block (a call without the other jobs'
     interruptions), in µs: ``p5_us`` the one-sweep call, ``per_sweep_us =
     (p5(1 + further) - p5(1)) / further`` and ``fixed_us = p5_us -
@@ -386,16 +393,18 @@ def fixed_cost(n=16, calls=30000, further=20, blocks=10):
     core of the pair slows every call for seconds at a time: a whole run of
     30000 calls once ran 1.5x slower); ``fixed_us_blocks`` has every
     block's, ``median_us`` is the one-sweep call's median over all calls.
-    ``floor_us`` (``floor_us_blocks``) is :func:`call_floor`'s p5 in that
-    block: the part of ``fixed_us`` that is this machine's price of a Python
-    call of this shape, which no work in the solver can remove."""
+    ``floor_us`` (``floor_us_blocks``) is the p5 of the calls within
+    :func:`call_floor` in that block: the part of ``fixed_us`` that is
+    this machine's price of ``sinkhorn``'s Python and a compiled call of its
+    shape, which no work in the compiled solver can remove."""
     calls -= calls % blocks  # blocks of equal size
     a, b, M = problem(n)
-    solve, floor = rot.sinkhorn, call_floor()
+    solve = rot.sinkhorn
     unreachable = 1e-300
     solve(a, b, M, REG_KERNEL, max_iter=1)
     solve(a, b, M, REG_KERNEL, max_iter=1 + further, tol=unreachable)
-    floor(a, b, M, REG_KERNEL, max_iter=1)
+    with call_floor():
+        solve(a, b, M, REG_KERNEL, max_iter=1)
     one, more, bare = np.empty(calls), np.empty(calls), np.empty(calls)
     clock = time.perf_counter
     for k in range(calls):
@@ -404,9 +413,11 @@ def fixed_cost(n=16, calls=30000, further=20, blocks=10):
         t1 = clock()
         solve(a, b, M, REG_KERNEL, max_iter=1 + further, tol=unreachable)
         t2 = clock()
-        floor(a, b, M, REG_KERNEL, max_iter=1)
-        t3 = clock()
-        one[k], more[k], bare[k] = t1 - t0, t2 - t1, t3 - t2
+        with call_floor():
+            t3 = clock()
+            solve(a, b, M, REG_KERNEL, max_iter=1)
+            t4 = clock()
+        one[k], more[k], bare[k] = t1 - t0, t2 - t1, t4 - t3
     p5 = np.percentile(one.reshape(blocks, -1), 5, axis=1) * 1e6
     per_sweep = (np.percentile(more.reshape(blocks, -1), 5, axis=1) * 1e6 - p5) / further
     floors = np.percentile(bare.reshape(blocks, -1), 5, axis=1) * 1e6

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 import otswarm.ot as rot
 from bench.bench_ot import call_floor, paired_times, problem
 
@@ -53,11 +55,14 @@ def test_a_reference_without_a_budget_is_read_twice_and_ours_goes_on():
 
 
 def test_the_call_floor_builds_a_one_sweep_result_and_solves_nothing():
-    """call_floor does what sinkhorn's plain path does around the solve (the
-    buffer, a compiled call of the same signature, the result record) and
-    nothing of the solve: fixed_cost's floor_us is that price alone."""
+    """Within call_floor, sinkhorn runs its plain path's Python around a
+    compiled call of the same signature (the buffer, the result record) and
+    nothing of the solve: fixed_cost's floor_us is that price alone; after
+    it, sinkhorn solves again, and a failure within it restores the
+    solvers too."""
     a, b, M = problem(16)
-    result = call_floor()(a, b, M, 0.05, max_iter=1)
+    with call_floor():
+        result = rot.sinkhorn(a, b, M, 0.05, max_iter=1)
     solved = rot.sinkhorn(a, b, M, 0.05, max_iter=1)
     assert type(result) is type(solved)
     assert (result.n_iter, result.converged, result.method, result.reg) == (
@@ -68,3 +73,6 @@ def test_the_call_floor_builds_a_one_sweep_result_and_solves_nothing():
     )
     assert result.cost == 0.0 != solved.cost  # returned at once: no sweep took a cost
     assert result.plan.shape == solved.plan.shape == M.shape
+    with pytest.raises(RuntimeError), call_floor():
+        raise RuntimeError
+    assert rot.sinkhorn(a, b, M, 0.05, max_iter=1).cost == solved.cost

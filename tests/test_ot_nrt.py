@@ -143,11 +143,17 @@ def test_the_count_sees_a_leak(counted):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (16, 16), (13, 9)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (16, 16), (13, 9), (90, 100)])
 def test_the_plain_buffer_has_the_room_of_its_layout(shape, dtype):
-    """:func:`_plain.buffer` writes its length out; it is the plan's and the
-    solve's work, no more, no less."""
+    """``sinkhorn`` writes the length of its buffer out (the layout of
+    :mod:`otswarm.ot._plain`); the result keeps the plan's and the solve's
+    work, no more, no less, on both compiled solvers (90 x 100 is not
+    small)."""
     n, m = shape
-    M = np.zeros(shape, dtype)
+    rng = np.random.default_rng(n * m)
+    M = rng.random(shape).astype(dtype)
+    a, b = np.full(n, 1 / n, dtype), np.full(m, 1 / m, dtype)
+    held = tuple.__getitem__(rot.sinkhorn(a, b, M, 0.5), 0)  # the plan, still factored
     expected = factored_size(n, m, M.itemsize) + n + 3 * m + work_size(m)
-    assert _plain.buffer(M).shape == (expected,)
+    assert (n * m < _plain.SMALL) == (shape != (90, 100))
+    assert held.buffer.shape == (expected,)

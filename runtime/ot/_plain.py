@@ -11,9 +11,17 @@ dtypes, a string) raises ``TypeError`` at the dispatch, before any work,
 and :mod:`.sinkhorn` takes the checked path, which names the problem or
 solves on the support.
 
+Both solve in ``buf``, the result's :attr:`.result.FactoredPlan.buffer`,
+which ``sinkhorn`` allocates (``np.empty``, uninitialised) with room for the
+solve's work after the plan: ``factored_size(n, m, M.itemsize) + n + 3 m +
+work_size(m)`` float64 entries in all (``u, v, alpha, beta, K``, then ``an,
+bn, lo, hi`` and :func:`._solver.work_size`'s work, :data:`HISTORY` last;
+:func:`_views`); a shorter one is refused (:func:`_options_fit`). The
+result keeps that room, ``n + 10 m + 4`` entries more than its plan.
+
 A problem of fewer than :data:`SMALL` entries goes to
 :func:`checked_kernel_solve` first: compiled without NRT, its work in the
-result's buffer (:func:`buffer`), it costs no allocation and no reference
+result's buffer, it costs no allocation and no reference
 count (each an atomic operation; they were 14% of the samples of a loop
 of 16 x 16 calls); what it leaves (the log domain) goes to
 :func:`checked_solve`, compiled with NRT, which allocates.
@@ -69,7 +77,7 @@ def _weights(w):
 @njit(cache=True, inline="always")
 def _views(M, buf, fits):
     """``u, v, alpha, beta, K`` (the result's) and ``an, bn, lo, hi, work``
-    (the solve's), views of ``buf`` (:func:`buffer`); when not ``fits``
+    (the solve's), views of ``buf`` (the module's layout); when not ``fits``
     (``buf`` may be short), ``K`` has no rows."""
     n, m = M.shape
     plan = factored_size(n, m, M.itemsize)
@@ -84,7 +92,7 @@ def _views(M, buf, fits):
 
 @njit(cache=True, inline="always")
 def _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
-    """Whether the shapes fit (``buf`` as long as :func:`buffer`) and the
+    """Whether the shapes fit (``buf`` as long as the module's layout) and the
     options are in range (``eps``, ``tol`` positive and finite, ``max_iter``
     and ``check_every`` at least 1)."""
     n, m = M.shape
@@ -128,7 +136,7 @@ def _prepared(a, b, M, buf, eps, max_iter, tol, check_every):
 
 def checked_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     """:func:`._solver.solve_problem` of a cold balanced problem after the
-    checks of :mod:`._checks`, in one compiled call; ``buf`` (:func:`buffer`)
+    checks of :mod:`._checks`, in one compiled call; ``buf`` (the module's layout)
     is the :attr:`.result.FactoredPlan.buffer` of the result (``u, v, alpha,
     beta``, then the kernel), then the work of the solve: ``a, b`` divided by
     their mass, the column ranges ``lo, hi`` of ``M``, then the ``work`` of
@@ -177,19 +185,6 @@ def checked_kernel_solve(a, b, M, buf, eps, mode, max_iter, tol, check_every):
     return ma, ma * cost, ma * l1, n_iter, err, status, False
 
 
-def buffer(M: np.ndarray) -> np.ndarray:
-    """An uninitialised ``buf`` for :func:`checked_solve` on ``M``: the
-    result's :meth:`.result.FactoredPlan.allocate` (``factored_size``), with
-    room for the work of the solve after the plan (``n + 3 m`` entries, then
-    :func:`._solver.work_size`), so that :func:`checked_kernel_solve`
-    allocates nothing (the result keeps that room: ``n + 10 m + 4`` entries
-    more than its plan and scalings)."""
-    n, m = M.shape
-    # factored_size(n, m, M.itemsize) + n + 3 m + work_size(m), written out: as
-    # three Python calls it cost 0.5 us, more than the allocation (test_ot_nrt)
-    return np.empty(3 * n + 12 * m + (M.nbytes + 7) // 8 + RATE_WINDOW + 1)
-
-
 def signature(dtype: np.dtype) -> tuple:
     """The one argument signature of :func:`checked_solve` for ``dtype``:
     C-contiguous ``a, b`` (1-D) and ``M`` (2-D) of that dtype, a float64 work
@@ -206,6 +201,7 @@ def signature(dtype: np.dtype) -> tuple:
 SOLVERS = {}  # dtype -> (checked_kernel_solve, checked_solve) compiled for signature(dtype) only
 REFUSED = (0.0,)  # what sinkhorn takes for the outcome when the dispatch refuses the types
 SMALL = LOW_MIN  # entries of M below which checked_kernel_solve goes first (no float32 copy)
+HISTORY = RATE_WINDOW + 1  # the last entries of the buffer: the rate history (work_size)
 
 
 def solvers(dtype: np.dtype):

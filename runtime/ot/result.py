@@ -84,7 +84,7 @@ class FactoredPlan(Deferred):
         """An uninitialised :attr:`buffer` for a solve on ``M``: ``2 (n + m)``
         float64 entries, then room for ``n x m`` in the dtype of ``M``
         (:func:`factored_size` in all; a longer buffer holds the solver's
-        work after them, ``_plain.buffer``)."""
+        work after them, the plain path's, :mod:`._plain`)."""
         n, m = M.shape
         return np.empty(factored_size(n, m, M.itemsize))
 

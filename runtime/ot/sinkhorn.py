@@ -19,7 +19,7 @@ import numpy as np
 
 from otswarm.ot import _checks, _driver, _plain, _support
 from otswarm.ot._checks import DEFAULT_TOL
-from otswarm.ot._plain import NEEDS_LOG, REFUSED, SMALL, SOLVERS
+from otswarm.ot._plain import HISTORY, NEEDS_LOG, REFUSED, SMALL, SOLVERS
 from otswarm.ot._solver import AUTO, KERNEL, KERNEL_SPREAD, LOG
 from otswarm.ot.errors import OTInputError
 from otswarm.ot.result import FactoredPlan, OTResult
@@ -84,8 +84,11 @@ def sinkhorn(
         if solvers is not None:
             kernel_only, general = solvers
             plain_tol = DEFAULT_TOL[dtype] if tol is None else tol
-            buffer = _plain.buffer(M)
-            solve = kernel_only if M.size < SMALL and mode != LOG else general
+            n, m = shape = M.shape
+            # the result's buffer (_plain's layout: factored_size(n, m, M.itemsize) + n +
+            # 3 m + work_size(m)), written out: a call to compute it cost more than np.empty
+            buffer = np.empty(3 * n + 12 * m + (M.nbytes + 7) // 8 + HISTORY)
+            solve = kernel_only if n * m < SMALL and mode != LOG else general
             try:
                 solved = solve(a, b, M, buffer, reg, mode, max_iter, plain_tol, check_every)
                 if solved[0] == NEEDS_LOG:  # checked, for the log domain
@@ -93,7 +96,7 @@ def sinkhorn(
             except TypeError:  # the dispatch found no matching signature
                 solved = REFUSED
             if solved[0] > 0.0:  # the mass: the checks passed and it solved
-                factors = FactoredPlan(M.shape, dtype, buffer, reg)
+                factors = FactoredPlan(shape, dtype, buffer, reg)
                 result = _driver.result(factors, solved, plain_tol)
     if result is None:
         result = _checked(a, b, M, reg, method, max_iter, tol, init, check_every)
