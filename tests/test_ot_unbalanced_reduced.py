@@ -53,6 +53,34 @@ def test_the_reduced_column_ranges_are_those_of_m_minus_the_row_offset(dtype, sh
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lo_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 9, 13, 64, 65])
+def test_the_ranges_through_a_scratch_are_those_in_place_for_odd_and_even_block_counts(
+    dtype, lo_dtype, n
+):
+    """With ``scratch`` the bounds alternate between it and ``lo, hi`` from
+    one block of 4 rows to the next (an odd or even count of blocks, the last
+    one partial or not): the same bounds as in place, ``lo, hi`` written
+    last, the scratch (garbage on entry) never read before it is written; a
+    float32 ``M`` this size (from ``NARROW_RANGE_MIN`` entries) alternates
+    within the memory of ``lo, hi``."""
+    m = NARROW_RANGE_MIN // n + 3 if n >= 64 else 7
+    rng = np.random.default_rng(n)
+    M = rng.standard_normal((n, m)).astype(dtype)
+    alpha = _offsets(rng, n)
+    reduced = M - alpha.astype(dtype)[:, None]
+    for offsets, want in ((None, M), (alpha, reduced)):
+        lo, hi = np.full(m, 7.0, dtype=lo_dtype), np.full(m, -7.0, dtype=lo_dtype)
+        scratch = np.full(2 * m + 3, np.nan)
+        assert reduced_column_range(M, offsets, lo, hi, scratch)
+        np.testing.assert_array_equal(lo, want.min(axis=0).astype(lo_dtype))
+        np.testing.assert_array_equal(hi, want.max(axis=0).astype(lo_dtype))
+        bad = M.copy()
+        bad[n // 2, m // 2] = np.nan
+        assert not reduced_column_range(bad, offsets, lo, hi, scratch)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(6, 5), (130, 97)])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_a_non_finite_entry_is_reported_through_the_offset(dtype, shape, bad):

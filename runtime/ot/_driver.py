@@ -65,14 +65,14 @@ def scaling_solve(
     K, (u, v, alpha, beta) = factors.kernel(), factors.factors()
     if init is not None:
         alpha[:], beta[:] = init[0] - eps * math.log(mass), init[1]
-    lo, hi = np.empty(m), np.empty(m)
+    lo, hi, work = np.empty(m), np.empty(m), np.empty(_solver.work_size(m))
     offsets = None if shift is None else row  # None: the ranges of M, compiled apart
-    if mode != _solver.LOG and not _kernel.reduced_column_range(M, offsets, lo, hi):
+    if mode != _solver.LOG and not _kernel.reduced_column_range(M, offsets, lo, hi, work):
         _checks.finite_costs(M)
     solved = _solver.solve_problem(
         M, row, col, a, b, eps, mass, alpha, beta, init is not None, mode,
         kernel_spread, anneal, rho[0], rho[1], max_iter, tol, check_every, tiny(M.dtype),
-        K, u, v, lo, hi, np.empty(_solver.work_size(m)),
+        K, u, v, lo, hi, work,
     )  # fmt: skip
     return result(factors, (mass, *solved), tol, name)
 

@@ -1,52 +1,62 @@
 """A vectorisable ``exp`` for the kernel builds, in float64 and in float32.
 
 ``math.exp`` compiles to a libm call per element (about 10x slower than a SIMD
-loop). Both ``exp`` here are ``2^k 2^f`` for an integer ``k``: ``2^k`` is the
+loop). Every ``exp`` here is ``2^k 2^f`` for an integer ``k``: ``2^k`` is the
 float whose bits are ``(k + bias) << mantissa bits``, reinterpreted in a
-register (:func:`float_from_bits`), so both are branch-free and inline into
+register (:func:`float_from_bits`), so all are branch-free and inline into
 any loop that LLVM vectorises.
 
-float64 (:func:`exp_normal`), base ``e``: ``exp(x) = 2^k exp(r)`` with ``k =
-round(x / ln 2)`` and ``r = x - k ln 2`` in ``[-ln2/2, ln2/2]`` (Cody-Waite
-split of ``ln 2``), and ``exp(r)`` by the degree-11 polynomial that
-interpolates it at the 12 Chebyshev nodes of that interval (near-minimax;
-coefficients computed in 50-digit arithmetic; truncation below ``4.3e-18``
-relative, as the degree-13 Taylor polynomial's ``5e-18``, so the result is
-within 1 ulp of libm). ``k`` comes as in float32 below, from ``y = x / ln 2 +
-MAGIC_64`` (``1.5 * 2^52``: AVX2 has no vector float64-to-int64 conversion,
-which LLVM would do one lane at a time), and the polynomial is evaluated as
-``P0 + r (P1 + r t)`` with the tail ``t`` of degree 9 by Estrin's scheme
-(pairs, then powers ``r^2, r^4``): a dependency chain of about 6 fused
-multiply-adds instead of Horner's 11, while the last two steps, which set
-the leading bits, stay Horner's (all-Estrin is 2 ulp). 0.65-0.75x the time
-of the floor-and-convert Horner form per entry, the same results to 1 ulp.
-It is for arguments the caller knows to be at least ``FLOOR + 1``
-(``FLOOR``: the log of the smallest normal number), as a kernel build whose
-exponents all are. :func:`exp_clamped` clamps the argument at
-``FLOOR - 1``, where ``2^k`` is the float with all bits 0, so every result is
-a valid float and that of every ``x <= FLOOR - 0.35`` is exactly 0;
-:func:`fast_exp` then flushes every result below ``tiny`` to 0 (one compare),
-so that no loop runs on subnormals.
+The kernel builds work in base 2 (:func:`exp2_normal`, float64, 4 lanes;
+:func:`exp2_normal32`, float32, 8 lanes): they take ``2^(d s)`` with ``d =
+beta_j - M_ij`` and ``s = log2(e) / eps`` rounded once to the dtype (as ``1 /
+eps`` itself is in base ``e``, so the exponents are as exact), and the
+reduction is exact and costs additions: ``y = d s + MAGIC`` (``1.5 *
+2^52``, ``1.5 * 2^23`` in float32, where the spacing of the floats is 1)
+rounds ``d s`` to the nearest integer ``k = y - MAGIC``, whose bits are the
+low bits of ``y`` (``2^k`` is one integer addition and shift of them; AVX2
+has no vector float64-to-int64 conversion, which LLVM would do one lane at
+a time), and ``f = d s - k`` is in ``[-1/2, 1/2]``, both taken in fused
+multiply-adds (:func:`fma`), so the product is never rounded.
 
-float32 (:func:`exp2_normal32`, :func:`fast_exp2_32`), base 2, 16 lanes: the
-float32 build takes ``2^(d s)`` with ``d = beta_j - M_ij`` and ``s = log2(e) /
-eps`` rounded once to float32 (as ``1 / eps`` itself is in base ``e``, so its
-exponents are as exact). The reduction costs two fused multiply-adds and an
-addition, and the product ``d s`` is never rounded (:func:`fma32`): ``y = d s
-+ MAGIC_32`` (``1.5 * 2^23``, where the float32 spacing is 1) rounds ``d s``
-to the nearest integer ``k = y - MAGIC_32``, whose bits are the low bits of
-``y`` (``2^k`` is one integer addition and shift of them), and ``r = d s - k``
-in ``[-1/2, 1/2]`` is rounded once (2^-25 at most); ``2^r`` by the degree-6
-polynomial that interpolates it at the 7 Chebyshev nodes of that interval
-(computed in long double; truncation ``2.5e-9`` relative, ``1.9e-8`` with the
-coefficients rounded to float32). 13 vector operations per 16 entries where
-the base-``e`` form takes 16 (no ``floor``, no float-to-int conversion, no
-Cody-Waite split). A build takes :func:`kernel_exp_like` /
-:func:`normal_kernel_exp_like` of its kernel, whose exponents are in the
-unit of :func:`kernel_unit_like`.
+float64: ``2^f`` by the degree-11 polynomial that interpolates it at the 12
+Chebyshev nodes of ``[-1/2, 1/2]`` (:data:`Q0` ...; near-minimax,
+coefficients computed in 50-digit arithmetic; truncation below ``4.3e-18``
+relative, ``2e-17`` with them rounded), evaluated as ``Q0 + f (Q1 + f t)``
+with the tail ``t`` of degree 9 by Estrin's scheme (pairs, then powers ``f^2,
+f^4``): a dependency chain of about 6 fused multiply-adds instead of
+Horner's 11, while the last two steps, which set the leading bits, stay
+Horner's (all-Estrin is 2 ulp). The base-2 form takes 16 multiplications and
+multiply-adds per entry where the base-``e`` one (:func:`exp_normal`) takes 18
+(its reduction ``r = x - k ln 2`` needs ``x / ln 2`` and a two-part ``ln 2``,
+and the build's exponent ``d (1 / eps)`` one more); the multiply-add units
+are the build's bottleneck.
+
+float32: ``2^f`` by the degree-6 polynomial that interpolates it at the 7
+Chebyshev nodes of ``[-1/2, 1/2]`` (computed in long double; truncation
+``2.5e-9`` relative, ``1.9e-8`` with the coefficients rounded to float32):
+13 vector operations per 16 entries where a base-``e`` form takes 16.
+
+Both are for exponents the caller knows give a normal result (``d s >=
+-1022``, ``-126`` in float32), as a kernel build whose reduced costs spread
+over less than the log of the smallest normal number does;
+:func:`fast_exp2` and :func:`fast_exp2_32` first clamp the exponent where
+``2^k`` is the float with all bits 0 (every result a valid float, 0 far
+below) and then flush every result below ``tiny`` to 0 (one compare), so
+that no loop runs on subnormals. A build takes :func:`kernel_exp_like` /
+:func:`normal_kernel_exp_like` of its kernel.
+
+:func:`exp_normal` (base ``e``: ``exp(x) = 2^k exp(r)`` with ``k =
+round(x / ln 2)`` and ``r = x - k ln 2`` in ``[-ln2/2, ln2/2]``, a
+Cody-Waite split of ``ln 2``, and ``exp(r)`` by the degree-11 polynomial
+interpolating it at the 12 Chebyshev nodes of that interval, within 1 ulp
+of libm) is the ``exp`` of a natural exponent: the log domain's kernels
+(:func:`fast_exp`, clamped and flushed as above, at ``FLOOR - 1``) and
+:func:`pow_positive`.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 from numba import njit, types
@@ -78,6 +88,13 @@ LG1, LG2, LG3, LG4, LG5, LG6, LG7 = (
 )  # fmt: skip
 SQRT_HALF_BITS = 0x3FE6A09E667F3BCD  # the bits of sqrt(1/2)
 TINY_64 = 2.2250738585072014e-308  # the smallest normal float64
+# 2^f on [-1/2, 1/2]: interpolation at the 12 Chebyshev nodes (50 digits), low degree first
+Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11 = (
+    1.0, 0.6931471805599453, 0.24022650695910158, 0.055504108664821625,
+    0.009618129107587256, 0.001333355814640647, 0.00015403530463724353,
+    1.5252733841556773e-05, 1.3215432535912375e-06, 1.0178057087733941e-07,
+    7.074194297288521e-09, 4.4558179083360645e-10,
+)  # fmt: skip
 # 2^r on [-1/2, 1/2]: interpolation at the 7 Chebyshev nodes, low degree first (the middle
 # node is 0, so R0 = 1 exactly)
 R0, R1, R2, R3, R4, R5, R6 = (
@@ -134,26 +151,29 @@ def _bits_of_float(x):
     return lambda x: _bits(x)
 
 
-def fma32(a, b, c):
-    """``a b + c`` of float32 ``a, b, c`` rounded once: compiled, one fused
-    multiply-add (``llvm.fma``); with the JIT disabled, in float64 (where the
-    product of two float32 is exact), then rounded to float32."""
-    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+def fma(a, b, c):
+    """``a b + c`` of float32 (or float64) ``a, b, c`` rounded once: compiled,
+    one fused multiply-add (``llvm.fma``); with the JIT disabled, exactly
+    (float32: in float64, where the product of two float32 is exact; float64:
+    in fractions), then rounded to the dtype."""
+    if isinstance(a, np.float32):
+        return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+    return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
 
 
 @intrinsic
 def _fma(typingctx, a, b, c):
-    if not a == b == c == types.float32:
+    if not (a == b == c and a in (types.float32, types.float64)):
         return None
 
     def codegen(context, builder, signature, args):
         return builder.fma(*args)
 
-    return types.float32(a, b, c), codegen
+    return a(a, b, c), codegen
 
 
-@overload(fma32, inline="always")
-def _fma32(a, b, c):
+@overload(fma, inline="always")
+def _fma_overload(a, b, c):
     return lambda a, b, c: _fma(a, b, c)
 
 
@@ -176,17 +196,48 @@ def exp_normal(x):
     return p * float_from_bits((bits_of_float(y) - (MAGIC_BITS_64 - 1023)) << 52)
 
 
+@njit(cache=True, fastmath={"contract"}, inline="always")  # no reassoc: y - MAGIC_64 stays
+def exp2_normal(d, s):
+    """``2^(d s)`` of float64 ``d, s`` with ``-1022 <= d s <= 1023`` (a normal
+    result): within 1 ulp of libm's ``exp2`` of the exact product (1.2 of
+    the exact value); 0 or subnormal down to ``-1023``. ``y = d s +
+    MAGIC_64`` rounds ``d s`` to ``k = y - MAGIC_64`` and ``f = d s - k`` is
+    in ``[-1/2, 1/2]``, both by :func:`fma` (the product is never rounded:
+    the exponent's only errors are those of ``d`` and ``s``); ``2^k`` has the
+    bits ``(k + 1023) << 52``, from the bits of ``y``; ``2^f = Q0 + f (Q1 + f
+    t)``, ``t`` by Estrin's scheme."""
+    y = fma(d, s, MAGIC_64)
+    f = fma(d, s, -(y - MAGIC_64))
+    f2 = f * f
+    f4 = f2 * f2
+    low = (Q2 + Q3 * f) + (Q4 + Q5 * f) * f2
+    high = ((Q6 + Q7 * f) + (Q8 + Q9 * f) * f2) + (Q10 + Q11 * f) * f4
+    p = Q1 + f * (low + f4 * high)
+    p = Q0 + f * p
+    return p * float_from_bits((bits_of_float(y) - (MAGIC_BITS_64 - 1023)) << 52)
+
+
+@njit(cache=True, fastmath={"contract"}, inline="always")
+def fast_exp2(d, s, tiny):
+    """``2^(d s)`` of float64 ``d``, ``s > 0`` with ``d s <= 1023``, ``d`` first
+    clamped at ``-1023 / s`` (so ``2^k`` is at least the float with all bits
+    0); results below ``tiny`` (at least the smallest normal float64) are 0."""
+    e = exp2_normal(max(d, -1023.0 / s), s)
+    return e * (e >= tiny)  # e, or 0 below tiny (a product: a ternary here, inlined twice
+    # into one build, trips Numba's check of its variables' scopes)
+
+
 @njit(cache=True, fastmath={"contract"}, inline="always")  # no reassoc: y - MAGIC_32 stays
 def exp2_normal32(d, s):
     """``2^(d s)`` of float32 ``d, s`` with ``-127 <= d s <= 127``, in float32
     arithmetic: within about 1 ulp of ``2^(d s)`` (``d s`` exact) above
     ``-126`` (a normal result), 0 or subnormal below, exactly 0 from ``-127``.
     ``y = d s + MAGIC_32`` rounds ``d s`` to ``k = y - MAGIC_32`` and ``r = d s -
-    k`` is in ``[-1/2, 1/2]``, both by :func:`fma32` (the product is never
+    k`` is in ``[-1/2, 1/2]``, both by :func:`fma` (the product is never
     rounded: the exponent's only errors are those of ``d`` and ``s``); ``2^k``
     has the bits ``(k + 127) << 23``, from the bits of ``y``."""
-    y = fma32(d, s, MAGIC_32)
-    r = fma32(d, s, -(y - MAGIC_32))
+    y = fma(d, s, MAGIC_32)
+    r = fma(d, s, -(y - MAGIC_32))
     p = R6 * r + R5
     p = p * r + R4
     p = p * r + R3
@@ -202,7 +253,7 @@ def fast_exp2_32(d, s, tiny):
     clamped at ``-127 / s`` (so ``2^k`` is at least the float with all bits
     0); results below ``tiny`` (at least the smallest normal float32) are 0."""
     e = exp2_normal32(max(d, F32(-127.0) / s), s)
-    return e if e >= tiny else F32(0.0)
+    return e * F32(e >= tiny)  # e, or 0 below tiny (a product, as in fast_exp2)
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
@@ -243,50 +294,36 @@ def _cast_like(x, ref):
     return lambda x, ref: dtype(x)
 
 
-def kernel_unit_like(ref):
-    """The unit of the exponents of :func:`kernel_exp_like`, for the dtype of
-    the array ``ref``: 1 (base ``e``) for float64, ``log2(e)`` (base 2) for
-    float32; a build takes ``exp((beta_j - M_ij) * (unit / eps))`` with ``unit
-    / eps`` rounded once to the dtype."""
-    return LOG2E if ref.dtype == np.float32 else 1.0
-
-
-@overload(kernel_unit_like, inline="always")
-def _kernel_unit_like(ref):
-    unit = LOG2E if ref.dtype == types.float32 else 1.0
-    return lambda ref: unit
-
-
 def kernel_exp_like(d, s, ref, tiny):
-    """``exp(d s)`` (``s`` in :func:`kernel_unit_like`: ``2^(d s)`` for float32)
-    in the dtype of ``ref``, results below ``tiny`` flushed to 0:
-    :func:`fast_exp2_32` for float32, else :func:`fast_exp` of ``d * s``."""
+    """``2^(d s)`` in the dtype of ``ref``, results below ``tiny`` flushed to
+    0: :func:`fast_exp2_32` for float32, else :func:`fast_exp2` (a build's
+    ``s`` is ``log2(e) / eps``)."""
     if ref.dtype == np.float32:
         return fast_exp2_32(F32(d), F32(s), F32(tiny))
-    return fast_exp(d * s, tiny)
+    return fast_exp2(d, s, tiny)
 
 
 @overload(kernel_exp_like, inline="always")
 def _kernel_exp_like(d, s, ref, tiny):
     if ref.dtype == types.float32:
         return lambda d, s, ref, tiny: fast_exp2_32(F32(d), F32(s), F32(tiny))
-    return lambda d, s, ref, tiny: fast_exp(d * s, tiny)
+    return lambda d, s, ref, tiny: fast_exp2(d, s, tiny)
 
 
 def normal_kernel_exp_like(d, s, ref):
     """:func:`kernel_exp_like` without clamp or flush, for exponents of at
     least :func:`floor_like` + 1 in natural units: :func:`exp2_normal32` for
-    float32, else :func:`exp_normal` of ``d * s``."""
+    float32, else :func:`exp2_normal`."""
     if ref.dtype == np.float32:
         return exp2_normal32(F32(d), F32(s))
-    return exp_normal(d * s)
+    return exp2_normal(d, s)
 
 
 @overload(normal_kernel_exp_like, inline="always")
 def _normal_kernel_exp_like(d, s, ref):
     if ref.dtype == types.float32:
         return lambda d, s, ref: exp2_normal32(F32(d), F32(s))
-    return lambda d, s, ref: exp_normal(d * s)
+    return lambda d, s, ref: exp2_normal(d, s)
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")

@@ -103,13 +103,14 @@ def _options_fit(a, b, M, buf, eps, max_iter, tol, check_every):
 
 
 @njit(cache=True, inline="always")
-def _unit_problem(a, b, M, an, bn, lo, hi):
+def _unit_problem(a, b, M, an, bn, lo, hi, work):
     """The checks of :mod:`._checks` on the values of a cold balanced
-    problem, the column ranges ``lo, hi`` of ``M`` and ``an, bn = a / mass,
-    b / mass``. Returns the mass; 0 when the input is not finite, has a
-    negative or zero weight, or unequal masses."""
+    problem, the column ranges ``lo, hi`` of ``M`` (``work``, not yet in use,
+    the pass's scratch) and ``an, bn = a / mass, b / mass``. Returns the mass;
+    0 when the input is not finite, has a negative or zero weight, or
+    unequal masses."""
     mass_rtol = dtype_constants(M)[1]
-    finite = column_range(M, lo, hi)
+    finite = column_range(M, lo, hi, work)
     ma, zeros_a, good_a = _weights(a)
     mb, zeros_b, good_b = _weights(b)
     same = abs(ma - mb) <= mass_rtol * max(ma, mb)
@@ -130,7 +131,7 @@ def _prepared(a, b, M, buf, eps, max_iter, tol, check_every):
     when a check fails."""
     fits = _options_fit(a, b, M, buf, eps, max_iter, tol, check_every)
     u, v, alpha, beta, K, an, bn, lo, hi, work = _views(M, buf, fits)
-    ma = _unit_problem(a, b, M, an, bn, lo, hi) if fits else 0.0
+    ma = _unit_problem(a, b, M, an, bn, lo, hi, work) if fits else 0.0
     return ma, u, v, alpha, beta, K, an, bn, lo, hi, work
 
 
