@@ -19,9 +19,9 @@ a time), and ``f = d s - k`` is in ``[-1/2, 1/2]``, both taken in fused
 multiply-adds (:func:`fma`), so the product is never rounded.
 
 float64: ``2^f`` by the degree-11 polynomial that interpolates it at the 12
-Chebyshev nodes of ``[-1/2, 1/2]`` (:data:`Q0` ...; near-minimax,
+Chebyshev nodes of ``[-1/2, 1/2]`` (:data:`EXP2_F`; near-minimax,
 coefficients computed in 50-digit arithmetic; truncation below ``4.3e-18``
-relative, ``2e-17`` with them rounded), evaluated as ``Q0 + f (Q1 + f t)``
+relative, ``2e-17`` with them rounded), evaluated as ``c_0 + f (c_1 + f t)``
 with the tail ``t`` of degree 9 by Estrin's scheme (pairs, then powers ``f^2,
 f^4``): a dependency chain of about 6 fused multiply-adds instead of
 Horner's 11, while the last two steps, which set the leading bits, stay
@@ -69,7 +69,7 @@ FLOOR = -708.3964185322641  # log of the smallest normal float64
 F32 = np.float32
 FLOOR_32 = F32(-87.33654475)  # log of the smallest normal float32
 # exp(r) on [-ln2/2, ln2/2]: interpolation at the 12 Chebyshev nodes, low degree first
-P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, P10, P11 = (
+EXP_R = (
     1.0, 1.0, 0.5000000000000019, 0.1666666666666668, 0.0416666666664881,
     0.008333333333319601, 0.0013888888952314775, 0.00019841269890047113,
     2.4801485482328494e-05, 2.755724091857897e-06, 2.763263963904103e-07,
@@ -89,7 +89,7 @@ LG1, LG2, LG3, LG4, LG5, LG6, LG7 = (
 SQRT_HALF_BITS = 0x3FE6A09E667F3BCD  # the bits of sqrt(1/2)
 TINY_64 = 2.2250738585072014e-308  # the smallest normal float64
 # 2^f on [-1/2, 1/2]: interpolation at the 12 Chebyshev nodes (50 digits), low degree first
-Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, Q10, Q11 = (
+EXP2_F = (
     1.0, 0.6931471805599453, 0.24022650695910158, 0.055504108664821625,
     0.009618129107587256, 0.001333355814640647, 0.00015403530463724353,
     1.5252733841556773e-05, 1.3215432535912375e-06, 1.0178057087733941e-07,
@@ -183,17 +183,10 @@ def exp_normal(x):
     within 1 ulp of libm above ``FLOOR``, where the result is a normal
     number; 0 or subnormal below). ``y = x / ln 2 + MAGIC_64`` rounds to ``k
     = y - MAGIC_64``; ``2^k`` has the bits ``(k + 1023) << 52``, from the bits
-    of ``y``; ``exp(r) = P0 + r (P1 + r t)``, ``t`` by Estrin's scheme."""
+    of ``y``; ``exp(r)`` by :func:`_scaled_polynomial` of :data:`EXP_R`."""
     y = x * LOG2E + MAGIC_64
     k = y - MAGIC_64
-    r = x - k * LN2_HI - k * LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    low = (P2 + P3 * r) + (P4 + P5 * r) * r2
-    high = ((P6 + P7 * r) + (P8 + P9 * r) * r2) + (P10 + P11 * r) * r4
-    p = P1 + r * (low + r4 * high)
-    p = P0 + r * p
-    return p * float_from_bits((bits_of_float(y) - (MAGIC_BITS_64 - 1023)) << 52)
+    return _scaled_polynomial(x - k * LN2_HI - k * LN2_LO, y, EXP_R)
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")  # no reassoc: y - MAGIC_64 stays
@@ -204,16 +197,23 @@ def exp2_normal(d, s):
     MAGIC_64`` rounds ``d s`` to ``k = y - MAGIC_64`` and ``f = d s - k`` is
     in ``[-1/2, 1/2]``, both by :func:`fma` (the product is never rounded:
     the exponent's only errors are those of ``d`` and ``s``); ``2^k`` has the
-    bits ``(k + 1023) << 52``, from the bits of ``y``; ``2^f = Q0 + f (Q1 + f
-    t)``, ``t`` by Estrin's scheme."""
+    bits ``(k + 1023) << 52``, from the bits of ``y``; ``2^f`` by
+    :func:`_scaled_polynomial` of :data:`EXP2_F`."""
     y = fma(d, s, MAGIC_64)
-    f = fma(d, s, -(y - MAGIC_64))
-    f2 = f * f
-    f4 = f2 * f2
-    low = (Q2 + Q3 * f) + (Q4 + Q5 * f) * f2
-    high = ((Q6 + Q7 * f) + (Q8 + Q9 * f) * f2) + (Q10 + Q11 * f) * f4
-    p = Q1 + f * (low + f4 * high)
-    p = Q0 + f * p
+    return _scaled_polynomial(fma(d, s, -(y - MAGIC_64)), y, EXP2_F)
+
+
+@njit(cache=True, fastmath={"contract"}, inline="always")
+def _scaled_polynomial(r, y, c):
+    """``2^k p(r)`` of the float64 exps: ``p(r) = c_0 + r (c_1 + r t)`` of
+    degree 11 (``c``: 12 coefficients, low degree first), the tail ``t`` of
+    degree 9 by Estrin's scheme (pairs, then the powers ``r^2, r^4``); ``2^k``
+    has the bits ``(k + 1023) << 52``, from those of ``y = k + MAGIC_64``."""
+    r2 = r * r
+    r4 = r2 * r2
+    low = (c[2] + c[3] * r) + (c[4] + c[5] * r) * r2
+    high = ((c[6] + c[7] * r) + (c[8] + c[9] * r) * r2) + (c[10] + c[11] * r) * r4
+    p = c[0] + r * (c[1] + r * (low + r4 * high))
     return p * float_from_bits((bits_of_float(y) - (MAGIC_BITS_64 - 1023)) << 52)
 
 
