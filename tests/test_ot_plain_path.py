@@ -5,6 +5,7 @@ written over its kernel."""
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 
 import numpy as np
@@ -87,6 +88,30 @@ def test_mixed_dtypes_and_float16_costs_are_solved_in_float64(checked_calls):
     assert len(checked_calls) == 1 and got.plan.dtype == np.float64
     got = sinkhorn(a, b, M.astype(np.float16), 0.05)
     assert len(checked_calls) == 2 and got.plan.dtype == np.float64 and got.converged
+
+
+@pytest.mark.parametrize("form", ["arrays", "lists"])
+def test_both_paths_log_a_stop_before_tol_and_a_fall_back_to_the_log_domain(
+    checked_calls, caplog, form
+):
+    """The plain path's log lines are the checked path's: an INFO line when a
+    solve stops before ``tol`` (``otswarm.ot._driver``), another when
+    ``method="kernel"`` was redone in the log domain (``otswarm.ot.sinkhorn``)."""
+    a, b, M = cloud_problem(9, 7, seed=47)
+    as_form = (lambda x: x.tolist()) if form == "lists" else (lambda x: x)
+    with caplog.at_level("INFO", logger="otswarm.ot"):
+        stopped = sinkhorn(as_form(a), as_form(b), as_form(M), 0.05, max_iter=2)
+        fell_back = sinkhorn(as_form(a), as_form(b), as_form(M * 1e3), 0.05, method="kernel")
+    assert len(checked_calls) == (2 if form == "lists" else 0)
+    assert not stopped.converged and stopped.n_iter == 2 and stopped.method == "kernel"
+    assert fell_back.converged and fell_back.method == "log"
+    lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert [line[:2] for line in lines] == [("otswarm.ot._driver", "INFO"),
+                                            ("otswarm.ot.sinkhorn", "INFO")]  # fmt: skip
+    assert re.fullmatch(r"kernel Sinkhorn stopped after 2 iterations, error \S+ > tol 1e-09",
+                        lines[0][2])  # fmt: skip
+    assert lines[1][2] == ("kernel-domain Sinkhorn under/overflowed (or its flushed entries "
+                           "could carry mass) at reg=0.05; used the log domain")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -86,12 +86,18 @@ def result(factors: FactoredPlan, solved: tuple, tol: float, name: str | None = 
     method = name or ("log" if stabilized else "kernel")
     converged = status == CONVERGED
     if not converged and log.isEnabledFor(INFO):
-        log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
-                 method, n_iter, err, tol)  # fmt: skip
+        log_unconverged(method, n_iter, err, tol)
     factors.scale = mass
     fields = (factors, cost, factors, factors, n_iter, converged, marginal_error, method,
               factors.eps)  # fmt: skip
     return _new_result(OTResult, fields)
+
+
+def log_unconverged(method: str, n_iter: int, err: float, tol: float) -> None:
+    """The log line of a solve that stopped before ``tol`` (the callers check
+    ``log.isEnabledFor(INFO)`` first, a call cheaper than this one)."""
+    log.info("%s Sinkhorn stopped after %d iterations, error %.3g > tol %.3g",
+             method, n_iter, err, tol)  # fmt: skip
 
 
 _new_result = tuple.__new__  # what OTResult._make does, without its length check

@@ -200,7 +200,6 @@ def signature(dtype: np.dtype) -> tuple:
 
 
 SOLVERS = {}  # dtype -> (checked_kernel_solve, checked_solve) compiled for signature(dtype) only
-REFUSED = (0.0,)  # what sinkhorn takes for the outcome when the dispatch refuses the types
 SMALL = LOW_MIN  # entries of M below which checked_kernel_solve goes first (no float32 copy)
 HISTORY = RATE_WINDOW + 1  # the last entries of the buffer: the rate history (work_size)
 
